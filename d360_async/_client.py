@@ -1,0 +1,497 @@
+"""``D360Client``: one async method per MM Lite operation."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import date, datetime
+from types import TracebackType
+from typing import Any, Final, TypeVar
+
+import aiohttp
+from aiolimiter import AsyncLimiter
+
+from ._converter import structure
+from ._errors import APIResponseError, ValidationError
+from ._models_events import ConversionDataset, ConversionEventsResponse
+from ._models_insights import (
+    DatasetQuality,
+    EnableTemplateAnalyticsResponse,
+    InsightsPage,
+    InsightsRow,
+    MetricType,
+    TemplateAnalyticsResponse,
+)
+from ._models_messages import MarketingMessageResponse, MessageTemplate, MessageTemplatePage
+from ._pagination import iterate_pages
+from ._params import (
+    Fields,
+    analytics_params,
+    clean_template_ids,
+    compact_json,
+    encode_fields,
+    insights_params,
+    nonempty,
+    path_id,
+    template_params,
+)
+from ._payloads import EventInput, MessageInput, prepare_events, prepare_message
+from ._ratelimit import CoolDown, make_limiter
+from ._retry import RetryPolicy, Safety
+from ._transport import Transport
+from ._version import __version__
+
+__all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "MM_LITE_PRODUCT_TYPE", "D360Client"]
+
+DEFAULT_BASE_URL: Final = "https://waba-v2.360dialog.io"
+#: 10 s to connect (a send that times out here was certainly not sent), 30 s to read.
+DEFAULT_TIMEOUT: Final = aiohttp.ClientTimeout(total=60, connect=10, sock_read=30)
+#: ``product_type`` that makes template analytics count MM Lite traffic.
+MM_LITE_PRODUCT_TYPE: Final = "MARKETING_MESSAGES_LITE_API"
+#: Meta's limit of template ids in one analytics request.
+MAX_ANALYTICS_TEMPLATE_IDS: Final = 10
+
+
+M = TypeVar("M")
+
+
+class D360Client:
+    """Async client for 360dialog's Marketing Messages Lite API.
+
+    Create it inside a running event loop, preferably as an ``async with`` block; it opens
+    its aiohttp session on first use and closes it on exit (a ``session`` you pass in is used
+    as is and left open).
+
+    Args:
+        api_key: Your 360dialog API key; defaults to the ``D360_API_KEY`` environment variable.
+        base_url: The API root.
+        timeout: Seconds in all, or an ``aiohttp.ClientTimeout``. The default separates the
+            connect phase (10 s) from reading (30 s) so that a send that timed out while
+            connecting is known not to have been sent.
+        rate_limit: Requests per second for this client (a token bucket holding one second's
+            worth), an ``aiolimiter.AsyncLimiter`` to share between clients, or None for no
+            client-side limit. Acquired before every attempt, retries included.
+        retry: When to retry; see ``RetryPolicy``.
+        max_connections: Size of the connection pool (ignored with ``session``).
+        session: An aiohttp session to use instead of the client's own.
+
+    Raises:
+        ValidationError: No API key was given or found in the environment.
+
+    Example:
+        >>> import asyncio
+        >>> from d360_async import D360Client
+        >>> async def main() -> None:
+        ...     async with D360Client("my-key") as client:
+        ...         response = await client.send_marketing_message({
+        ...             "to": "4915112345678",
+        ...             "template": {"name": "spring_sale", "language": {"code": "en"}},
+        ...         })
+        ...         print(response.message_id)
+    """
+
+    __slots__ = (
+        "_base_url",
+        "_closed",
+        "_key",
+        "_limiter",
+        "_max_connections",
+        "_own_session",
+        "_retry",
+        "_session",
+        "_timeout",
+        "_transport",
+    )
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        timeout: float | aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
+        rate_limit: float | AsyncLimiter | None = 80.0,
+        retry: RetryPolicy | None = None,
+        max_connections: int = 100,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        key = api_key if api_key is not None else os.environ.get("D360_API_KEY")
+        if not key or not key.strip():
+            raise ValidationError(
+                "api_key", "no API key: pass api_key= or set the D360_API_KEY environment variable"
+            )
+        if not base_url.startswith(("http://", "https://")):
+            raise ValidationError("base_url", "must start with http:// or https://")
+        if max_connections < 1:
+            raise ValidationError("max_connections", "must be at least 1")
+        self._key = key.strip()
+        self._base_url = base_url.rstrip("/")
+        self._timeout = (
+            timeout
+            if isinstance(timeout, aiohttp.ClientTimeout)
+            else aiohttp.ClientTimeout(total=float(timeout))
+        )
+        self._limiter = make_limiter(rate_limit)
+        self._retry = retry if retry is not None else RetryPolicy()
+        self._max_connections = max_connections
+        self._session = session
+        self._own_session = session is None
+        self._transport: Transport | None = None
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"D360Client(base_url={self._base_url!r})"
+
+    @property
+    def base_url(self) -> str:
+        """The API root requests go to."""
+        return self._base_url
+
+    @property
+    def retry(self) -> RetryPolicy:
+        """The retry policy."""
+        return self._retry
+
+    @property
+    def cool_down(self) -> CoolDown:
+        """The shared pause every request waits out after the server throttled one."""
+        return self._get_transport().cool_down
+
+    async def __aenter__(self) -> D360Client:
+        self._get_transport()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the client's own aiohttp session (an injected one is left open)."""
+        self._closed = True
+        if self._own_session and self._session is not None:
+            await self._session.close()
+
+    def _get_transport(self) -> Transport:
+        if self._closed:
+            raise RuntimeError("this D360Client is closed")
+        if self._transport is None:
+            if self._session is None:
+                self._session = aiohttp.ClientSession(
+                    connector=aiohttp.TCPConnector(limit=self._max_connections),
+                    headers={"User-Agent": f"d360-async/{__version__}"},
+                )
+            self._transport = Transport(
+                session=self._session,
+                base_url=self._base_url,
+                api_key=self._key,
+                timeout=self._timeout,
+                limiter=self._limiter,
+                retry=self._retry,
+            )
+        return self._transport
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        cls: type[M],
+        *,
+        safety: Safety = Safety.IDEMPOTENT,
+        params: Mapping[str, str] | None = None,
+        json_body: Any = None,
+    ) -> M:
+        data = await self._get_transport().request(
+            method, path, safety=safety, params=params, json_body=json_body
+        )
+        return _parse(data, cls)
+
+    # --- dataset quality ----------------------------------------------------------------------
+
+    async def get_dataset_quality(
+        self, dataset_id: str, *, agent_name: str | None = None, fields: Fields | None = None
+    ) -> DatasetQuality:
+        """Event match quality and coverage of a dataset (GET /marketing/dataset_quality).
+
+        Args:
+            dataset_id: The dataset (pixel) id.
+            agent_name: Only data sent by this partner agent.
+            fields: Graph fields, as a string or a structure, e.g.
+                ``{"web": ["event_name", {"event_match_quality": ["composite_score"]}]}``.
+        """
+        params = {"dataset_id": nonempty("dataset_id", dataset_id)}
+        if agent_name is not None:
+            params["agent_name"] = agent_name
+        if fields is not None:
+            params["fields"] = encode_fields(fields)
+        return await self._call("GET", "/marketing/dataset_quality", DatasetQuality, params=params)
+
+    # --- sending ------------------------------------------------------------------------------
+
+    async def send_marketing_message(self, message: MessageInput) -> MarketingMessageResponse:
+        """Send one marketing template message (POST /marketing_messages).
+
+        Retried only when the message was certainly not accepted (see ``RetryPolicy``).
+
+        Args:
+            message: A ``MarketingMessageRequest`` or a dict of the same shape; missing
+                ``messaging_product``, ``recipient_type`` and ``type`` are filled in.
+        """
+        return await self._call(
+            "POST",
+            "/marketing_messages",
+            MarketingMessageResponse,
+            safety=Safety.SEND,
+            json_body=prepare_message(message),
+        )
+
+    async def send_marketing_message_alt(self, message: MessageInput) -> MarketingMessageResponse:
+        """Like ``send_marketing_message``, through POST /marketing/marketing_messages."""
+        return await self._call(
+            "POST",
+            "/marketing/marketing_messages",
+            MarketingMessageResponse,
+            safety=Safety.SEND,
+            json_body=prepare_message(message),
+        )
+
+    # --- templates ----------------------------------------------------------------------------
+
+    async def get_message_templates(
+        self,
+        *,
+        limit: int | None = None,
+        after: str | None = None,
+        before: str | None = None,
+        **filters: str,
+    ) -> MessageTemplatePage:
+        """One page of message templates (GET /marketing/message_templates).
+
+        Args:
+            limit: Templates per page.
+            after: Cursor of the page after (from ``page.paging.cursors.after``).
+            before: Cursor of the page before.
+            **filters: Any of ``name``, ``status``, ``category``, ``language``, ``content``,
+                ``name_or_content``, ``quality_score``.
+        """
+        if after is not None and before is not None:
+            raise ValidationError("after", "give either 'after' or 'before', not both")
+        params = template_params(limit, filters)
+        if after is not None:
+            params["after"] = nonempty("after", after)
+        if before is not None:
+            params["before"] = nonempty("before", before)
+        return await self._call(
+            "GET", "/marketing/message_templates", MessageTemplatePage, params=params
+        )
+
+    def iter_message_templates(
+        self, *, limit: int | None = None, **filters: str
+    ) -> AsyncIterator[MessageTemplate]:
+        """Every template, page after page, as an async iterator.
+
+        Example:
+            >>> async def names(client: D360Client) -> list[str | None]:
+            ...     return [t.name async for t in client.iter_message_templates(status="APPROVED")]
+        """
+        template_params(limit, filters)  # fail now, not at the first ``async for`` step
+
+        async def fetch(after: str | None) -> MessageTemplatePage:
+            return await self.get_message_templates(limit=limit, after=after, **filters)
+
+        return iterate_pages(fetch, limit)
+
+    async def get_message_template(self, template_id: str) -> MessageTemplate:
+        """One template by id (GET /marketing/{template_id})."""
+        path = f"/marketing/{path_id('template_id', template_id)}"
+        return await self._call("GET", path, MessageTemplate)
+
+    # --- template analytics -------------------------------------------------------------------
+
+    async def get_template_analytics(
+        self,
+        *,
+        start: datetime | date | int,
+        end: datetime | date | int,
+        template_ids: Sequence[str],
+        metric_types: Sequence[MetricType | str] | None = None,
+        granularity: str = "DAILY",
+        product_type: str | None = MM_LITE_PRODUCT_TYPE,
+    ) -> TemplateAnalyticsResponse:
+        """Sent/delivered/read/clicked/cost per template (GET /marketing/template_analytics).
+
+        More than 10 template ids are split into several requests (Meta's limit) and the
+        results merged into one response.
+
+        Args:
+            start: Start of the range: aware ``datetime``, ``date`` (UTC) or Unix seconds.
+            end: End of the range, after ``start``.
+            template_ids: The templates (at least one).
+            metric_types: Metrics to return (all when None).
+            granularity: ``"DAILY"``, the only value Meta supports.
+            product_type: ``MARKETING_MESSAGES_LITE_API`` by default, so MM Lite traffic is
+                counted; None leaves it out.
+        """
+        params = analytics_params(start, end, metric_types, granularity, product_type)
+        ids = clean_template_ids(template_ids)
+        chunks = [
+            ids[i : i + MAX_ANALYTICS_TEMPLATE_IDS]
+            for i in range(0, len(ids), MAX_ANALYTICS_TEMPLATE_IDS)
+        ]
+        raws: list[Any] = []
+        for chunk in chunks:
+            raws.append(
+                await self._get_transport().request(
+                    "GET",
+                    "/marketing/template_analytics",
+                    safety=Safety.IDEMPOTENT,
+                    params={**params, "template_ids": compact_json(chunk)},
+                )
+            )
+        if len(raws) == 1:
+            return _parse(raws[0], TemplateAnalyticsResponse)
+        merged = {
+            "id": next((r.get("id") for r in raws if isinstance(r, Mapping)), None),
+            "template_analytics": [
+                item
+                for r in raws
+                if isinstance(r, Mapping)
+                for item in (r.get("template_analytics") or [])
+            ],
+            "responses": raws,
+        }
+        return _parse(merged, TemplateAnalyticsResponse)
+
+    async def enable_template_analytics(self) -> EnableTemplateAnalyticsResponse:
+        """Turn template analytics on for the account (one-way; safe to repeat)."""
+        return await self._call(
+            "POST",
+            "/marketing/template_analytics",
+            EnableTemplateAnalyticsResponse,
+            params={"enable": "true"},
+            json_body={},
+        )
+
+    # --- ads insights -------------------------------------------------------------------------
+
+    async def get_ad_object_insights(
+        self,
+        ad_object_id: str,
+        *,
+        fields: Fields | None = None,
+        date_preset: str | None = None,
+        time_range: Mapping[str, Any] | Sequence[date | str] | None = None,
+        level: str | None = None,
+        filtering: Sequence[Mapping[str, Any]] | None = None,
+        sort: str | Sequence[str] | None = None,
+        breakdowns: str | Sequence[str] | None = None,
+        action_breakdowns: str | Sequence[str] | None = None,
+        action_attribution_windows: str | Sequence[str] | None = None,
+        use_unified_attribution_setting: bool | None = None,
+        limit: int | None = None,
+        after: str | None = None,
+    ) -> InsightsPage:
+        """One page of insights of an ad account, campaign, ad set or ad.
+
+        GET /marketing/{ad_object_id}/insights. Parameters are encoded as the Graph API
+        expects: ``fields`` in field-expansion syntax, ``time_range`` and ``filtering`` as
+        JSON, lists comma-separated, ``action_attribution_windows`` as a JSON array;
+        ``date_preset``, ``level`` and the attribution windows are checked against Meta's values.
+        """
+        path = f"/marketing/{path_id('ad_object_id', ad_object_id)}/insights"
+        params = insights_params(
+            fields=fields,
+            date_preset=date_preset,
+            time_range=time_range,
+            level=level,
+            filtering=filtering,
+            sort=sort,
+            breakdowns=breakdowns,
+            action_breakdowns=action_breakdowns,
+            action_attribution_windows=action_attribution_windows,
+            use_unified_attribution_setting=use_unified_attribution_setting,
+            limit=limit,
+        )
+        if after is not None:
+            params["after"] = nonempty("after", after)
+        return await self._call("GET", path, InsightsPage, params=params)
+
+    def iter_ad_object_insights(
+        self, ad_object_id: str, *, limit: int | None = None, **options: Any
+    ) -> AsyncIterator[InsightsRow]:
+        """Every insights row, page after page; takes the options of ``get_ad_object_insights``.
+
+        Example:
+            >>> async def spend(client: D360Client) -> list[str | None]:
+            ...     rows = client.iter_ad_object_insights("act_1", date_preset="last_7d")
+            ...     return [row.spend async for row in rows]
+        """
+        path_id("ad_object_id", ad_object_id)
+        if "after" in options:
+            raise ValidationError("after", "the iterator follows the cursors itself")
+        insights_params(limit=limit, **options)  # fail now, not at the first step
+
+        async def fetch(after: str | None) -> InsightsPage:
+            return await self.get_ad_object_insights(
+                ad_object_id, limit=limit, after=after, **options
+            )
+
+        return iterate_pages(fetch, limit)
+
+    # --- conversions --------------------------------------------------------------------------
+
+    async def get_conversion_dataset(self, meta_node_id: str) -> ConversionDataset:
+        """The conversion dataset of a business node (GET /marketing/{meta_node_id}/dataset)."""
+        path = f"/marketing/{path_id('meta_node_id', meta_node_id)}/dataset"
+        return await self._call("GET", path, ConversionDataset)
+
+    async def post_conversion_dataset(
+        self, meta_node_id: str, *, name: str | None = None
+    ) -> ConversionDataset:
+        """Create the node's conversion dataset, or get the existing one (safe to repeat)."""
+        path = f"/marketing/{path_id('meta_node_id', meta_node_id)}/dataset"
+        body = {} if name is None else {"name": nonempty("name", name)}
+        return await self._call("POST", path, ConversionDataset, json_body=body)
+
+    async def post_conversion_events(
+        self,
+        meta_node_id: str,
+        events: Sequence[EventInput],
+        *,
+        test_event_code: str | None = None,
+        partner_agent: str | None = None,
+    ) -> ConversionEventsResponse:
+        """Post up to 1,000 Conversions API events in one request.
+
+        Retried like a read only when every event has an ``event_id`` (Meta de-duplicates
+        by ``event_name`` + ``event_id``); otherwise like a send.
+
+        Raises:
+            ValidationError: No events, more than 1,000, or an event without ``event_name``.
+        """
+        path = f"/marketing/{path_id('meta_node_id', meta_node_id)}/events"
+        data, all_ids = prepare_events(events)
+        body: dict[str, Any] = {"data": data}
+        if test_event_code is not None:
+            body["test_event_code"] = test_event_code
+        if partner_agent is not None:
+            body["partner_agent"] = partner_agent
+        safety = Safety.IDEMPOTENT if all_ids else Safety.SEND
+        return await self._call(
+            "POST", path, ConversionEventsResponse, safety=safety, json_body=body
+        )
+
+
+def _parse(data: Any, cls: type[M]) -> M:
+    if not isinstance(data, Mapping):
+        raise APIResponseError(
+            200, compact_json(data), f"expected a JSON object for {cls.__name__}"
+        )
+    try:
+        return structure(data, cls)
+    except Exception as exc:  # cattrs raises several types; all mean "unexpected shape"
+        raise APIResponseError(
+            200, compact_json(data), f"unexpected {cls.__name__} shape: {exc}"
+        ) from exc

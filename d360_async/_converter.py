@@ -1,0 +1,202 @@
+"""The one private cattrs converter: models to JSON-ready dicts and back.
+
+Rules it enforces:
+- ``None`` fields are omitted on the wire; fields with other defaults are always sent.
+- JSON names that are not identifiers (``1d_click``) come from field metadata.
+- Unknown response fields are ignored by the typed attributes and kept in ``raw``.
+- A value outside a response enum (a status Meta added yesterday) stays a plain ``str``.
+- Numbers are never silently truncated (``1.5`` is not turned into ``1``).
+"""
+
+from __future__ import annotations
+
+import enum
+import types
+import typing
+from collections.abc import Callable, Mapping
+from functools import cache
+from typing import Any, TypeVar
+
+import attrs
+import cattrs
+from cattrs.cols import is_sequence
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+
+from ._base import JSON_NAME, RawResponse
+
+__all__ = ["make_converter", "structure", "unstructure"]
+
+T = TypeVar("T")
+
+
+def _union_args(tp: Any) -> tuple[Any, ...] | None:
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        return typing.get_args(tp)
+    return None
+
+
+def _enum_or_str(tp: Any) -> type[enum.Enum] | None:
+    """The enum of an ``SomeEnum | str [| None]`` annotation, else None."""
+    args = _union_args(tp)
+    if not args or str not in args:
+        return None
+    enums = [a for a in args if isinstance(a, type) and issubclass(a, enum.Enum)]
+    others = [a for a in args if a not in (str, type(None)) and a not in enums]
+    return enums[0] if len(enums) == 1 and not others else None
+
+
+def _admits_none(tp: Any) -> bool:
+    return type(None) in (_union_args(tp) or ())
+
+
+def _is_number_union(tp: Any) -> bool:
+    args = _union_args(tp) or ()
+    return {a for a in args if a is not type(None)} == {int, float}
+
+
+def _structure_number(value: Any, _: Any) -> int | float | None:
+    if value is None or (isinstance(value, (int, float)) and not isinstance(value, bool)):
+        return value
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            return float(value)
+    raise TypeError(f"expected a number, got {type(value).__name__}")
+
+
+def _structure_int(value: Any, _: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        return int(value)
+    raise TypeError(f"expected an integer, got {value!r:.40}")
+
+
+def _structure_bool(value: Any, _: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if value in ("true", "True", 1):
+        return True
+    if value in ("false", "False", 0):
+        return False
+    raise TypeError(f"expected a boolean, got {value!r:.40}")
+
+
+def _renames(cls: type) -> dict[str, Any]:
+    return {
+        a.name: override(rename=a.metadata[JSON_NAME])
+        for a in attrs.fields(cls)
+        if JSON_NAME in a.metadata
+    }
+
+
+def make_converter() -> cattrs.Converter:
+    """Build the SDK's converter (never cattrs' global one).
+
+    Returns:
+        A converter with the hooks described in this module's docstring.
+    """
+    conv = cattrs.Converter(detailed_validation=False, forbid_extra_keys=False)
+
+    def enum_or_str_hook(tp: Any) -> Callable[[Any, Any], Any]:
+        enum_cls = _enum_or_str(tp)
+        assert enum_cls is not None
+        members: Mapping[Any, Any] = enum_cls._value2member_map_
+
+        def hook(value: Any, _: Any) -> Any:
+            if value is None:
+                return None
+            member = members.get(value)
+            return member if member is not None else str(value)
+
+        return hook
+
+    conv.register_structure_hook_factory(lambda tp: _enum_or_str(tp) is not None, enum_or_str_hook)
+    conv.register_structure_hook_func(_is_number_union, _structure_number)
+    conv.register_structure_hook(int, _structure_int)
+    conv.register_structure_hook(bool, _structure_bool)
+
+    def unstructure_factory(cls: type) -> Callable[[Any], dict[str, Any]]:
+        overrides: dict[str, Any] = {}
+        nullable: list[str] = []  # None-able fields with another default: dropped when None
+        hints = typing.get_type_hints(cls)
+        for a in attrs.fields(cls):
+            if a.name == "raw" and issubclass(cls, RawResponse):
+                overrides[a.name] = override(omit=True)
+                continue
+            options: dict[str, Any] = {}
+            if JSON_NAME in a.metadata:
+                options["rename"] = a.metadata[JSON_NAME]
+            if a.default is None:
+                options["omit_if_default"] = True
+            elif _admits_none(hints[a.name]):
+                nullable.append(options.get("rename", a.name))
+            if options:
+                overrides[a.name] = override(**options)
+        inner = make_dict_unstructure_fn(cls, conv, **overrides)
+        if not nullable:
+            return inner
+
+        def without_none(obj: Any) -> dict[str, Any]:
+            data = inner(obj)
+            for key in nullable:
+                if data.get(key, 0) is None:
+                    del data[key]
+            return data
+
+        return without_none
+
+    def sequence_hook(tp: Any) -> Callable[[Any, Any], tuple[Any, ...]]:
+        (item_type,) = typing.get_args(tp) or (Any,)
+        item_hook = conv.get_structure_hook(item_type)
+
+        def hook(value: Any, _: Any) -> tuple[Any, ...]:
+            if not isinstance(value, (list, tuple)):
+                raise TypeError(f"expected a JSON array, got {type(value).__name__}")
+            return tuple([item_hook(item, item_type) for item in value])
+
+        return hook
+
+    conv.register_structure_hook_factory(is_sequence, sequence_hook)
+
+    def structure_factory(cls: type) -> Callable[[Any, Any], Any]:
+        overrides = _renames(cls)
+        is_raw = issubclass(cls, RawResponse)
+        if is_raw:
+            overrides["raw"] = override(omit=True)
+        inner = make_dict_structure_fn(cls, conv, **overrides)
+
+        def checked(data: Any, tp: Any) -> Any:
+            if not isinstance(data, Mapping):
+                raise TypeError(f"expected a JSON object for {cls.__name__}")
+            instance = inner(data, tp)
+            if not is_raw:
+                return instance
+            # Frozen classes refuse attribute assignment; ``raw`` is set once, right after
+            # construction, before the instance is visible to anybody.
+            object.__setattr__(instance, "raw", data)
+            return instance
+
+        return checked
+
+    conv.register_unstructure_hook_factory(attrs.has, unstructure_factory)
+    conv.register_structure_hook_factory(attrs.has, structure_factory)
+    return conv
+
+
+@cache
+def _converter() -> cattrs.Converter:
+    return make_converter()
+
+
+def structure(data: Any, cls: type[T]) -> T:
+    """Parse JSON data into a model with the SDK's converter."""
+    return _converter().structure(data, cls)
+
+
+def unstructure(obj: Any) -> Any:
+    """Turn a model into JSON-ready data with the SDK's converter."""
+    return _converter().unstructure(obj)

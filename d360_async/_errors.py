@@ -1,0 +1,391 @@
+"""The exception tree and the parsing of every error body the service returns.
+
+```
+D360Error
+├── ValidationError (also a ValueError)      bad input caught before sending
+└── APIError
+    ├── APIStatusError                        the server answered with an error status
+    │   ├── BadRequestError          400
+    │   ├── AuthenticationError      401
+    │   ├── PermissionDeniedError    403
+    │   ├── NotFoundError            404
+    │   ├── RateLimitError           429, or a Meta throttling code in any status
+    │   └── InternalServerError      5xx
+    ├── APIConnectionError                    no usable answer (connection failed or dropped)
+    │   └── APITimeoutError
+    └── APIResponseError                      a 2xx whose body is not the JSON we expect
+```
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+from collections.abc import Mapping
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIResponseError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "D360Error",
+    "InternalServerError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "ValidationError",
+]
+
+#: Meta error codes that mean "slow down", whatever HTTP status carries them.
+THROTTLING_CODES = frozenset({4, 17, 613, 130429, 131056, 131057, *range(80000, 80009)})
+#: Throttling codes limited to one recipient: they must not pause the whole client.
+PER_RECIPIENT_THROTTLING_CODES = frozenset({131056})
+
+_USAGE_LIMIT = re.compile(r"exceeded the limit of \d+ requests? every (\d+(?:\.\d+)?) seconds?")
+_TAGS = re.compile(r"<[^>]+>")
+_SPACES = re.compile(r"\s+")
+_MAX_MESSAGE = 300
+
+
+class D360Error(Exception):
+    """Root of every exception this SDK raises on purpose.
+
+    Example:
+        >>> try:
+        ...     raise ValidationError("to", "must not be empty")
+        ... except D360Error as exc:
+        ...     print(exc)
+        to: must not be empty
+    """
+
+
+class ValidationError(D360Error, ValueError):
+    """Input rejected before any request was sent.
+
+    Attributes:
+        field: The offending field, as a dotted path (``"template.language.code"``).
+        reason: What is wrong with it.
+
+    Example:
+        >>> err = ValidationError("time_range", "since is after until")
+        >>> (err.field, str(err))
+        ('time_range', 'time_range: since is after until')
+    """
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+class APIError(D360Error):
+    """A request was made and did not succeed.
+
+    Example:
+        >>> issubclass(RateLimitError, APIError)
+        True
+    """
+
+
+class APIResponseError(APIError):
+    """The server said 2xx but its body is not the JSON document we expect.
+
+    Attributes:
+        status: The HTTP status.
+        body: The raw body, decoded as text.
+
+    Example:
+        >>> APIResponseError(200, "<html>").status
+        200
+    """
+
+    def __init__(self, status: int, body: str, reason: str = "response is not valid JSON") -> None:
+        super().__init__(f"{status}: {reason}")
+        self.status = status
+        self.body = body
+
+
+class APIConnectionError(APIError):
+    """No usable answer: the connection failed, was dropped, or the body was cut off.
+
+    Attributes:
+        maybe_sent: False when the request certainly never reached the server (the connection
+            could not be opened), True when it may have been received and acted upon. A
+            marketing message whose send raised with ``maybe_sent=True`` has an unknown outcome.
+
+    Example:
+        >>> APIConnectionError("connection refused", maybe_sent=False).maybe_sent
+        False
+    """
+
+    def __init__(self, message: str, *, maybe_sent: bool) -> None:
+        super().__init__(message)
+        self.maybe_sent = maybe_sent
+
+
+class APITimeoutError(APIConnectionError):
+    """The request timed out (connecting: ``maybe_sent=False``; reading: ``maybe_sent=True``).
+
+    Example:
+        >>> isinstance(APITimeoutError("read timed out", maybe_sent=True), APIConnectionError)
+        True
+    """
+
+
+class APIStatusError(APIError):
+    """The server answered with an error status (or a throttling code).
+
+    Attributes:
+        status: HTTP status code.
+        message: The parsed, human-readable message.
+        code: Meta's error code (``132001``), when the body carries one.
+        error_subcode: Meta's error subcode, when present.
+        error_type: Meta's error type (``OAuthException``), when present.
+        details: ``error_data.details``, when present.
+        fbtrace_id: Meta's trace id, to quote to support.
+        body: The body: parsed JSON, or the text when it is not JSON.
+        retry_after: Seconds to wait as the server asked (``Retry-After`` header or a
+            360dialog usage-limit message), else None.
+
+    Example:
+        >>> err = make_status_error(400, b'{"error": {"message": "bad", "code": 132000}}', {})
+        >>> (type(err).__name__, err.code, err.message)
+        ('BadRequestError', 132000, 'bad')
+    """
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        code: int | None = None,
+        error_subcode: int | None = None,
+        error_type: str | None = None,
+        details: str | None = None,
+        fbtrace_id: str | None = None,
+        body: Any = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.status = status
+        self.message = message
+        self.code = code
+        self.error_subcode = error_subcode
+        self.error_type = error_type
+        self.details = details
+        self.fbtrace_id = fbtrace_id
+        self.body = body
+        self.retry_after = retry_after
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        parts = [f"{self.status} {self.message}"]
+        extra = [
+            f"{name}={value}"
+            for name, value in (
+                ("code", self.code),
+                ("subcode", self.error_subcode),
+                ("fbtrace_id", self.fbtrace_id),
+            )
+            if value is not None
+        ]
+        if extra:
+            parts.append(f"({', '.join(extra)})")
+        if self.details:
+            parts.append(f"- {self.details}")
+        return " ".join(parts)
+
+
+class BadRequestError(APIStatusError):
+    """HTTP 400: the request is invalid (Meta codes 100, 132000, 132001, ...).
+
+    Example:
+        >>> make_status_error(400, b'{"error": "bad"}', {}).__class__.__name__
+        'BadRequestError'
+    """
+
+
+class AuthenticationError(APIStatusError):
+    """HTTP 401: the API key is missing or wrong.
+
+    Example:
+        >>> make_status_error(401, b'{"error": "Invalid api token."}', {}).message
+        'Invalid api token.'
+    """
+
+
+class PermissionDeniedError(APIStatusError):
+    """HTTP 403: not allowed (a template not approved, missing permissions).
+
+    Example:
+        >>> make_status_error(403, b'{"error": "forbidden"}', {}).status
+        403
+    """
+
+
+class NotFoundError(APIStatusError):
+    """HTTP 404.
+
+    Example:
+        >>> make_status_error(404, b"Not Found", {}).message
+        'Not Found'
+    """
+
+
+class RateLimitError(APIStatusError):
+    """Throttled: HTTP 429, or a Meta throttling code (130429, 131056, 4, 17, 613, 8000x) in a 400.
+
+    Example:
+        >>> err = make_status_error(429, b'{"error": "slow down"}', {"Retry-After": "3"})
+        >>> (err.status, err.retry_after)
+        (429, 3.0)
+    """
+
+    @property
+    def per_recipient(self) -> bool:
+        """True when only one recipient is throttled (131056), not the whole account."""
+        return self.code in PER_RECIPIENT_THROTTLING_CODES
+
+
+class InternalServerError(APIStatusError):
+    """HTTP 5xx.
+
+    Example:
+        >>> make_status_error(503, b"<html><body>Service Unavailable</body></html>", {}).message
+        'Service Unavailable'
+    """
+
+
+_BY_STATUS: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    429: RateLimitError,
+}
+
+
+def _as_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    return None
+
+
+def _as_str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _clip(text: str) -> str:
+    text = _SPACES.sub(" ", text).strip()
+    return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 1] + "…"
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date.
+
+    Args:
+        value: The header value, or None.
+        now: The current Unix time, for HTTP dates (defaults to the wall clock).
+
+    Returns:
+        A non-negative number of seconds, or None when absent or unparseable.
+    """
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            return None
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    if not math.isfinite(seconds):
+        return None
+    return max(0.0, seconds)
+
+
+def _parse_body(raw: bytes) -> tuple[Any, dict[str, Any]]:
+    """Returns (body as JSON or text, fields for APIStatusError)."""
+    text = raw.decode("utf-8", errors="replace")
+    try:
+        body: Any = json.loads(text) if text else None
+    except ValueError:
+        plain = _clip(_TAGS.sub(" ", text))
+        return text, {"message": plain}
+    if not isinstance(body, Mapping):
+        return body, {}
+    error: Any = body.get("error")
+    detail = body.get("detail")
+    if error is None and isinstance(detail, Mapping):
+        error = detail.get("error")
+    elif error is None and isinstance(detail, str):
+        error = detail
+    if isinstance(error, str):
+        return body, {"message": _clip(error)}
+    if isinstance(error, Mapping):
+        data = error.get("error_data")
+        details = data.get("details") if isinstance(data, Mapping) else None
+        user_msg = _as_str(error.get("error_user_msg"))
+        return body, {
+            "message": _clip(_as_str(error.get("message")) or user_msg or ""),
+            "code": _as_int(error.get("code")),
+            "error_subcode": _as_int(error.get("error_subcode")),
+            "error_type": _as_str(error.get("type")),
+            "details": _as_str(details),
+            "fbtrace_id": _as_str(error.get("fbtrace_id")),
+        }
+    meta = body.get("meta")
+    if isinstance(meta, Mapping):
+        return body, {
+            "message": _clip(
+                _as_str(meta.get("developerMessage")) or _as_str(meta.get("message")) or ""
+            ),
+            "code": _as_int(meta.get("code")),
+        }
+    message = _as_str(body.get("message")) or _as_str(body.get("detail"))
+    return body, {"message": _clip(message)} if message else {}
+
+
+def make_status_error(
+    status: int, raw: bytes, headers: Mapping[str, str], *, reason: str | None = None
+) -> APIStatusError:
+    """Build the right ``APIStatusError`` subclass from a response.
+
+    Args:
+        status: HTTP status.
+        raw: The raw body.
+        headers: The response headers (for ``Retry-After``).
+        reason: The HTTP reason phrase, used when the body says nothing.
+
+    Returns:
+        The error to raise.
+    """
+    body, fields = _parse_body(raw)
+    if not fields.get("message"):
+        fields["message"] = reason or f"HTTP {status}"
+    retry_after = parse_retry_after(headers.get("Retry-After"))
+    usage = _USAGE_LIMIT.search(fields["message"])
+    cls: type[APIStatusError]
+    if status == 429 or fields.get("code") in THROTTLING_CODES or usage:
+        cls = RateLimitError
+        if retry_after is None and usage:
+            retry_after = float(usage.group(1))
+    elif status >= 500:
+        cls = InternalServerError
+    else:
+        cls = _BY_STATUS.get(status, APIStatusError)
+    return cls(status, body=body, retry_after=retry_after, **fields)

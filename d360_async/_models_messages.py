@@ -1,0 +1,428 @@
+"""Models for sending marketing messages and reading message templates."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import StrEnum
+
+import attrs
+
+from ._base import RawResponse
+
+__all__ = [
+    "ButtonSubType",
+    "ComponentType",
+    "Currency",
+    "DateTime",
+    "HeaderFormat",
+    "LanguageObject",
+    "LocationMessage",
+    "MarketingMessageRequest",
+    "MarketingMessageResponse",
+    "MediaObject",
+    "MessageContact",
+    "MessageStatus",
+    "MessageTemplate",
+    "MessageTemplateButton",
+    "MessageTemplateComponent",
+    "MessageTemplatePage",
+    "Paging",
+    "PagingCursors",
+    "ParameterType",
+    "SentMessage",
+    "TemplateButtonType",
+    "TemplateCategory",
+    "TemplateComponent",
+    "TemplateComponentType",
+    "TemplateObject",
+    "TemplateParameter",
+    "TemplateStatus",
+]
+
+
+class ComponentType(StrEnum):
+    """Kind of a component in a template *send* (lowercase on the wire)."""
+
+    HEADER = "header"
+    BODY = "body"
+    BUTTON = "button"
+
+
+class ButtonSubType(StrEnum):
+    """Kind of button a ``button`` component fills in."""
+
+    QUICK_REPLY = "quick_reply"
+    URL = "url"
+
+
+class ParameterType(StrEnum):
+    """Kind of a template parameter value."""
+
+    TEXT = "text"
+    CURRENCY = "currency"
+    DATE_TIME = "date_time"
+    IMAGE = "image"
+    DOCUMENT = "document"
+    VIDEO = "video"
+    LOCATION = "location"
+
+
+class MessageStatus(StrEnum):
+    """What the service did with an accepted send (none of these means delivered)."""
+
+    ACCEPTED = "accepted"
+    HELD_FOR_QUALITY_ASSESSMENT = "held_for_quality_assessment"
+    PAUSED = "paused"
+
+
+class TemplateStatus(StrEnum):
+    """Review status of a message template (Meta's values)."""
+
+    APPROVED = "APPROVED"
+    IN_APPEAL = "IN_APPEAL"
+    PENDING = "PENDING"
+    REJECTED = "REJECTED"
+    PENDING_DELETION = "PENDING_DELETION"
+    DELETED = "DELETED"
+    DISABLED = "DISABLED"
+    PAUSED = "PAUSED"
+    LIMIT_EXCEEDED = "LIMIT_EXCEEDED"
+
+
+class TemplateCategory(StrEnum):
+    """Category of a message template (MM Lite sends only ``MARKETING``)."""
+
+    MARKETING = "MARKETING"
+    UTILITY = "UTILITY"
+    AUTHENTICATION = "AUTHENTICATION"
+
+
+class TemplateComponentType(StrEnum):
+    """Kind of a component in a *stored* template (uppercase on the wire)."""
+
+    HEADER = "HEADER"
+    BODY = "BODY"
+    FOOTER = "FOOTER"
+    BUTTONS = "BUTTONS"
+
+
+class HeaderFormat(StrEnum):
+    """Format of a stored template's header."""
+
+    TEXT = "TEXT"
+    IMAGE = "IMAGE"
+    VIDEO = "VIDEO"
+    DOCUMENT = "DOCUMENT"
+
+
+class TemplateButtonType(StrEnum):
+    """Kind of a stored template's button."""
+
+    QUICK_REPLY = "QUICK_REPLY"
+    URL = "URL"
+    PHONE_NUMBER = "PHONE_NUMBER"
+    COPY_CODE = "COPY_CODE"
+
+
+# --- the send request -------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class Currency:
+    """A currency parameter: ``amount_1000`` is the amount times 1,000.
+
+    Example:
+        >>> Currency(fallback_value="$12.50", code="USD", amount_1000=12500).code
+        'USD'
+    """
+
+    fallback_value: str | None = None
+    code: str | None = None
+    amount_1000: int | None = None
+
+
+@attrs.frozen(kw_only=True)
+class DateTime:
+    """A date-time parameter, rendered from its fallback value.
+
+    Example:
+        >>> DateTime(fallback_value="February 25, 1977").fallback_value
+        'February 25, 1977'
+    """
+
+    fallback_value: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class MediaObject:
+    """A media reference: an uploaded media ``id`` or a public ``link``.
+
+    Example:
+        >>> MediaObject(link="https://example.com/banner.png").link
+        'https://example.com/banner.png'
+    """
+
+    id: str | None = None
+    link: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class LocationMessage:
+    """A location header parameter.
+
+    Example:
+        >>> LocationMessage(latitude=52.52, longitude=13.405, name="Berlin").name
+        'Berlin'
+    """
+
+    latitude: float | None = None
+    longitude: float | None = None
+    name: str | None = None
+    address: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class TemplateParameter:
+    """One value filled into a template placeholder.
+
+    Example:
+        >>> TemplateParameter(type=ParameterType.TEXT, text="Ada").text
+        'Ada'
+    """
+
+    type: ParameterType
+    text: str | None = None
+    currency: Currency | None = None
+    date_time: DateTime | None = None
+    image: MediaObject | None = None
+    document: MediaObject | None = None
+    video: MediaObject | None = None
+    location: LocationMessage | None = None
+
+
+@attrs.frozen(kw_only=True)
+class TemplateComponent:
+    """The parameters of one component (header, body or one button) of a template send.
+
+    Example:
+        >>> body = TemplateComponent(
+        ...     type=ComponentType.BODY,
+        ...     parameters=[TemplateParameter(type=ParameterType.TEXT, text="Ada")],
+        ... )
+        >>> body.type
+        <ComponentType.BODY: 'body'>
+    """
+
+    type: ComponentType
+    sub_type: ButtonSubType | None = None
+    index: int | None = None
+    parameters: Sequence[TemplateParameter] | None = None
+
+
+@attrs.frozen(kw_only=True)
+class LanguageObject:
+    """The template's language; ``policy`` ("deterministic") is accepted by the live API.
+
+    Example:
+        >>> LanguageObject(code="en_US").code
+        'en_US'
+    """
+
+    code: str
+    policy: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class TemplateObject:
+    """Which template to send, in which language, with which parameters.
+
+    Example:
+        >>> TemplateObject(name="spring_sale", language=LanguageObject(code="en")).name
+        'spring_sale'
+    """
+
+    name: str
+    language: LanguageObject
+    components: Sequence[TemplateComponent] | None = None
+
+
+@attrs.frozen(kw_only=True)
+class MarketingMessageRequest:
+    """A marketing template message to one recipient.
+
+    ``messaging_product``, ``recipient_type`` and ``type`` have the only values the API
+    accepts. ``message_send_ttl_seconds`` is an MM Lite field the spec lacks.
+
+    Example:
+        >>> msg = MarketingMessageRequest(
+        ...     to="4915112345678",
+        ...     template=TemplateObject(name="spring_sale", language=LanguageObject(code="en")),
+        ... )
+        >>> msg.messaging_product, msg.type
+        ('whatsapp', 'template')
+    """
+
+    to: str
+    template: TemplateObject
+    messaging_product: str = "whatsapp"
+    recipient_type: str = "individual"
+    type: str = "template"
+    message_activity_sharing: bool | None = None
+    product_policy: str | None = None
+    message_send_ttl_seconds: int | None = None
+
+
+# --- the send response ------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class MessageContact:
+    """The recipient as sent (``input``) and as WhatsApp knows it (``wa_id``).
+
+    Example:
+        >>> MessageContact(input="+49 151 1234", wa_id="491511234").wa_id
+        '491511234'
+    """
+
+    input: str | None = None
+    wa_id: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class SentMessage:
+    """The id (``wamid.…``) and status of an accepted message (spec: ``MessageResponse``).
+
+    Example:
+        >>> SentMessage(id="wamid.X", message_status=MessageStatus.ACCEPTED).id
+        'wamid.X'
+    """
+
+    id: str | None = None
+    message_status: MessageStatus | str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class MarketingMessageResponse(RawResponse):
+    """The answer to a send.
+
+    Example:
+        >>> r = MarketingMessageResponse(messages=[SentMessage(id="wamid.X")])
+        >>> r.message_id
+        'wamid.X'
+    """
+
+    messaging_product: str | None = None
+    contacts: Sequence[MessageContact] = ()
+    messages: Sequence[SentMessage] = ()
+
+    @property
+    def message_id(self) -> str | None:
+        """The id of the (first) accepted message, or None."""
+        return self.messages[0].id if self.messages else None
+
+
+# --- templates --------------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class MessageTemplateButton:
+    """A button of a stored template (spec: ``GetTemplateButton``).
+
+    Example:
+        >>> MessageTemplateButton(type=TemplateButtonType.URL, text="Shop").text
+        'Shop'
+    """
+
+    type: TemplateButtonType | str | None = None
+    text: str | None = None
+    url: str | None = None
+    phone_number: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class MessageTemplateComponent:
+    """A component of a stored template (spec: ``GetTemplateComponent``).
+
+    Example:
+        >>> MessageTemplateComponent(type=TemplateComponentType.BODY, text="Hi {{1}}").text
+        'Hi {{1}}'
+    """
+
+    type: TemplateComponentType | str | None = None
+    format: HeaderFormat | str | None = None
+    text: str | None = None
+    buttons: Sequence[MessageTemplateButton] = ()
+    add_security_recommendation: bool | None = None
+    code_expiration_minutes: int | None = None
+
+
+@attrs.frozen(kw_only=True)
+class MessageTemplate(RawResponse):
+    """A stored message template (spec: ``GetMessageTemplateResponse``).
+
+    Example:
+        >>> t = MessageTemplate(
+        ...     name="promo",
+        ...     status=TemplateStatus.APPROVED,
+        ...     components=[MessageTemplateComponent(type="BODY", text="Hi {{1}}, {{2}} off")],
+        ... )
+        >>> t.body_placeholder_count
+        2
+    """
+
+    id: str | None = None
+    name: str | None = None
+    language: str | None = None
+    status: TemplateStatus | str | None = None
+    category: TemplateCategory | str | None = None
+    components: Sequence[MessageTemplateComponent] = ()
+
+    @property
+    def body_placeholder_count(self) -> int:
+        """How many distinct ``{{n}}`` placeholders the BODY has (0 without a body)."""
+        from ._params import count_placeholders
+
+        for component in self.components:
+            if component.type == TemplateComponentType.BODY:
+                return count_placeholders(component.text or "")
+        return 0
+
+
+@attrs.frozen(kw_only=True)
+class PagingCursors:
+    """Opaque cursors around a page (spec: ``MMLitePagingCursors``).
+
+    Example:
+        >>> PagingCursors(after="QVFI").after
+        'QVFI'
+    """
+
+    before: str | None = None
+    after: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Paging:
+    """Paging block of a list response (spec: ``MMLitePaging``; ``next`` is Meta's).
+
+    Example:
+        >>> Paging(cursors=PagingCursors(after="A"), next="https://...").next
+        'https://...'
+    """
+
+    cursors: PagingCursors | None = None
+    next: str | None = None
+    previous: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class MessageTemplatePage(RawResponse):
+    """One page of templates (spec: ``GetMessageTemplatesResponse``).
+
+    Example:
+        >>> MessageTemplatePage(data=[MessageTemplate(name="promo")]).data[0].name
+        'promo'
+    """
+
+    data: Sequence[MessageTemplate] = ()
+    paging: Paging | None = None

@@ -1,0 +1,205 @@
+"""One request, done right: throttled, retried when safe, logged without secrets, errors mapped."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import aiohttp
+from aiolimiter import AsyncLimiter
+from yarl import URL
+
+from ._errors import (
+    APIConnectionError,
+    APIError,
+    APIResponseError,
+    APITimeoutError,
+    RateLimitError,
+    make_status_error,
+)
+from ._ratelimit import CoolDown
+from ._retry import RetryPolicy, Safety
+
+__all__ = ["Transport", "dumps", "logger"]
+
+logger = logging.getLogger("d360_async")
+
+#: Compact JSON encoding of request bodies (UTF-8, no spaces).
+dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+_JSON_HEADERS = {"Content-Type": "application/json"}
+
+
+def connection_error(exc: BaseException, where: str) -> APIConnectionError:
+    """Wrap a transport exception; ``maybe_sent`` is False only when nothing left this host."""
+    text = f"{where}: {type(exc).__name__}: {exc}".rstrip(": ")
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return APITimeoutError(text, maybe_sent=False)
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return APIConnectionError(text, maybe_sent=False)
+    if isinstance(exc, (aiohttp.ServerTimeoutError, asyncio.TimeoutError)):
+        return APITimeoutError(text, maybe_sent=True)
+    return APIConnectionError(text, maybe_sent=True)
+
+
+class Transport:
+    """Sends requests for one client: cool-down, rate limit, retries, error mapping, logging.
+
+    Internal: the public face is ``D360Client``.
+    """
+
+    __slots__ = (
+        "_base",
+        "_cool_down",
+        "_headers",
+        "_limiter",
+        "_retry",
+        "_secret",
+        "_timeout",
+        "session",
+    )
+
+    def __init__(
+        self,
+        *,
+        session: aiohttp.ClientSession,
+        base_url: str,
+        api_key: str,
+        timeout: aiohttp.ClientTimeout,
+        limiter: AsyncLimiter | None,
+        retry: RetryPolicy,
+    ) -> None:
+        self.session = session
+        self._base = base_url.rstrip("/")
+        self._headers = {"D360-API-KEY": api_key, "Accept": "application/json"}
+        self._secret = api_key.encode()
+        self._timeout = timeout
+        self._limiter = limiter
+        self._retry = retry
+        self._cool_down = CoolDown()
+
+    @property
+    def cool_down(self) -> CoolDown:
+        """The client's shared 429 cool-down."""
+        return self._cool_down
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        safety: Safety,
+        params: Mapping[str, str] | None = None,
+        json_body: Any = None,
+    ) -> Any:
+        """Send one request (with its retries) and return the decoded JSON body.
+
+        Args:
+            method: HTTP method.
+            path: Path below the base URL, already escaped.
+            safety: Which failures may be retried.
+            params: Query parameters, already encoded as strings.
+            json_body: A JSON-ready body, or None for no body.
+
+        Raises:
+            APIStatusError: The server answered with an error (after any retries).
+            APIConnectionError: No answer (after any retries).
+            APIResponseError: A 2xx whose body is not JSON.
+        """
+        body = None if json_body is None else dumps(json_body).encode()
+        headers = self._headers if body is None else {**self._headers, **_JSON_HEADERS}
+        url = URL(self._base + path, encoded=True)
+        loop = asyncio.get_running_loop()
+        retry = self._retry
+        started = loop.time()
+        attempt = 0
+        while True:
+            attempt += 1
+            await self._cool_down.wait()
+            if self._limiter is not None:
+                await self._limiter.acquire()
+            sent_at = loop.time()
+            try:
+                return await self._attempt(method, url, path, params, body, headers, attempt)
+            except APIError as error:
+                elapsed = loop.time() - started
+                delay = retry.next_delay(error, safety, attempt=attempt, elapsed=elapsed)
+                if isinstance(error, RateLimitError) and not error.per_recipient:
+                    # One cool-down for the whole client: every request waits it out.
+                    self._cool_down.pause(retry.delay_for(error, attempt))
+                    wait_here = 0.0
+                else:
+                    wait_here = delay or 0.0
+                if delay is None:
+                    logger.debug(
+                        "%s %s failed for good after %d attempt(s) in %.3fs: %s",
+                        method,
+                        path,
+                        attempt,
+                        loop.time() - started,
+                        type(error).__name__,
+                    )
+                    raise
+                logger.info(
+                    "%s %s attempt %d failed after %.3fs (%s); retrying in %.2fs",
+                    method,
+                    path,
+                    attempt,
+                    loop.time() - sent_at,
+                    error,
+                    delay,
+                )
+            if wait_here > 0:
+                await asyncio.sleep(wait_here)
+
+    async def _attempt(
+        self,
+        method: str,
+        url: URL,
+        path: str,
+        params: Mapping[str, str] | None,
+        body: bytes | None,
+        headers: Mapping[str, str],
+        attempt: int,
+    ) -> Any:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        try:
+            async with self.session.request(
+                method, url, params=params, data=body, headers=headers, timeout=self._timeout
+            ) as response:
+                raw = await response.read()
+                status = response.status
+                response_headers = response.headers
+                reason = response.reason
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            logger.debug(
+                "%s %s -> %s attempt=%d elapsed=%.3fs",
+                method,
+                path,
+                type(exc).__name__,
+                attempt,
+                loop.time() - start,
+            )
+            raise connection_error(exc, f"{method} {path}") from exc
+        logger.debug(
+            "%s %s -> %d attempt=%d elapsed=%.3fs",
+            method,
+            path,
+            status,
+            attempt,
+            loop.time() - start,
+        )
+        if not 200 <= status < 300:
+            if self._secret in raw:  # a server echoing the key must not put it in our errors
+                raw = raw.replace(self._secret, b"[redacted]")
+            raise make_status_error(status, raw, response_headers, reason=reason)
+        if not raw:
+            return {}
+        try:
+            return json.loads(raw)
+        except ValueError as exc:
+            raise APIResponseError(status, raw.decode("utf-8", "replace")) from exc

@@ -1,0 +1,137 @@
+"""Client-side rate limiting on the event loop's clock (faked by looptime, so no real waiting):
+the token bucket, a limiter shared by clients, retries paying for tokens, and one shared
+cool-down after a 429."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from aiohttp import ClientSession
+from aioresponses import CallbackResult, aioresponses
+
+from d360_async import AsyncLimiter, D360Client, RetryPolicy
+
+from . import samples
+from .conftest import KEY
+from .test_operations import url
+
+# Bucket periods are binary-exact (1, 0.25, 0.125 s): looptime steps the clock exactly, and an
+# inexact period such as 0.2 s can leave aiolimiter waiting on a rounding residue forever.
+pytestmark = pytest.mark.looptime
+MESSAGE = {"to": "4915112345678", "template": {"name": "promo", "language": {"code": "en"}}}
+
+
+def record_times(times: list[float]) -> Any:
+    def callback(_url: Any, **_kwargs: Any) -> CallbackResult:
+        times.append(asyncio.get_running_loop().time())
+        return CallbackResult(payload=samples.SEND_OK)
+
+    return callback
+
+
+@pytest.mark.parametrize(("n", "rate", "bucket"), [(50, 10.0, 10), (30, 4.0, 1), (40, 64.0, 8)])
+async def test_n_requests_take_at_least_n_minus_bucket_over_rate(
+    mock_api: aioresponses, n: int, rate: float, bucket: int
+) -> None:
+    times: list[float] = []
+    mock_api.post(url("/marketing_messages"), callback=record_times(times), repeat=True)
+    limiter = AsyncLimiter(bucket, bucket / rate)
+    loop = asyncio.get_running_loop()
+    async with D360Client(KEY, rate_limit=limiter, retry=RetryPolicy.never()) as client:
+        start = loop.time()
+        await asyncio.gather(*(client.send_marketing_message(MESSAGE) for _ in range(n)))
+        elapsed = loop.time() - start
+    assert len(times) == n
+    assert elapsed >= (n - bucket) / rate - 1e-9
+    assert elapsed <= (n - bucket) / rate + 1.0 / rate  # and not slower than it has to be
+    # No window of one second ever holds more than one bucket plus a second of refill.
+    for t in times:
+        assert sum(1 for u in times if t <= u < t + 1.0) <= bucket + rate + 1e-9
+
+
+async def test_default_rate_is_80_per_second(mock_api: aioresponses) -> None:
+    mock_api.post(url("/marketing_messages"), payload=samples.SEND_OK, repeat=True)
+    loop = asyncio.get_running_loop()
+    async with D360Client(KEY, retry=RetryPolicy.never()) as client:
+        start = loop.time()
+        await asyncio.gather(*(client.send_marketing_message(MESSAGE) for _ in range(240)))
+        elapsed = loop.time() - start
+    assert elapsed == pytest.approx((240 - 80) / 80, abs=0.05)
+
+
+async def test_one_limiter_shared_by_two_clients(mock_api: aioresponses) -> None:
+    mock_api.post(url("/marketing_messages"), payload=samples.SEND_OK, repeat=True)
+    shared = AsyncLimiter(5, 1.0)  # 5 per second between both clients
+    loop = asyncio.get_running_loop()
+    async with (
+        D360Client(KEY, rate_limit=shared, retry=RetryPolicy.never()) as a,
+        D360Client(KEY, rate_limit=shared, retry=RetryPolicy.never()) as b,
+    ):
+        start = loop.time()
+        await asyncio.gather(
+            *(c.send_marketing_message(MESSAGE) for c in [a, b] * 10)  # 20 in all
+        )
+        elapsed = loop.time() - start
+    assert elapsed >= (20 - 5) / 5
+
+
+async def test_retries_acquire_the_limiter_too(mock_api: aioresponses) -> None:
+    mock_api.get(url("/marketing/77"), status=503, payload={"error": "busy"})
+    mock_api.get(url("/marketing/77"), payload=samples.TEMPLATE)
+    loop = asyncio.get_running_loop()
+    async with D360Client(
+        KEY, rate_limit=AsyncLimiter(1, 2.0), retry=RetryPolicy(wait=False)
+    ) as client:
+        start = loop.time()
+        await client.get_message_template("77")
+        # The retry needed a second token: one every 2 s.
+        assert loop.time() - start == pytest.approx(2.0)
+
+
+async def test_a_429_pauses_every_request_of_the_client(mock_api: aioresponses) -> None:
+    times: list[float] = []
+    mock_api.post(url("/marketing_messages"), status=429, headers={"Retry-After": "5"})
+    mock_api.post(url("/marketing_messages"), callback=record_times(times), repeat=True)
+    loop = asyncio.get_running_loop()
+    async with D360Client(KEY, rate_limit=None, retry=RetryPolicy(deadline=None)) as client:
+        start = loop.time()
+        first = asyncio.create_task(client.send_marketing_message(MESSAGE))
+        await asyncio.sleep(1.0)  # the 429 has come back by now
+        assert client.cool_down.paused_until == pytest.approx(start + 5.0)
+        others = [client.send_marketing_message(MESSAGE) for _ in range(3)]
+        await asyncio.gather(first, *others)
+    # The retry of the throttled request and the three later ones all waited for t = 5.
+    assert len(times) == 4
+    assert min(times) - start == pytest.approx(5.0)
+
+
+async def test_cool_down_is_per_client(mock_api: aioresponses) -> None:
+    times: list[float] = []
+    mock_api.post(url("/marketing_messages"), status=429, headers={"Retry-After": "5"})
+    mock_api.post(url("/marketing_messages"), callback=record_times(times), repeat=True)
+    loop = asyncio.get_running_loop()
+    async with (
+        D360Client(KEY, rate_limit=None, retry=RetryPolicy.never()) as throttled,
+        D360Client(KEY, rate_limit=None) as other,
+    ):
+        start = loop.time()
+        with pytest.raises(Exception, match="429"):
+            await throttled.send_marketing_message(MESSAGE)
+        await other.send_marketing_message(MESSAGE)
+    assert times == [pytest.approx(start)]
+
+
+async def test_injected_session_is_used_and_left_open(mock_api: aioresponses) -> None:
+    mock_api.post(url("/marketing_messages"), payload=samples.SEND_OK)
+    async with ClientSession() as session:
+        async with D360Client(KEY, session=session) as client:
+            await client.send_marketing_message(MESSAGE)
+        assert not session.closed
+    assert len(mock_api.requests) == 1
+
+
+def test_rate_limit_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="rate_limit"):
+        D360Client(KEY, rate_limit=0)
