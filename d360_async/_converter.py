@@ -136,7 +136,7 @@ def make_converter() -> cattrs.Converter:
                 nullable.append(options.get("rename", a.name))
             if options:
                 overrides[a.name] = override(**options)
-        inner = make_dict_unstructure_fn(cls, conv, **overrides)
+        inner: Callable[[Any], dict[str, Any]] = make_dict_unstructure_fn(cls, conv, **overrides)
         if not nullable:
             return inner
 
@@ -167,7 +167,7 @@ def make_converter() -> cattrs.Converter:
         is_raw = issubclass(cls, RawResponse)
         if is_raw:
             overrides["raw"] = override(omit=True)
-        inner = make_dict_structure_fn(cls, conv, **overrides)
+        inner: Callable[[Any, Any], Any] = make_dict_structure_fn(cls, conv, **overrides)
 
         def checked(data: Any, tp: Any) -> Any:
             if not isinstance(data, Mapping):

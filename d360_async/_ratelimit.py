@@ -33,13 +33,9 @@ class CoolDown:
     clock, so tests can run it on a virtual clock.
 
     Example:
-        >>> import asyncio
-        >>> async def demo() -> float:
-        ...     gate = CoolDown()
-        ...     gate.pause(0.01)
-        ...     return await gate.wait()
-        >>> asyncio.run(demo()) >= 0.0
-        True
+        >>> async def throttled(gate: CoolDown, retry_after: float) -> None:
+        ...     gate.pause(retry_after)  # every request of the client now waits...
+        ...     await gate.wait()  # ...until the loop clock passes the pause
     """
 
     __slots__ = ("_until",)

@@ -28,7 +28,7 @@ MESSAGE: dict[str, Any] = {
 
 def test_api_key_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("D360_API_KEY", "from-env")
-    assert D360Client()._key == "from-env"  # noqa: SLF001
+    assert D360Client()._key == "from-env"
 
 
 @pytest.mark.parametrize("value", [None, "", "   "])
