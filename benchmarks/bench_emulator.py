@@ -1,0 +1,217 @@
+"""Throughput of the emulator's send endpoint against a bare aiohttp handler.
+
+Both servers run in their own subprocess (same aiohttp runner settings, access log off); one
+aiohttp client loop in this process drives each in turn with the same pre-built payloads
+(a distinct recipient per request), at a fixed concurrency and a bounded request count.
+Rounds alternate which server goes first; the best round of each is compared.
+
+Usage::
+
+    python benchmarks/bench_emulator.py [--requests 20000] [--concurrency 50] [--rounds 5]
+                                        [--check]
+
+``--check`` exits with status 1 when the emulator sustains less than 80 % of the bare
+handler's request rate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+
+ROOT = Path(__file__).resolve().parent.parent
+API_KEY = "bench-key"
+PATH = "/marketing_messages"
+THRESHOLD = 0.8
+_FIXED = json.dumps(
+    {
+        "messaging_product": "whatsapp",
+        "contacts": [{"input": "+4915100000000", "wa_id": "4915100000000"}],
+        "messages": [{"id": "wamid.HBgLNDkxNTEwMDAwMDAwMDA", "message_status": "accepted"}],
+    }
+).encode()
+
+
+# -- the bare server (run in a subprocess with --serve-bare) -----------------------------------
+
+
+async def _bare_handler(request: web.Request) -> web.Response:
+    await request.read()  # any real handler reads the body; so does the emulator
+    return web.Response(body=_FIXED, content_type="application/json")
+
+
+async def _serve_bare() -> None:
+    app = web.Application()
+    app.router.add_post(PATH, _bare_handler)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    print(f"bare server listening on http://127.0.0.1:{port}", flush=True)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+
+
+# -- the driver ----------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _server(command: Sequence[str]) -> Iterator[tuple[str, int]]:
+    """Start a server subprocess; yield (the URL it prints on its first line, its pid)."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, (str(ROOT), env.get("PYTHONPATH"))))
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        if "http://" not in line:
+            raise RuntimeError(f"server did not start: {command!r} printed {line!r}")
+        yield "http://" + line.split("http://", 1)[1].split()[0], process.pid
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process (Linux /proc), None elsewhere."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _payloads(count: int, offset: int) -> list[bytes]:
+    return [
+        json.dumps(
+            {
+                "messaging_product": "whatsapp",
+                "recipient_type": "individual",
+                "to": f"+49151{offset + i:08d}",
+                "type": "template",
+                "template": {
+                    "name": "welcome_offer",
+                    "language": {"code": "en_US", "policy": "deterministic"},
+                    "components": [
+                        {"type": "body", "parameters": [{"type": "text", "text": f"User {i}"}]}
+                    ],
+                },
+            }
+        ).encode()
+        for i in range(count)
+    ]
+
+
+async def _drive(url: str, payloads: list[bytes], concurrency: int) -> tuple[float, int]:
+    """Send every payload; returns (requests per second, non-200 answers)."""
+    headers = {"D360-API-KEY": API_KEY, "Content-Type": "application/json"}
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    errors = 0
+    position = 0
+
+    async def worker(session: aiohttp.ClientSession) -> None:
+        nonlocal errors, position
+        while position < len(payloads):
+            body = payloads[position]
+            position += 1
+            async with session.post(url + PATH, data=body, headers=headers) as response:
+                await response.read()
+                if response.status != 200:
+                    errors += 1
+
+    async with aiohttp.ClientSession(connector=connector) as session:
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(session) for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    return len(payloads) / elapsed, errors
+
+
+async def _bench(args: argparse.Namespace) -> int:
+    bare_cmd = [sys.executable, __file__, "--serve-bare"]
+    emu_cmd = [sys.executable, "-m", "d360_async.testing", "--port", "0", "--rate", "none"]
+    emu_cmd += ["--api-key", API_KEY]
+    names = ("bare aiohttp handler", "emulator send")
+    rates: dict[str, list[float]] = {name: [] for name in names}
+    cpu: dict[str, list[float]] = {name: [] for name in names}
+    failures = 0
+    with _server(bare_cmd) as bare, _server(emu_cmd) as emu:
+        servers = dict(zip(names, (bare, emu), strict=True))
+        offset = 0
+        for url, _ in servers.values():  # warm-up
+            _, errors = await _drive(url, _payloads(args.warmup, offset), args.concurrency)
+            offset += args.warmup
+            failures += errors
+        for round_ in range(args.rounds):
+            order = list(servers.items())
+            for name, (url, pid) in order if round_ % 2 == 0 else order[::-1]:
+                payloads = _payloads(args.requests, offset)
+                offset += args.requests
+                before = _cpu_seconds(pid)
+                rate, errors = await _drive(url, payloads, args.concurrency)
+                after = _cpu_seconds(pid)
+                failures += errors
+                rates[name].append(rate)
+                if before is not None and after is not None:
+                    cpu[name].append(1e6 * (after - before) / args.requests)
+    ratio = max(rates[names[1]]) / max(rates[names[0]])
+    print(
+        f"\n{args.requests} requests x {args.rounds} rounds per server, concurrency "
+        f"{args.concurrency}, loopback, Python {sys.version.split()[0]}, "
+        f"aiohttp {aiohttp.__version__}, {os.cpu_count()} CPUs\n"
+    )
+    print(f"{'server':<22} {'best req/s':>11} {'median req/s':>13} {'server CPU us/req':>18}")
+    print(f"{'-' * 22} {'-' * 11} {'-' * 13} {'-' * 18}")
+    for name in names:
+        cpu_text = f"{statistics.median(cpu[name]):.1f}" if cpu[name] else "n/a"
+        print(
+            f"{name:<22} {max(rates[name]):>11,.0f} {statistics.median(rates[name]):>13,.0f} "
+            f"{cpu_text:>18}"
+        )
+    print(f"\nratio emulator/bare (best req/s): {ratio:.3f}  (threshold {THRESHOLD})")
+    if failures:
+        print(f"non-200 answers: {failures}")
+    if args.check and (ratio < THRESHOLD or failures):
+        print("CHECK FAILED")
+        return 1
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark (or, with ``--serve-bare``, the bare server)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--requests", type=int, default=20_000, help="requests per round")
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--warmup", type=int, default=1_000)
+    parser.add_argument("--check", action="store_true", help="exit 1 if the ratio is < 0.8")
+    parser.add_argument("--serve-bare", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.serve_bare:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(_serve_bare())
+        return 0
+    return asyncio.run(_bench(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

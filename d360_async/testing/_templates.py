@@ -1,0 +1,358 @@
+"""Message templates: the model, placeholder counting and the seeded catalogue."""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Iterable
+from typing import Any
+
+import attrs
+
+#: Template statuses Meta reports (the emulator accepts any of them).
+STATUSES = frozenset(
+    {
+        "APPROVED",
+        "IN_APPEAL",
+        "PENDING",
+        "REJECTED",
+        "PENDING_DELETION",
+        "DELETED",
+        "DISABLED",
+        "PAUSED",
+        "LIMIT_EXCEEDED",
+    }
+)
+CATEGORIES = frozenset({"MARKETING", "UTILITY", "AUTHENTICATION"})
+
+_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")
+_FIRST_ID = 1_024_000_000_000_001
+
+
+def count_placeholders(text: str) -> int:
+    """Number of distinct ``{{1}}``/``{{name}}`` placeholders in ``text``.
+
+    Example:
+        >>> count_placeholders("Hi {{1}}, {{2}} off until {{3}}; {{1}}!")
+        3
+    """
+    return len(set(_PLACEHOLDER.findall(text)))
+
+
+@attrs.define(eq=False)
+class Template:
+    """One template in one language, as the emulator stores it.
+
+    Attributes:
+        id: Meta's numeric template id, as a string.
+        name: Template name (shared by its translations).
+        language: Language code such as ``en_US``.
+        status: ``APPROVED``, ``PAUSED``, ``REJECTED``, ``PENDING``, ``DISABLED``, ...
+        category: ``MARKETING``, ``UTILITY`` or ``AUTHENTICATION``.
+        components: Meta-style components (``HEADER``, ``BODY``, ``FOOTER``, ``BUTTONS``).
+
+    Example:
+        >>> t = Template("1", "promo", "en_US", "APPROVED", "MARKETING",
+        ...              [{"type": "BODY", "text": "Hi {{1}}"}])
+        >>> (t.body_text, t.body_params)
+        ('Hi {{1}}', 1)
+    """
+
+    id: str
+    name: str
+    language: str
+    status: str
+    category: str
+    components: list[dict[str, Any]]
+
+    @property
+    def body_text(self) -> str:
+        """The BODY component's text ("" when there is none)."""
+        for component in self.components:
+            if component.get("type") == "BODY":
+                return str(component.get("text", ""))
+        return ""
+
+    @property
+    def body_params(self) -> int:
+        """How many body parameters a send must carry."""
+        return count_placeholders(self.body_text)
+
+    def to_json(self) -> dict[str, Any]:
+        """The template as the API returns it."""
+        return {
+            "name": self.name,
+            "components": copy.deepcopy(self.components),
+            "language": self.language,
+            "status": self.status,
+            "category": self.category,
+            "id": self.id,
+        }
+
+
+def body(text: str, *examples: str) -> dict[str, Any]:
+    """A BODY component, with Meta's ``example`` when placeholders are present."""
+    component: dict[str, Any] = {"type": "BODY", "text": text}
+    if examples:
+        component["example"] = {"body_text": [list(examples)]}
+    return component
+
+
+def _image_header(url: str) -> dict[str, Any]:
+    return {"type": "HEADER", "format": "IMAGE", "example": {"header_handle": [url]}}
+
+
+def _buttons(*buttons: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "BUTTONS", "buttons": list(buttons)}
+
+
+def _footer(text: str) -> dict[str, Any]:
+    return {"type": "FOOTER", "text": text}
+
+
+_SHOP = "https://shop.example.com"
+_MEDIA = "https://scontent.whatsapp.net/v/t61.29466-34/emulator"
+
+# (name, language, status, category, components)
+_SEED: tuple[tuple[str, str, str, str, list[dict[str, Any]]], ...] = (
+    (
+        "summer_sale",
+        "en_US",
+        "APPROVED",
+        "MARKETING",
+        [
+            _image_header(f"{_MEDIA}/summer.jpg"),
+            body(
+                "Hi {{1}}, our summer sale is on: {{2}} off everything until {{3}}.",
+                "Alex",
+                "20%",
+                "Sunday",
+            ),
+            _footer("Reply STOP to unsubscribe"),
+            _buttons(
+                {"type": "URL", "text": "Shop now", "url": f"{_SHOP}/sale/{{{{1}}}}"},
+                {"type": "QUICK_REPLY", "text": "Not interested"},
+            ),
+        ],
+    ),
+    (
+        "summer_sale",
+        "de",
+        "APPROVED",
+        "MARKETING",
+        [
+            _image_header(f"{_MEDIA}/sommer.jpg"),
+            body(
+                "Hallo {{1}}, unser Sommerschlussverkauf läuft: {{2}} Rabatt bis {{3}}.",
+                "Alex",
+                "20 %",
+                "Sonntag",
+            ),
+            _footer("Antworte STOP zum Abmelden"),
+            _buttons({"type": "URL", "text": "Jetzt kaufen", "url": f"{_SHOP}/de/{{{{1}}}}"}),
+        ],
+    ),
+    (
+        "summer_sale",
+        "es",
+        "APPROVED",
+        "MARKETING",
+        [
+            _image_header(f"{_MEDIA}/verano.jpg"),
+            body(
+                "Hola {{1}}, rebajas de verano: {{2}} de descuento hasta el {{3}}.",
+                "Alex",
+                "20 %",
+                "domingo",
+            ),
+        ],
+    ),
+    (
+        "welcome_offer",
+        "en_US",
+        "APPROVED",
+        "MARKETING",
+        [
+            {"type": "HEADER", "format": "TEXT", "text": "Welcome!"},
+            body("Thanks for joining, {{1}}! Here is 10% off your first order.", "Sam"),
+            _buttons({"type": "COPY_CODE", "text": "Copy code"}),
+        ],
+    ),
+    (
+        "weekly_digest",
+        "en_GB",
+        "APPROVED",
+        "MARKETING",
+        [
+            body("This week's picks are in. Tap below to browse the new collection."),
+            _buttons(
+                {"type": "URL", "text": "Browse", "url": f"{_SHOP}/new"},
+                {"type": "PHONE_NUMBER", "text": "Call us", "phone_number": "+4930123456"},
+            ),
+        ],
+    ),
+    (
+        "cart_reminder",
+        "en_US",
+        "APPROVED",
+        "MARKETING",
+        [
+            {
+                "type": "HEADER",
+                "format": "VIDEO",
+                "example": {"header_handle": [f"{_MEDIA}/cart.mp4"]},
+            },
+            body("{{1}}, you left {{2}} in your cart.", "Kim", "2 items"),
+            _buttons({"type": "URL", "text": "Checkout", "url": f"{_SHOP}/cart"}),
+        ],
+    ),
+    (
+        "loyalty_points",
+        "fr",
+        "APPROVED",
+        "MARKETING",
+        [body("Bonjour {{1}}, vous avez {{2}} points fidélité.", "Camille", "120")],
+    ),
+    (
+        "black_friday",
+        "en_US",
+        "PAUSED",
+        "MARKETING",
+        [
+            _image_header(f"{_MEDIA}/bf.jpg"),
+            body("Black Friday: {{1}} off for {{2}} hours only!", "50%", "24"),
+        ],
+    ),
+    (
+        "old_promo",
+        "en_US",
+        "DISABLED",
+        "MARKETING",
+        [body("Our old promo is back, {{1}}.", "Jo")],
+    ),
+    (
+        "flash_deal",
+        "pt_BR",
+        "REJECTED",
+        "MARKETING",
+        [body("Oferta relâmpago para {{1}}!", "Ana")],
+    ),
+    (
+        "new_arrivals",
+        "en_US",
+        "PENDING",
+        "MARKETING",
+        [
+            {
+                "type": "HEADER",
+                "format": "DOCUMENT",
+                "example": {"header_handle": [f"{_MEDIA}/catalog.pdf"]},
+            },
+            body("New arrivals for {{1}}: see the catalogue attached.", "Lee"),
+        ],
+    ),
+    (
+        "order_update",
+        "en_US",
+        "APPROVED",
+        "UTILITY",
+        [body("Your order {{1}} has shipped.", "#1234")],
+    ),
+)
+
+
+class TemplateStore:
+    """The templates of one emulated WABA, in id order.
+
+    Example:
+        >>> store = TemplateStore(seed=True)
+        >>> store.find("summer_sale", "de").status
+        'APPROVED'
+    """
+
+    def __init__(self, *, seed: bool = True, extra: Iterable[Template] = ()) -> None:
+        self._next_id = _FIRST_ID
+        self.by_id: dict[str, Template] = {}
+        self.by_key: dict[tuple[str, str], Template] = {}
+        if seed:
+            for name, language, status, category, components in _SEED:
+                self.add(name, language, status=status, category=category, components=components)
+        for template in extra:
+            if not template.id.isdigit():
+                raise ValueError(f"template id must be digits, got {template.id!r}")
+            self._insert(template)
+
+    def _insert(self, template: Template) -> None:
+        key = (template.name, template.language)
+        if key in self.by_key:
+            raise ValueError(f"template {template.name!r} already exists in {template.language}")
+        if template.id in self.by_id:
+            raise ValueError(f"template id {template.id} already exists")
+        self.by_id[template.id] = template
+        self.by_key[key] = template
+
+    def add(
+        self,
+        name: str,
+        language: str,
+        *,
+        status: str = "APPROVED",
+        category: str = "MARKETING",
+        components: list[dict[str, Any]] | None = None,
+        body_text: str | None = None,
+        template_id: str | None = None,
+    ) -> Template:
+        """Add a template; ``body_text`` is a shortcut for a single BODY component."""
+        _check_status(status)
+        if category not in CATEGORIES:
+            raise ValueError(f"unknown category {category!r}")
+        if components is None:
+            components = [body(body_text if body_text is not None else "Hello!")]
+        elif body_text is not None:
+            raise ValueError("give components or body_text, not both")
+        if template_id is not None and not template_id.isdigit():
+            raise ValueError(f"template_id must be digits, got {template_id!r}")
+        if template_id is None:
+            while str(self._next_id) in self.by_id:
+                self._next_id += 1
+            template_id = str(self._next_id)
+            self._next_id += 1
+        template = Template(
+            template_id, name, language, status, category, copy.deepcopy(components)
+        )
+        self._insert(template)
+        return template
+
+    def find(self, name: str, language: str) -> Template | None:
+        """The template with that name and language, if any."""
+        return self.by_key.get((name, language))
+
+    def get(self, name: str, language: str) -> Template:
+        """Like :meth:`find`, raising ``KeyError`` when absent."""
+        template = self.by_key.get((name, language))
+        if template is None:
+            raise KeyError(f"no template {name!r} in {language!r}")
+        return template
+
+    def set_status(self, name: str, language: str, status: str) -> Template:
+        """Change a template's status; raises ``KeyError``/``ValueError``."""
+        _check_status(status)
+        template = self.get(name, language)
+        template.status = status
+        return template
+
+    def remove(self, name: str, language: str) -> Template:
+        """Delete a template; raises ``KeyError`` when absent."""
+        template = self.get(name, language)
+        del self.by_key[(name, language)]
+        del self.by_id[template.id]
+        return template
+
+    def ordered(self) -> list[Template]:
+        """All templates sorted by id (the listing order)."""
+        return sorted(self.by_id.values(), key=lambda t: int(t.id))
+
+
+def _check_status(status: str) -> None:
+    if status not in STATUSES:
+        raise ValueError(f"unknown template status {status!r}; expected one of {sorted(STATUSES)}")
