@@ -1,0 +1,99 @@
+"""Lazy, bounded, concurrent ``map`` over a sync or async iterable: the engine of the bulk sender
+and of the events pipeline.
+
+``bounded_map(source, fn, concurrency)`` runs ``fn`` on the items of ``source`` with at most
+``concurrency`` calls in flight and yields their results as they complete. The source is read
+only as fast as workers free up, and finished results wait in a queue of bounded size, so
+memory does not grow with the number of items: a generator of a million items is fine.
+
+Workers pull items from the shared iterator (O(1) per item, unlike ``asyncio.wait`` over a
+growing set). ``fn`` should turn expected failures into result values; an exception escaping
+``fn`` (or raised by the source) stops everything and is re-raised to the consumer. Leaving the
+``async for`` early, or cancelling the consumer, cancels the workers and waits for them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
+from typing import TypeVar, cast
+
+__all__ = ["bounded_map"]
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class _Failed:
+    __slots__ = ("error",)
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+_DONE = object()
+
+
+async def bounded_map(
+    source: Iterable[T] | AsyncIterable[T],
+    fn: Callable[[T], Awaitable[R]],
+    concurrency: int,
+) -> AsyncIterator[R]:
+    """Yield ``await fn(item)`` for every item of ``source``, ``concurrency`` at a time.
+
+    Args:
+        source: A sync or async iterable, consumed lazily.
+        fn: The work on one item.
+        concurrency: Calls of ``fn`` in flight at most (>= 1).
+
+    Yields:
+        Results in completion order.
+
+    Example:
+        >>> async def double_all() -> list[int]:
+        ...     async def double(x: int) -> int:
+        ...         return 2 * x
+        ...     return sorted([r async for r in bounded_map(range(5), double, 2)])
+    """
+    if concurrency < 1:
+        raise ValueError("concurrency must be at least 1")
+    results: asyncio.Queue[object] = asyncio.Queue(maxsize=2 * concurrency)
+    if isinstance(source, AsyncIterable):
+        async_items = aiter(source)
+        lock = asyncio.Lock()
+
+        async def take() -> object:
+            async with lock:
+                return await anext(async_items, _DONE)
+
+    else:
+        sync_items = iter(source)
+
+        async def take() -> object:
+            return next(sync_items, _DONE)
+
+    async def worker() -> None:
+        try:
+            while (item := await take()) is not _DONE:
+                await results.put(await fn(cast(T, item)))
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # handed to the consumer, re-raised there
+            await results.put(_Failed(exc))
+        await results.put(_DONE)
+
+    workers = [asyncio.create_task(worker()) for _ in range(concurrency)]
+    running = len(workers)
+    try:
+        while running:
+            result = await results.get()
+            if result is _DONE:
+                running -= 1
+            elif isinstance(result, _Failed):
+                raise result.error
+            else:
+                yield cast(R, result)
+    finally:
+        for task in workers:
+            task.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)

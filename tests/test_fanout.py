@@ -1,0 +1,120 @@
+"""bounded_map: lazy, bounded, concurrent, complete, and clean on errors and early exits."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from contextlib import aclosing
+
+import pytest
+
+from d360_async._fanout import bounded_map
+
+pytestmark = pytest.mark.looptime
+
+
+async def _async_range(n: int, pulled: list[int]) -> AsyncIterator[int]:
+    for i in range(n):
+        pulled.append(i)
+        yield i
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+async def test_every_item_once_with_bounded_concurrency(kind: str) -> None:
+    in_flight = peak = 0
+    pulled: list[int] = []
+
+    async def work(x: int) -> int:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        await asyncio.sleep(0.01 * (x % 7))
+        in_flight -= 1
+        return x * 10
+
+    source = _async_range(500, pulled) if kind == "async" else iter(range(500))
+    results = [r async for r in bounded_map(source, work, 8)]
+    assert sorted(results) == [x * 10 for x in range(500)]
+    assert peak == 8
+
+
+async def test_source_is_read_lazily() -> None:
+    pulled: list[int] = []
+    release = asyncio.Event()
+
+    async def work(x: int) -> int:
+        await release.wait()
+        return x
+
+    def source() -> Iterator[int]:
+        for i in range(10**9):  # effectively endless
+            pulled.append(i)
+            yield i
+
+    async with aclosing(bounded_map(source(), work, 4)) as results:
+        task = asyncio.ensure_future(anext(results))
+        await asyncio.sleep(1)
+        assert len(pulled) == 4  # one item per worker, nothing read ahead
+        release.set()
+        await task
+        await asyncio.sleep(1)
+        # Read-ahead is bounded by the result queue (2 x concurrency) plus the workers.
+        assert len(pulled) <= 4 + 2 * 4 + 4
+
+
+async def test_error_in_fn_propagates_and_cancels_the_rest() -> None:
+    cancelled = 0
+
+    async def work(x: int) -> int:
+        nonlocal cancelled
+        if x == 3:
+            raise RuntimeError("boom")
+        try:
+            await asyncio.sleep(100)
+        except asyncio.CancelledError:
+            cancelled += 1
+            raise
+        return x
+
+    with pytest.raises(RuntimeError, match="boom"):
+        async with aclosing(bounded_map(range(10), work, 4)) as results:
+            async for _ in results:
+                pass
+    assert cancelled == 3  # the other three in flight
+
+
+async def test_error_in_source_propagates() -> None:
+    def source() -> Iterator[int]:
+        yield 1
+        raise ValueError("bad input")
+
+    async def work(x: int) -> int:
+        return x
+
+    with pytest.raises(ValueError, match="bad input"):
+        async with aclosing(bounded_map(source(), work, 2)) as results:
+            async for _ in results:
+                pass
+
+
+async def test_early_exit_cancels_workers() -> None:
+    started = 0
+
+    async def work(x: int) -> int:
+        nonlocal started
+        started += 1
+        await asyncio.sleep(x)
+        return x
+
+    async with aclosing(bounded_map(range(1, 100), work, 3)) as results:
+        first = await anext(results)
+    assert first == 1
+    assert started <= 6
+
+
+async def test_concurrency_must_be_positive() -> None:
+    async def work(x: int) -> int:
+        return x
+
+    with pytest.raises(ValueError, match="concurrency"):
+        await anext(bounded_map([1], work, 0))
