@@ -11,6 +11,20 @@ from aiolimiter import AsyncLimiter
 from ._base import (
     RawResponse,
 )
+from ._builder import (
+    MessageBuilder,
+    document,
+    image,
+    parameter,
+    video,
+)
+from ._bulk import (
+    BulkReport,
+    BulkRun,
+    PreflightError,
+    SendResult,
+    SendStatus,
+)
 from ._client import (
     DEFAULT_BASE_URL,
     MM_LITE_PRODUCT_TYPE,
@@ -31,6 +45,7 @@ from ._errors import (
     RateLimitError,
     ValidationError,
 )
+from ._journal import JournalError
 from ._models_events import (
     ActionSource,
     ContentType,
@@ -116,6 +131,8 @@ __all__ = [
     "AsyncLimiter",
     "AuthenticationError",
     "BadRequestError",
+    "BulkReport",
+    "BulkRun",
     "ButtonSubType",
     "ComponentType",
     "ContentType",
@@ -148,11 +165,13 @@ __all__ = [
     "InsightsPage",
     "InsightsRow",
     "InternalServerError",
+    "JournalError",
     "LanguageObject",
     "LocationMessage",
     "MarketingMessageRequest",
     "MarketingMessageResponse",
     "MediaObject",
+    "MessageBuilder",
     "MessageContact",
     "MessageStatus",
     "MessageTemplate",
@@ -166,9 +185,12 @@ __all__ = [
     "PagingCursors",
     "ParameterType",
     "PermissionDeniedError",
+    "PreflightError",
     "RateLimitError",
     "RawResponse",
     "RetryPolicy",
+    "SendResult",
+    "SendStatus",
     "SentMessage",
     "TemplateAnalytics",
     "TemplateAnalyticsDataPoint",
@@ -185,4 +207,8 @@ __all__ = [
     "UserData",
     "ValidationError",
     "__version__",
+    "document",
+    "image",
+    "parameter",
+    "video",
 ]

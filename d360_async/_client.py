@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
+from pathlib import Path
 from types import TracebackType
-from typing import Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import aiohttp
 from aiolimiter import AsyncLimiter
@@ -40,6 +41,11 @@ from ._ratelimit import CoolDown, make_limiter
 from ._retry import RetryPolicy, Safety
 from ._transport import Transport
 from ._version import __version__
+
+if TYPE_CHECKING:
+    from ._builder import MessageBuilder  # noqa: F401 (docstring example)
+    from ._bulk import BulkReport, BulkRun
+    from ._events import EventsRun
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "MM_LITE_PRODUCT_TYPE", "D360Client"]
 
@@ -481,6 +487,111 @@ class D360Client:
         safety = Safety.IDEMPOTENT if all_ids else Safety.SEND
         return await self._call(
             "POST", path, ConversionEventsResponse, safety=safety, json_body=body
+        )
+
+    def send_bulk(
+        self,
+        messages: Iterable[MessageInput] | AsyncIterable[MessageInput],
+        *,
+        concurrency: int = 50,
+        journal: str | Path | None = None,
+        on_progress: Callable[[BulkReport], object] | None = None,
+        preflight: bool = True,
+        dedupe: bool = True,
+        resend_unknown: bool = False,
+        preflight_window: int = 1000,
+        progress_interval: float = 0.25,
+    ) -> BulkRun:
+        """Send a campaign of any size: streamed, concurrent, exactly once, resumable.
+
+        ``messages`` is consumed lazily; iterate the returned run for one ``SendResult`` per
+        message, or ``await run.run()`` for the final ``BulkReport``. Sends go through this
+        client's rate limiter, cool-down and safe-send retries.
+
+        Args:
+            messages: Any iterable or async iterable of ``MarketingMessageRequest`` or dicts.
+            concurrency: Sends in flight at once.
+            journal: A SQLite file recording every message's state. Re-running the same
+                campaign with it sends only what was not sent.
+            on_progress: Called with a ``BulkReport`` at most every ``progress_interval``
+                seconds, and once at the end.
+            preflight: Before the first send, check that every template of the first
+                ``preflight_window`` messages exists and is APPROVED and that their body
+                parameters fit; raise ``PreflightError`` (nothing sent) if not. Templates first
+                seen later are checked when first seen; their messages fail if they do not pass.
+            dedupe: Send to each recipient once; repeats are ``skipped``.
+            resend_unknown: Re-send messages whose outcome an earlier run left unknown.
+            preflight_window: How many messages preflight looks at before the first send.
+            progress_interval: Seconds between ``on_progress`` calls.
+
+        Example:
+            >>> async def campaign(client: D360Client, numbers: list[str]) -> BulkReport:
+            ...     promo = MessageBuilder(name="spring_sale", language="en")
+            ...     messages = (promo.build(n, body=["20%"]) for n in numbers)
+            ...     return await client.send_bulk(messages, journal="spring.sqlite").run()
+        """
+        from ._bulk import BulkRun
+
+        return BulkRun(
+            self,
+            messages,
+            concurrency=concurrency,
+            journal=journal,
+            on_progress=on_progress,
+            preflight=preflight,
+            dedupe=dedupe,
+            resend_unknown=resend_unknown,
+            preflight_window=preflight_window,
+            progress_interval=progress_interval,
+        )
+
+    async def _post_events_payload(
+        self, meta_node_id: str, body: Mapping[str, Any]
+    ) -> ConversionEventsResponse:
+        """POST a ready events body. Internal: the caller guarantees every event has an
+        ``event_id``, which makes the request safe to retry."""
+        path = f"/marketing/{path_id('meta_node_id', meta_node_id)}/events"
+        return await self._call(
+            "POST", path, ConversionEventsResponse, safety=Safety.IDEMPOTENT, json_body=body
+        )
+
+    def send_conversion_events(
+        self,
+        meta_node_id: str,
+        events: Iterable[EventInput] | AsyncIterable[EventInput],
+        *,
+        batch_size: int = 1000,
+        concurrency: int = 4,
+        test_event_code: str | None = None,
+        partner_agent: str | None = None,
+        hash_pii: bool = True,
+    ) -> EventsRun:
+        """Send any number of events: normalised, hashed, validated, batched, posted concurrently.
+
+        Consumes ``events`` lazily. Iterate the returned run for one result per batch (``async
+        for batch in run``), then read ``run.report``; or ``report = await run.run()``.
+
+        Args:
+            meta_node_id: The dataset (or business node) the events belong to.
+            events: Any iterable or async iterable of ``ConversionEvent`` or dicts.
+            batch_size: Events per request, at most 1,000.
+            concurrency: Requests in flight at once.
+            test_event_code: Route the events to Events Manager's test tab.
+            partner_agent: Partner attribution string.
+            hash_pii: Normalise and SHA-256 hash ``user_data`` PII (already hashed values
+                pass through).
+        """
+        from ._events import EventsRun
+
+        return EventsRun(
+            self,
+            meta_node_id,
+            events,
+            batch_size=batch_size,
+            concurrency=concurrency,
+            test_event_code=test_event_code,
+            partner_agent=partner_agent,
+            hash_pii=hash_pii,
         )
 
 

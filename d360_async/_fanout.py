@@ -15,7 +15,7 @@ growing set). ``fn`` should turn expected failures into result values; an except
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable
 from typing import TypeVar, cast
 
 __all__ = ["bounded_map"]
@@ -38,7 +38,7 @@ async def bounded_map(
     source: Iterable[T] | AsyncIterable[T],
     fn: Callable[[T], Awaitable[R]],
     concurrency: int,
-) -> AsyncIterator[R]:
+) -> AsyncGenerator[R, None]:
     """Yield ``await fn(item)`` for every item of ``source``, ``concurrency`` at a time.
 
     Args:

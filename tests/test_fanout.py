@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from contextlib import aclosing
 
 import pytest
@@ -11,6 +11,12 @@ import pytest
 from d360_async._fanout import bounded_map
 
 pytestmark = pytest.mark.looptime
+
+
+async def drain(results: AsyncGenerator[int, None]) -> None:
+    async with aclosing(results):
+        async for _ in results:
+            pass
 
 
 async def _async_range(n: int, pulled: list[int]) -> AsyncIterator[int]:
@@ -77,9 +83,7 @@ async def test_error_in_fn_propagates_and_cancels_the_rest() -> None:
         return x
 
     with pytest.raises(RuntimeError, match="boom"):
-        async with aclosing(bounded_map(range(10), work, 4)) as results:
-            async for _ in results:
-                pass
+        await drain(bounded_map(range(10), work, 4))
     assert cancelled == 3  # the other three in flight
 
 
@@ -92,9 +96,7 @@ async def test_error_in_source_propagates() -> None:
         return x
 
     with pytest.raises(ValueError, match="bad input"):
-        async with aclosing(bounded_map(source(), work, 2)) as results:
-            async for _ in results:
-                pass
+        await drain(bounded_map(source(), work, 2))
 
 
 async def test_early_exit_cancels_workers() -> None:
