@@ -22,16 +22,17 @@ import contextlib
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import aiohttp
 from aiohttp import web
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import cpu_seconds, server
+
 API_KEY = "bench-key"
 PATH = "/marketing_messages"
 THRESHOLD = 0.8
@@ -68,37 +69,6 @@ async def _serve_bare() -> None:
 
 
 # -- the driver ----------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def _server(command: Sequence[str]) -> Iterator[tuple[str, int]]:
-    """Start a server subprocess; yield (the URL it prints on its first line, its pid)."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, (str(ROOT), env.get("PYTHONPATH"))))
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        if "http://" not in line:
-            raise RuntimeError(f"server did not start: {command!r} printed {line!r}")
-        yield "http://" + line.split("http://", 1)[1].split()[0], process.pid
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time of a process (Linux /proc), None elsewhere."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _payloads(count: int, offset: int) -> list[bytes]:
@@ -154,7 +124,7 @@ async def _bench(args: argparse.Namespace) -> int:
     rates: dict[str, list[float]] = {name: [] for name in names}
     cpu: dict[str, list[float]] = {name: [] for name in names}
     failures = 0
-    with _server(bare_cmd) as bare, _server(emu_cmd) as emu:
+    with server(bare_cmd) as bare, server(emu_cmd) as emu:
         servers = dict(zip(names, (bare, emu), strict=True))
         offset = 0
         for url, _ in servers.values():  # warm-up
@@ -166,9 +136,9 @@ async def _bench(args: argparse.Namespace) -> int:
             for name, (url, pid) in order if round_ % 2 == 0 else order[::-1]:
                 payloads = _payloads(args.requests, offset)
                 offset += args.requests
-                before = _cpu_seconds(pid)
+                before = cpu_seconds(pid)
                 rate, errors = await _drive(url, payloads, args.concurrency)
-                after = _cpu_seconds(pid)
+                after = cpu_seconds(pid)
                 failures += errors
                 rates[name].append(rate)
                 if before is not None and after is not None:

@@ -37,7 +37,7 @@ from ._errors import (
     RateLimitError,
     ValidationError,
 )
-from ._fanout import bounded_map
+from ._fanout import bounded_each, bounded_map
 from ._journal import Journal, JournalError
 from ._payloads import MessageInput, prepare_message
 from ._recipients import RecipientSet, recipient_key
@@ -45,7 +45,6 @@ from ._retry import Safety
 
 if TYPE_CHECKING:
     from ._client import D360Client
-    from ._models_messages import MessageTemplate
 
 __all__ = ["BulkReport", "BulkRun", "PreflightError", "SendResult", "SendStatus"]
 
@@ -221,6 +220,7 @@ class BulkRun:
         if concurrency < 1:
             raise ValidationError("concurrency", "must be at least 1")
         self._client = client
+        self._transport = client._get_transport()
         self._messages = messages
         self._concurrency = concurrency
         self._journal = Journal(journal) if journal is not None else None
@@ -231,13 +231,16 @@ class BulkRun:
         self._window = preflight_window
         self._interval = progress_interval
         self._counts = _Counts()
-        self._templates: dict[tuple[str, str], MessageTemplate | str] = {}
+        # (name, language) -> body placeholder count, or why the template cannot be used
+        self._templates: dict[tuple[str, str], int | str] = {}
         self._stopped: str | None = None
         self._started = 0.0
         self._last_progress = 0.0
         self._report: BulkReport | None = None
         self._iterated = False
         self._results: AsyncGenerator[SendResult, None] | None = None
+        self._next_index = 0
+        self._held: list[_Item | SendResult] | None = [] if preflight else None
 
     @property
     def report(self) -> BulkReport:
@@ -261,9 +264,13 @@ class BulkRun:
 
     async def run(self) -> BulkReport:
         """Send the whole campaign, keep no results, return the final report."""
-        async with aclosing(self._iterate()) as results:
-            async for _ in results:
-                pass
+        await self._start()
+        try:
+            async with aclosing(self._items()) as items:
+                await bounded_each(items, self._one, self._concurrency)
+            await self._end()
+        finally:
+            await self._close()
         return self.report
 
     def __aiter__(self) -> AsyncIterator[SendResult]:
@@ -286,28 +293,41 @@ class BulkRun:
             await self._results.aclose()
 
     async def _iterate(self) -> AsyncGenerator[SendResult, None]:
+        await self._start()
+        try:
+            async with (
+                aclosing(self._items()) as items,
+                aclosing(bounded_map(items, self._one, self._concurrency)) as results,
+            ):
+                async for result in results:
+                    yield result
+            await self._end()
+        finally:
+            await self._close()
+
+    async def _start(self) -> None:
         if self._iterated:
             raise RuntimeError("a BulkRun can be iterated only once")
         self._iterated = True
         self._started = time.perf_counter()
         if self._journal is not None:
             await self._journal.open()
-        try:
-            items = self._numbered()
-            if self._preflight:
-                items = await self._run_preflight(items)
-            async with aclosing(bounded_map(items, self._process, self._concurrency)) as results:
-                async for result in results:
-                    self._counts.add(result.status)
-                    self._progress(final=False)
-                    yield result
-            if self._journal is not None:
-                await self._journal.flush()
-        finally:
-            if self._journal is not None:
-                await self._journal.close()
+
+    async def _end(self) -> None:
+        if self._journal is not None:
+            await self._journal.flush()
         self._report = self.snapshot()
         self._progress(final=True)
+
+    async def _close(self) -> None:
+        if self._journal is not None:
+            await self._journal.close()
+
+    async def _one(self, item: _Item | SendResult) -> SendResult:
+        result = await self._process(item)
+        self._counts.add(result.status)
+        self._progress(final=False)
+        return result
 
     def _progress(self, *, final: bool) -> None:
         if self._on_progress is None:
@@ -317,16 +337,54 @@ class BulkRun:
             self._last_progress = now
             self._on_progress(self._report if final and self._report else self.snapshot())
 
-    async def _numbered(self) -> AsyncGenerator[_Item | SendResult, None]:
-        index = 0
+    async def _items(self) -> AsyncGenerator[_Item | SendResult, None]:
+        """Every input message admitted, in input order (one generator: this is a hot path)."""
         if isinstance(self._messages, AsyncIterable):
             async for message in self._messages:
-                yield await self._admit(index, message)
-                index += 1
+                for item in await self._step(message):
+                    yield item
         else:
             for message in self._messages:
-                yield await self._admit(index, message)
-                index += 1
+                for item in await self._step(message):
+                    yield item
+        if self._held is not None:  # fewer messages than the preflight window
+            for item in await self._release():
+                yield item
+
+    async def _step(self, message: MessageInput) -> list[_Item | SendResult]:
+        index = self._next_index
+        self._next_index = index + 1
+        item = await self._admit(index, message)
+        if self._held is not None:  # preflight: hold the first messages back
+            self._held.append(item)
+            return await self._release() if len(self._held) >= self._window else []
+        if self._preflight and isinstance(item, _Item):
+            problem = await self._check(item)
+            if problem:
+                error = ValidationError("template", problem)
+                return [
+                    SendResult(
+                        index=index,
+                        to=item.to,
+                        status=SendStatus.FAILED,
+                        error=error,
+                        reason=problem,
+                    )
+                ]
+        return [item]
+
+    async def _release(self) -> list[_Item | SendResult]:
+        """Preflight the held messages; raise if the campaign cannot work, else let them go."""
+        held, self._held = self._held or [], None
+        problems: list[str] = []
+        for item in held:
+            if isinstance(item, _Item):
+                problem = await self._check(item)
+                if problem and problem not in problems:
+                    problems.append(problem)
+        if problems:
+            raise PreflightError(problems)
+        return held
 
     async def _admit(self, index: int, message: MessageInput) -> _Item | SendResult:
         """In input order: validate, de-duplicate, consult the journal."""
@@ -371,53 +429,13 @@ class BulkRun:
                     )
         return _Item(index, to, payload)
 
-    async def _run_preflight(
-        self, items: AsyncGenerator[_Item | SendResult, None]
-    ) -> AsyncGenerator[_Item | SendResult, None]:
-        window: list[_Item | SendResult] = []
-        async for item in items:
-            window.append(item)
-            if len(window) >= self._window:
-                break
-        problems: list[str] = []
-        for item in window:
-            if isinstance(item, _Item):
-                problem = await self._check(item)
-                if problem and problem not in problems:
-                    problems.append(problem)
-        if problems:
-            await items.aclose()
-            raise PreflightError(problems)
-        return self._checked(window, items)
-
-    async def _checked(
-        self, window: list[_Item | SendResult], rest: AsyncGenerator[_Item | SendResult, None]
-    ) -> AsyncGenerator[_Item | SendResult, None]:
-        for item in window:
-            yield item
-        async for item in rest:
-            if isinstance(item, _Item):
-                problem = await self._check(item)
-                if problem:
-                    error = ValidationError("template", problem)
-                    yield SendResult(
-                        index=item.index,
-                        to=item.to,
-                        status=SendStatus.FAILED,
-                        error=error,
-                        reason=problem,
-                    )
-                    continue
-            yield item
-
     async def _check(self, item: _Item) -> str | None:
         key = _template_key(item.payload)
-        template = self._templates.get(key)
-        if template is None:
-            template = self._templates[key] = await self._fetch_template(*key)
-        if isinstance(template, str):
-            return template
-        expected = template.body_placeholder_count
+        expected = self._templates.get(key)
+        if expected is None:
+            expected = self._templates[key] = await self._fetch_template(*key)
+        if isinstance(expected, str):
+            return expected
         given = _body_params(item.payload)
         if given != expected:
             return (
@@ -426,12 +444,13 @@ class BulkRun:
             )
         return None
 
-    async def _fetch_template(self, name: str, language: str) -> MessageTemplate | str:
+    async def _fetch_template(self, name: str, language: str) -> int | str:
+        """The template's body placeholder count, or what is wrong with it."""
         async for template in self._client.iter_message_templates(name=name, language=language):
             if template.name == name and template.language == language:
                 if template.status != "APPROVED":
                     return f"template {name!r} ({language}) is {template.status}, not APPROVED"
-                return template
+                return template.body_placeholder_count
         return f"template {name!r} ({language}) not found"
 
     async def _process(self, item: _Item | SendResult) -> SendResult:
@@ -449,9 +468,8 @@ class BulkRun:
             except asyncio.CancelledError:
                 journal.record(item.index, key, "failed", error="cancelled before sending")
                 raise
-        transport = self._client._get_transport()
         try:
-            data = await transport.request(
+            data = await self._transport.request(
                 "POST", _SEND_PATH, safety=Safety.SEND, json_body=item.payload
             )
         except asyncio.CancelledError:

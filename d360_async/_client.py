@@ -50,8 +50,9 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "MM_LITE_PRODUCT_TYPE", "D360Client"]
 
 DEFAULT_BASE_URL: Final = "https://waba-v2.360dialog.io"
-#: 10 s to connect (a send that times out here was certainly not sent), 30 s to read.
-DEFAULT_TIMEOUT: Final = aiohttp.ClientTimeout(total=60, connect=10, sock_read=30)
+#: 30 s in all, of which at most 10 s to get a connection: a send that times out while
+#: connecting was certainly not sent.
+DEFAULT_TIMEOUT: Final = aiohttp.ClientTimeout(total=30, connect=10)
 #: ``product_type`` that makes template analytics count MM Lite traffic.
 MM_LITE_PRODUCT_TYPE: Final = "MARKETING_MESSAGES_LITE_API"
 #: Meta's limit of template ids in one analytics request.
@@ -71,9 +72,9 @@ class D360Client:
     Args:
         api_key: Your 360dialog API key; defaults to the ``D360_API_KEY`` environment variable.
         base_url: The API root.
-        timeout: Seconds in all, or an ``aiohttp.ClientTimeout``. The default separates the
-            connect phase (10 s) from reading (30 s) so that a send that timed out while
-            connecting is known not to have been sent.
+        timeout: Seconds in all, or an ``aiohttp.ClientTimeout``. The default (30 s in all,
+            10 s to get a connection) separates the connect phase so that a send that timed
+            out while connecting is known not to have been sent.
         rate_limit: Requests per second for this client (a token bucket holding one second's
             worth), an ``aiolimiter.AsyncLimiter`` to share between clients, or None for no
             client-side limit. Acquired before every attempt, retries included.

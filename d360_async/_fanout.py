@@ -18,7 +18,7 @@ import asyncio
 from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable
 from typing import TypeVar, cast
 
-__all__ = ["bounded_map"]
+__all__ = ["bounded_each", "bounded_map"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -58,19 +58,7 @@ async def bounded_map(
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
     results: asyncio.Queue[object] = asyncio.Queue(maxsize=2 * concurrency)
-    if isinstance(source, AsyncIterable):
-        async_items = aiter(source)
-        lock = asyncio.Lock()
-
-        async def take() -> object:
-            async with lock:
-                return await anext(async_items, _DONE)
-
-    else:
-        sync_items = iter(source)
-
-        async def take() -> object:
-            return next(sync_items, _DONE)
+    take = _taker(source)
 
     async def worker() -> None:
         try:
@@ -87,13 +75,68 @@ async def bounded_map(
     try:
         while running:
             result = await results.get()
-            if result is _DONE:
-                running -= 1
-            elif isinstance(result, _Failed):
-                raise result.error
-            else:
-                yield cast(R, result)
+            while True:  # drain what is ready: one wake-up of the consumer per batch
+                if result is _DONE:
+                    running -= 1
+                elif isinstance(result, _Failed):
+                    raise result.error
+                else:
+                    yield cast(R, result)
+                if results.empty():
+                    break
+                result = results.get_nowait()
     finally:
         for task in workers:
             task.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
+
+
+def _taker(source: Iterable[T] | AsyncIterable[T]) -> Callable[[], Awaitable[object]]:
+    """A coroutine function giving the next item of ``source``, or ``_DONE``; safe to call
+    from several workers at once."""
+    if isinstance(source, AsyncIterable):
+        async_items = aiter(source)
+        lock = asyncio.Lock()
+
+        async def take_async() -> object:
+            async with lock:
+                return await anext(async_items, _DONE)
+
+        return take_async
+    sync_items = iter(source)
+
+    async def take_sync() -> object:
+        return next(sync_items, _DONE)
+
+    return take_sync
+
+
+async def bounded_each(
+    source: Iterable[T] | AsyncIterable[T],
+    fn: Callable[[T], Awaitable[object]],
+    concurrency: int,
+) -> None:
+    """Like ``bounded_map`` when nobody wants the results: no queue, no consumer hand-off.
+
+    The first exception (from ``fn`` or the source) cancels the other workers and is raised.
+
+    Example:
+        >>> async def print_all() -> None:
+        ...     async def show(x: int) -> None:
+        ...         print(x)
+        ...     await bounded_each(range(3), show, 2)
+    """
+    if concurrency < 1:
+        raise ValueError("concurrency must be at least 1")
+    take = _taker(source)
+
+    async def worker() -> None:
+        while (item := await take()) is not _DONE:
+            await fn(cast(T, item))
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            for _ in range(concurrency):
+                group.create_task(worker())
+    except BaseExceptionGroup as failed:  # the workers' first error, not a group of one
+        raise failed.exceptions[0] from None

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
+import orjson
 from aiolimiter import AsyncLimiter
 from yarl import URL
 
@@ -27,10 +27,14 @@ __all__ = ["Transport", "dumps", "logger"]
 
 logger = logging.getLogger("d360_async")
 
-#: Compact JSON encoding of request bodies (UTF-8, no spaces).
-dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+def dumps(value: Any) -> str:
+    """Compact JSON text (no spaces, UTF-8 characters kept), as request bodies are sent."""
+    return orjson.dumps(value).decode()
+
 
 _JSON_HEADERS = {"Content-Type": "application/json"}
+_URL_CACHE_SIZE = 64
 
 
 def connection_error(exc: BaseException, where: str) -> APIConnectionError:
@@ -55,10 +59,12 @@ class Transport:
         "_base",
         "_cool_down",
         "_headers",
+        "_json_headers",
         "_limiter",
         "_retry",
         "_secret",
         "_timeout",
+        "_urls",
         "session",
     )
 
@@ -75,6 +81,8 @@ class Transport:
         self.session = session
         self._base = base_url.rstrip("/")
         self._headers = {"D360-API-KEY": api_key, "Accept": "application/json"}
+        self._json_headers = {**self._headers, **_JSON_HEADERS}
+        self._urls: dict[str, URL] = {}
         self._secret = api_key.encode()
         self._timeout = timeout
         self._limiter = limiter
@@ -109,16 +117,24 @@ class Transport:
             APIConnectionError: No answer (after any retries).
             APIResponseError: A 2xx whose body is not JSON.
         """
-        body = None if json_body is None else dumps(json_body).encode()
-        headers = self._headers if body is None else {**self._headers, **_JSON_HEADERS}
-        url = URL(self._base + path, encoded=True)
+        if json_body is None:
+            body, headers = None, self._headers
+        else:
+            body, headers = orjson.dumps(json_body), self._json_headers
+        url = self._urls.get(path)
+        if url is None:
+            url = URL(self._base + path, encoded=True)
+            if len(self._urls) < _URL_CACHE_SIZE:
+                self._urls[path] = url
         loop = asyncio.get_running_loop()
         retry = self._retry
+        cool_down = self._cool_down
         started = loop.time()
         attempt = 0
         while True:
             attempt += 1
-            await self._cool_down.wait()
+            if cool_down.paused_until > loop.time():
+                await cool_down.wait()
             if self._limiter is not None:
                 await self._limiter.acquire()
             sent_at = loop.time()
@@ -167,6 +183,7 @@ class Transport:
     ) -> Any:
         loop = asyncio.get_running_loop()
         start = loop.time()
+        debug = logger.isEnabledFor(logging.DEBUG)
         try:
             async with self.session.request(
                 method, url, params=params, data=body, headers=headers, timeout=self._timeout
@@ -185,14 +202,15 @@ class Transport:
                 loop.time() - start,
             )
             raise connection_error(exc, f"{method} {path}") from exc
-        logger.debug(
-            "%s %s -> %d attempt=%d elapsed=%.3fs",
-            method,
-            path,
-            status,
-            attempt,
-            loop.time() - start,
-        )
+        if debug:
+            logger.debug(
+                "%s %s -> %d attempt=%d elapsed=%.3fs",
+                method,
+                path,
+                status,
+                attempt,
+                loop.time() - start,
+            )
         if not 200 <= status < 300:
             if self._secret in raw:  # a server echoing the key must not put it in our errors
                 raw = raw.replace(self._secret, b"[redacted]")
@@ -200,6 +218,6 @@ class Transport:
         if not raw:
             return {}
         try:
-            return json.loads(raw)
-        except ValueError as exc:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
             raise APIResponseError(status, raw.decode("utf-8", "replace")) from exc

@@ -1,0 +1,73 @@
+"""Helpers shared by the benchmarks: servers in their own process, CPU time, RSS."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import resource
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+API_KEY = "bench-key"
+
+
+@contextlib.contextmanager
+def server(command: Sequence[str]) -> Iterator[tuple[str, int]]:
+    """Start a server subprocess; yield (the URL it prints on its first line, its pid)."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, (str(ROOT), env.get("PYTHONPATH"))))
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, text=True, env=env, preexec_fn=_server_cpu
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        if "http://" not in line:
+            raise RuntimeError(f"server did not start: {command!r} printed {line!r}")
+        yield "http://" + line.split("http://", 1)[1].split()[0], process.pid
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _server_cpu() -> None:
+    """Servers run on the last CPU, clients on the others (see pin_client): on a small machine
+    this keeps the two from trading places on one core, which makes CPU figures noisy."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) > 1:
+        os.sched_setaffinity(0, {cpus[-1]})
+
+
+def pin_client() -> None:
+    """Keep this (client) process off the CPU the servers run on."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) > 1:
+        os.sched_setaffinity(0, set(cpus[:-1]))
+
+
+def emulator(*options: str) -> contextlib.AbstractContextManager[tuple[str, int]]:
+    """The project's emulator in its own process (no send limit unless options say so)."""
+    command = [sys.executable, "-m", "d360_async.testing", "--port", "0", "--api-key", API_KEY]
+    return server([*command, "--rate", "none", *options])
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process (Linux /proc), None elsewhere."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process so far, in MB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

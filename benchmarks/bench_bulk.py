@@ -1,0 +1,228 @@
+"""Benchmarks of ``send_bulk`` against the emulator running in its own process.
+
+Three measurements, each against a baseline taken in the same run:
+
+``throughput``
+    ``send_bulk`` (journal off, then on) against raw aiohttp posting the same prebuilt JSON
+    bodies at the same concurrency; rounds alternate, medians compared. Reports messages/s and
+    this process's CPU time per message (the emulator's CPU is not counted).
+``memory``
+    1,000,000 messages streamed from a generator, in a fresh child process: peak RSS at 100,000
+    results and at the end.
+``ratelimit``
+    The emulator limited to 500 messages/s with 50 ms latency; the client limited to 500/s:
+    achieved rate and the number of 429s.
+
+Usage::
+
+    python benchmarks/bench_bulk.py [throughput|memory|ratelimit|all] [--messages N]
+        [--concurrency C] [--rounds R] [--check]
+
+``--check`` exits 1 when a target is missed: throughput >= 0.9 x raw, CPU/message <= 1.15 x
+raw, peak RSS < 150 MB and growth from 100,000 to the end < 20 MB, >= 95 % of 500/s with no 429.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import API_KEY, ROOT, emulator, peak_rss_mb, pin_client  # noqa: E402
+
+from d360_async import AsyncLimiter, D360Client, MessageBuilder, RetryPolicy  # noqa: E402
+from d360_async._payloads import prepare_message  # noqa: E402
+from d360_async._transport import dumps  # noqa: E402
+
+BUILDER = MessageBuilder(name="welcome_offer", language="en_US", policy="deterministic")
+
+
+def messages(count: int, offset: int) -> Iterator[dict[str, Any]]:
+    """Plain-dict messages, one recipient each (the emulator records every one)."""
+    for i in range(offset, offset + count):
+        yield {
+            "to": f"49151{i:08d}",
+            "template": {
+                "name": "welcome_offer",
+                "language": {"code": "en_US", "policy": "deterministic"},
+                "components": [
+                    {"type": "body", "parameters": [{"type": "text", "text": f"User {i}"}]}
+                ],
+            },
+        }
+
+
+async def raw_aiohttp(url: str, bodies: list[bytes], concurrency: int) -> tuple[float, float]:
+    """Post prebuilt bodies; returns (seconds, CPU seconds of this process)."""
+    headers = {"D360-API-KEY": API_KEY, "Content-Type": "application/json"}
+    position = 0
+
+    async def worker(session: aiohttp.ClientSession) -> None:
+        nonlocal position
+        while position < len(bodies):
+            body = bodies[position]
+            position += 1
+            async with session.post(url + "/marketing_messages", data=body, headers=headers) as r:
+                await r.read()
+                if r.status != 200:
+                    raise RuntimeError(f"raw post failed: {r.status}")
+
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        cpu, wall = time.process_time(), time.perf_counter()
+        await asyncio.gather(*(worker(session) for _ in range(concurrency)))
+        return time.perf_counter() - wall, time.process_time() - cpu
+
+
+async def sdk(
+    url: str, items: list[dict[str, Any]], concurrency: int, journal: Path | None
+) -> tuple[float, float]:
+    """``send_bulk`` over the same messages; returns (seconds, CPU seconds of this process)."""
+    async with D360Client(API_KEY, base_url=url, rate_limit=None) as client:
+        cpu, wall = time.process_time(), time.perf_counter()
+        report = await client.send_bulk(items, concurrency=concurrency, journal=journal).run()
+        elapsed, used = time.perf_counter() - wall, time.process_time() - cpu
+    if report.sent != len(items):
+        raise RuntimeError(f"send_bulk sent {report.sent} of {len(items)}: {report}")
+    return elapsed, used
+
+
+async def throughput(args: argparse.Namespace) -> bool:
+    n, c = args.messages, args.concurrency
+    results: dict[str, list[tuple[float, float]]] = {"raw": [], "sdk": [], "journal": []}
+    with emulator() as (url, _), tempfile.TemporaryDirectory() as tmp:
+        offset = 0
+        for round_ in range(args.rounds):
+            order = ["raw", "sdk", "journal"] if round_ % 2 == 0 else ["journal", "sdk", "raw"]
+            for kind in order:
+                items = list(messages(n, offset))
+                offset += n
+                if kind == "raw":
+                    bodies = [dumps(prepare_message(m)).encode() for m in items]
+                    results[kind].append(await raw_aiohttp(url, bodies, c))
+                else:
+                    journal = Path(tmp, f"j{round_}.sqlite") if kind == "journal" else None
+                    results[kind].append(await sdk(url, items, c, journal))
+    rate = {k: n / statistics.median(s for s, _ in v) for k, v in results.items()}
+    cpu = {k: 1e6 * statistics.median(u for _, u in v) / n for k, v in results.items()}
+    print(f"\nthroughput: {n:,} messages x {args.rounds} rounds, concurrency {c}, medians")
+    print(f"{'client':<28}{'messages/s':>12}{'ratio':>8}{'CPU us/msg':>12}{'ratio':>8}")
+    labels = {
+        "raw": "raw aiohttp (prebuilt JSON)",
+        "sdk": "send_bulk, journal off",
+        "journal": "send_bulk, journal on",
+    }
+    for kind, label in labels.items():
+        print(
+            f"{label:<28}{rate[kind]:>12,.0f}{rate[kind] / rate['raw']:>8.3f}"
+            f"{cpu[kind]:>12.1f}{cpu[kind] / cpu['raw']:>8.3f}"
+        )
+    ok = rate["sdk"] >= 0.9 * rate["raw"] and cpu["sdk"] <= 1.15 * cpu["raw"]
+    print(
+        f"targets (journal off): rate >= 0.9 x raw, CPU <= 1.15 x raw: {'met' if ok else 'MISSED'}"
+    )
+    return ok
+
+
+async def memory_child(url: str, n: int) -> None:
+    """Runs in a fresh process: stream ``n`` built messages, print RSS at 100k and the end."""
+    at_100k = 0.0
+
+    def generate() -> Iterator[Any]:
+        for i in range(n):
+            yield BUILDER.build(f"4{i:012d}", body=[f"User {i}"])
+
+    async with D360Client(API_KEY, base_url=url, rate_limit=None) as client:
+        count = 0
+        started = time.perf_counter()
+        async with client.send_bulk(generate(), concurrency=64) as run:
+            async for _ in run:
+                count += 1
+                if count == 100_000:
+                    at_100k = peak_rss_mb()
+        elapsed = time.perf_counter() - started
+    print(json.dumps({"n": n, "at_100k": at_100k, "end": peak_rss_mb(), "seconds": elapsed}))
+    if run.report.sent != n:
+        raise SystemExit(f"sent {run.report.sent} of {n}")
+
+
+async def memory(args: argparse.Namespace) -> bool:
+    n = args.messages if args.messages != 20_000 else 1_000_000
+    with emulator() as (url, _):
+        command = [sys.executable, __file__, "memory-child", "--url", url, "--messages", str(n)]
+        out = subprocess.run(command, capture_output=True, text=True, check=True, cwd=ROOT)
+    figures = json.loads(out.stdout.strip().splitlines()[-1])
+    growth = figures["end"] - figures["at_100k"]
+    print(f"\nmemory: {n:,} messages from a generator in {figures['seconds']:.0f} s")
+    print(f"peak RSS at 100,000: {figures['at_100k']:.1f} MB; at the end: {figures['end']:.1f} MB")
+    ok = figures["end"] < 150 and growth < 20
+    print(f"targets: peak < 150 MB, growth < 20 MB ({growth:.1f}): {'met' if ok else 'MISSED'}")
+    return ok
+
+
+async def ratelimit(args: argparse.Namespace) -> bool:
+    n, limit = 5_000, 500
+    stamps: list[float] = []
+    with emulator("--rate", str(limit), "--latency-ms", "50") as (url, _):
+        async with D360Client(
+            API_KEY,
+            base_url=url,
+            rate_limit=AsyncLimiter(limit, 1.0),
+            retry=RetryPolicy.never(),  # a 429 would show up as a failure
+        ) as client:
+            started = time.perf_counter()
+            async with client.send_bulk(messages(n, 0), concurrency=64) as run:
+                async for result in run:
+                    stamps.append(time.perf_counter() - started)
+        async with aiohttp.ClientSession() as session:
+            async with session.get(url + "/_emulator/state") as response:
+                state = await response.json()
+    report = run.report
+    steady = [t for t in stamps if t >= 1.0]  # after the first second's burst of tokens
+    steady_rate = (len(steady) - 1) / (steady[-1] - steady[0])
+    throttled = state["rate_limited"]
+    print(f"\nrate limit: {n:,} messages, server 500/s with 50 ms latency, client 500/s")
+    print(
+        f"overall {report.sent / stamps[-1]:,.0f}/s, steady {steady_rate:,.1f}/s "
+        f"({steady_rate / limit:.1%} of the server limit), 429s: {throttled}, failed: {report.failed}"
+    )
+    ok = steady_rate >= 0.95 * limit and throttled == 0 and report.failed == 0
+    print(f"targets: >= 95% of 500/s, zero 429s: {'met' if ok else 'MISSED'}")
+    return ok
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "which", choices=["throughput", "memory", "ratelimit", "all", "memory-child"]
+    )
+    parser.add_argument("--messages", type=int, default=20_000)
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--url")
+    parser.add_argument("--check", action="store_true")
+    args = parser.parse_args(argv)
+    pin_client()
+    if args.which == "memory-child":
+        asyncio.run(memory_child(args.url, args.messages))
+        return 0
+    print(f"Python {sys.version.split()[0]}, aiohttp {aiohttp.__version__}, loopback")
+    chosen = ["throughput", "memory", "ratelimit"] if args.which == "all" else [args.which]
+    runs = {"throughput": throughput, "memory": memory, "ratelimit": ratelimit}
+    ok = all([asyncio.run(runs[name](args)) for name in chosen])
+    return 0 if ok or not args.check else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
