@@ -75,9 +75,9 @@ class D360Client:
         timeout: Seconds in all, or an ``aiohttp.ClientTimeout``. The default (30 s in all,
             10 s to get a connection) separates the connect phase so that a send that timed
             out while connecting is known not to have been sent.
-        rate_limit: Requests per second for this client (a token bucket holding one second's
-            worth), an ``aiolimiter.AsyncLimiter`` to share between clients, or None for no
-            client-side limit. Acquired before every attempt, retries included.
+        rate_limit: Requests per second for this client (a token bucket holding an eighth of a
+            second's worth), an ``aiolimiter.AsyncLimiter`` to share between clients, or None
+            for no client-side limit. Acquired before every attempt, retries included.
         retry: When to retry; see ``RetryPolicy``.
         max_connections: Size of the connection pool (ignored with ``session``).
         session: An aiohttp session to use instead of the client's own.

@@ -10,18 +10,20 @@ __all__ = ["CoolDown", "make_limiter"]
 
 
 def make_limiter(rate_limit: float | AsyncLimiter | None) -> AsyncLimiter | None:
-    """An ``AsyncLimiter`` from a rate in requests per second (bucket of one second's worth).
+    """An ``AsyncLimiter`` from a rate in requests per second.
 
-    An ``AsyncLimiter`` passed in is used as is, so one limiter can be shared by several
-    clients; ``AsyncLimiter(max_rate=B, time_period=B / R)`` gives a bucket of ``B`` refilled at
-    ``R`` per second.
+    The bucket holds an eighth of a second's worth of requests (at least one): the rate is
+    kept, bursts stay small, so a server whose own bucket is full-second-sized never sees more
+    than it allows. An ``AsyncLimiter`` passed in is used as is, so one limiter can be shared
+    by several clients; ``AsyncLimiter(max_rate=B, time_period=B / R)`` gives a bucket of
+    ``B`` refilled at ``R`` per second.
     """
     if rate_limit is None or isinstance(rate_limit, AsyncLimiter):
         return rate_limit
     if isinstance(rate_limit, bool) or not rate_limit > 0:
         raise ValueError("rate_limit must be a positive number of requests per second")
     rate = float(rate_limit)
-    burst = max(1.0, rate)
+    burst = max(1.0, rate / 8)
     return AsyncLimiter(burst, burst / rate)
 
 

@@ -12,6 +12,7 @@ from aiohttp import ClientSession
 from aioresponses import CallbackResult, aioresponses
 
 from d360_async import AsyncLimiter, D360Client, RetryPolicy
+from d360_async._ratelimit import make_limiter
 
 from . import samples
 from .conftest import KEY
@@ -51,14 +52,25 @@ async def test_n_requests_take_at_least_n_minus_bucket_over_rate(
         assert sum(1 for u in times if t <= u < t + 1.0) <= bucket + rate + 1e-9
 
 
-async def test_default_rate_is_80_per_second(mock_api: aioresponses) -> None:
-    mock_api.post(url("/marketing_messages"), payload=samples.SEND_OK, repeat=True)
+def test_default_limiter_is_80_per_second_in_bursts_of_10() -> None:
+    limiter = make_limiter(80)
+    assert limiter is not None
+    assert (limiter.max_rate, limiter.time_period) == (10, 0.125)
+    assert make_limiter(2) is not None and make_limiter(2).max_rate == 1  # type: ignore[union-attr]
+
+
+async def test_a_rate_is_kept_in_small_bursts(mock_api: aioresponses) -> None:
+    # 64/s (binary-exact waits on the virtual clock; 80/s is the same code with other numbers).
+    times: list[float] = []
+    mock_api.post(url("/marketing_messages"), callback=record_times(times), repeat=True)
     loop = asyncio.get_running_loop()
-    async with D360Client(KEY, retry=RetryPolicy.never()) as client:
+    async with D360Client(KEY, rate_limit=64, retry=RetryPolicy.never()) as client:
         start = loop.time()
-        await asyncio.gather(*(client.send_marketing_message(MESSAGE) for _ in range(240)))
+        await asyncio.gather(*(client.send_marketing_message(MESSAGE) for _ in range(200)))
         elapsed = loop.time() - start
-    assert elapsed == pytest.approx((240 - 80) / 80, abs=0.05)
+    # A bucket of 8 (an eighth of a second's worth), refilled at 64/s.
+    assert elapsed == pytest.approx((200 - 8) / 64, abs=0.02)
+    assert sum(1 for t in times if t - start < 0.001) == 8
 
 
 async def test_one_limiter_shared_by_two_clients(mock_api: aioresponses) -> None:
