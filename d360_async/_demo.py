@@ -7,7 +7,6 @@ and dataset quality.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -15,7 +14,6 @@ from datetime import UTC, datetime, timedelta
 import attrs
 
 from ._client import D360Client
-from ._errors import APIError
 from ._models_events import ConversionEvent, UserData
 from ._models_messages import (
     ComponentType,
@@ -105,23 +103,12 @@ async def run_demo(
         template = next(t for t in templates if _sendable(t))
         out(f"campaign: {recipients} x {template.name} ({template.language})")
 
-        gate = asyncio.Semaphore(concurrency)
-        failed = 0
-
-        async def send(i: int) -> None:
-            nonlocal failed
-            async with gate:
-                try:
-                    await client.send_marketing_message(_message(template, f"49151{i:08d}"))
-                except APIError as exc:
-                    failed += 1
-                    out(f"  failed: {exc}")
-
         t0 = time.perf_counter()
-        await asyncio.gather(*(send(i) for i in range(recipients)))
+        messages = (_message(template, f"49151{i:08d}") for i in range(recipients))
+        report = await client.send_bulk(messages, concurrency=concurrency).run()
         rate = recipients / (time.perf_counter() - t0)
-        sent = len(emu.sent_messages)
-        out(f"  sent {sent}, failed {failed}, {rate:,.0f} messages/s")
+        sent, failed = report.sent, report.failed + report.unknown
+        out(f"  sent {sent}, failed {failed}, {rate:,.0f} messages/s (send_bulk)")
 
         node = "102290129340398"
         dataset = await client.post_conversion_dataset(node, name="demo")
