@@ -246,22 +246,16 @@ class D360Client:
             message: A ``MarketingMessageRequest`` or a dict of the same shape; missing
                 ``messaging_product``, ``recipient_type`` and ``type`` are filled in.
         """
-        return await self._call(
-            "POST",
-            "/marketing_messages",
-            MarketingMessageResponse,
-            safety=Safety.SEND,
-            json_body=prepare_message(message),
-        )
+        return await self._send("/marketing_messages", message)
 
     async def send_marketing_message_alt(self, message: MessageInput) -> MarketingMessageResponse:
         """Like ``send_marketing_message``, through POST /marketing/marketing_messages."""
+        return await self._send("/marketing/marketing_messages", message)
+
+    async def _send(self, path: str, message: MessageInput) -> MarketingMessageResponse:
+        body = prepare_message(message)
         return await self._call(
-            "POST",
-            "/marketing/marketing_messages",
-            MarketingMessageResponse,
-            safety=Safety.SEND,
-            json_body=prepare_message(message),
+            "POST", path, MarketingMessageResponse, safety=Safety.SEND, json_body=body
         )
 
     # --- templates ----------------------------------------------------------------------------
