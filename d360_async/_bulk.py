@@ -52,6 +52,7 @@ __all__ = ["BulkReport", "BulkRun", "PreflightError", "SendResult", "SendStatus"
 CAMPAIGN_FATAL_CODES = frozenset({132001, 132015, 132016, 131055, 200})
 _AMBIGUOUS_STATUSES = frozenset({408, 500, 502, 504})
 _SEND_PATH = "/marketing_messages"
+_BODY = frozenset({"body", "BODY", "Body"})
 
 
 class SendStatus(StrEnum):
@@ -156,10 +157,10 @@ class _Counts:
             self.unknown += 1
 
 
-def _body_params(payload: Mapping[str, Any]) -> int | None:
+def _body_params(payload: Mapping[str, Any]) -> int:
     components = payload["template"].get("components") or ()
     for component in components:
-        if isinstance(component, Mapping) and str(component.get("type", "")).lower() == "body":
+        if isinstance(component, Mapping) and component.get("type") in _BODY:
             return len(component.get("parameters") or ())
     return 0
 

@@ -9,20 +9,19 @@ copies more than a small part. Recipients that are not plain numbers (rare) fall
 
 from __future__ import annotations
 
-import re
 from array import array
 
 __all__ = ["RecipientSet", "recipient_key"]
 
 _PARTS = 256
-_NOT_DIGITS = re.compile(r"[\s+\-().]")
+_FORMATTING = str.maketrans("", "", " \t+-().")
 _MIX = 0x9E3779B97F4A7C15  # Fibonacci hashing multiplier
 _MASK64 = (1 << 64) - 1
 
 
 def recipient_key(to: str) -> str:
     """The recipient as WhatsApp counts it: digits only (``+49 151-123`` → ``49151123``)."""
-    return _NOT_DIGITS.sub("", to)
+    return to.translate(_FORMATTING)
 
 
 class RecipientSet:
