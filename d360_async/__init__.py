@@ -45,9 +45,11 @@ from ._errors import (
     RateLimitError,
     ValidationError,
 )
+from ._events import EventsRun
 from ._journal import JournalError
 from ._models_events import (
     ActionSource,
+    BatchResult,
     ContentType,
     ConversionDataset,
     ConversionDatasetRequest,
@@ -58,7 +60,10 @@ from ._models_events import (
     DeliveryCategory,
     ErrorResponse,
     EventContent,
+    EventsReport,
+    FailedEvent,
     MessagingChannel,
+    RejectedEvent,
     UserData,
 )
 from ._models_insights import (
@@ -131,6 +136,7 @@ __all__ = [
     "AsyncLimiter",
     "AuthenticationError",
     "BadRequestError",
+    "BatchResult",
     "BulkReport",
     "BulkRun",
     "ButtonSubType",
@@ -160,6 +166,9 @@ __all__ = [
     "EnableTemplateAnalyticsResponse",
     "ErrorResponse",
     "EventContent",
+    "EventsReport",
+    "EventsRun",
+    "FailedEvent",
     "HeaderFormat",
     "InsightsAction",
     "InsightsPage",
@@ -188,6 +197,7 @@ __all__ = [
     "PreflightError",
     "RateLimitError",
     "RawResponse",
+    "RejectedEvent",
     "RetryPolicy",
     "SendResult",
     "SendStatus",

@@ -560,6 +560,8 @@ class D360Client:
         test_event_code: str | None = None,
         partner_agent: str | None = None,
         hash_pii: bool = True,
+        default_country_code: str | int | None = None,
+        hash_external_id: bool = True,
     ) -> EventsRun:
         """Send any number of events: normalised, hashed, validated, batched, posted concurrently.
 
@@ -575,6 +577,9 @@ class D360Client:
             partner_agent: Partner attribution string.
             hash_pii: Normalise and SHA-256 hash ``user_data`` PII (already hashed values
                 pass through).
+            default_country_code: Country calling code that turns national phone numbers
+                (``0151 ...``) into international ones; without it they are rejected.
+            hash_external_id: Hash ``external_id`` (Meta recommends it); False sends it as is.
         """
         from ._events import EventsRun
 
@@ -587,6 +592,8 @@ class D360Client:
             test_event_code=test_event_code,
             partner_agent=partner_agent,
             hash_pii=hash_pii,
+            default_country_code=default_country_code,
+            hash_external_id=hash_external_id,
         )
 
 

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+import time
+import uuid
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
+from functools import cache
+from typing import Any, Final
 
 import attrs
 
 from ._base import RawResponse
+from ._errors import D360Error, ValidationError
 
 __all__ = [
     "ActionSource",
+    "BatchResult",
     "ContentType",
     "ConversionDataset",
     "ConversionDatasetRequest",
@@ -22,9 +30,20 @@ __all__ = [
     "DeliveryCategory",
     "ErrorResponse",
     "EventContent",
+    "EventsReport",
+    "FailedEvent",
     "MessagingChannel",
+    "RejectedEvent",
     "UserData",
+    "check_event",
+    "event_payload",
+    "new_event_id",
 ]
+
+#: Oldest ``event_time`` Meta accepts, in seconds before now.
+MAX_EVENT_AGE: Final = 7 * 24 * 3600
+#: How far ahead of this machine's clock an ``event_time`` may be (clock skew).
+FUTURE_SKEW: Final = 60
 
 
 class ActionSource(StrEnum):
@@ -68,11 +87,32 @@ def _unix_seconds(value: int | datetime) -> int:
     """``event_time`` accepts a timezone-aware ``datetime`` or Unix seconds."""
     if isinstance(value, datetime):
         if value.tzinfo is None:
-            from ._errors import ValidationError
-
             raise ValidationError("event_time", "datetime must be timezone-aware")
         return int(value.timestamp())
     return value
+
+
+def new_event_id() -> str:
+    """A fresh ``event_id`` (a random UUID): Meta keeps the first event of a given
+    ``event_name`` + ``event_id`` within 48 hours, so a retried or re-run event is counted once.
+
+    Example:
+        >>> len(new_event_id()), new_event_id() != new_event_id()
+        (36, True)
+    """
+    return str(uuid.uuid4())
+
+
+def _listify(value: Sequence[str] | str | None) -> Sequence[str] | None:
+    """A lone string given to a multi-valued key is one value, not a list of characters."""
+    return [value] if isinstance(value, str) else value
+
+
+def _default_channel(event: ConversionEvent) -> MessagingChannel | None:
+    """``whatsapp`` for business-messaging events; other action sources have no channel."""
+    if event.action_source == ActionSource.BUSINESS_MESSAGING:
+        return MessagingChannel.WHATSAPP
+    return None
 
 
 @attrs.frozen(kw_only=True)
@@ -106,25 +146,29 @@ class UserData:
     """Customer information to match an event (spec: ``ConversionUserData``).
 
     The PII keys (``em``, ``ph``, ``fn``, ``ln``, ``ge``, ``db``, ``ct``, ``st``, ``zp``,
-    ``country``, ``external_id``) must be normalised and SHA-256 hashed before sending; the
-    ids (``ctwa_clid``, ``whatsapp_business_account_id``, ...) are sent as they are.
+    ``country``, ``external_id``) must be normalised and SHA-256 hashed before sending
+    (``send_conversion_events`` does it, or see ``d360_async.hashing``); each takes a list of
+    values or a single string. The ids (``ctwa_clid``, ``whatsapp_business_account_id``, ...)
+    are sent as they are.
 
     Example:
         >>> UserData(ctwa_clid="ARAkLkA8rmlF", whatsapp_business_account_id="1029384756").ctwa_clid
         'ARAkLkA8rmlF'
+        >>> UserData(em="mary@example.com").em
+        ['mary@example.com']
     """
 
-    em: Sequence[str] | None = None
-    ph: Sequence[str] | None = None
-    fn: Sequence[str] | None = None
-    ln: Sequence[str] | None = None
-    ge: Sequence[str] | None = None
-    db: Sequence[str] | None = None
-    ct: Sequence[str] | None = None
-    st: Sequence[str] | None = None
-    zp: Sequence[str] | None = None
-    country: Sequence[str] | None = None
-    external_id: Sequence[str] | None = None
+    em: Sequence[str] | None = attrs.field(default=None, converter=_listify)
+    ph: Sequence[str] | None = attrs.field(default=None, converter=_listify)
+    fn: Sequence[str] | None = attrs.field(default=None, converter=_listify)
+    ln: Sequence[str] | None = attrs.field(default=None, converter=_listify)
+    ge: Sequence[str] | None = attrs.field(default=None, converter=_listify)
+    db: Sequence[str] | None = attrs.field(default=None, converter=_listify)
+    ct: Sequence[str] | None = attrs.field(default=None, converter=_listify)
+    st: Sequence[str] | None = attrs.field(default=None, converter=_listify)
+    zp: Sequence[str] | None = attrs.field(default=None, converter=_listify)
+    country: Sequence[str] | None = attrs.field(default=None, converter=_listify)
+    external_id: Sequence[str] | None = attrs.field(default=None, converter=_listify)
     client_ip_address: str | None = None
     client_user_agent: str | None = None
     fbc: str | None = None
@@ -186,7 +230,10 @@ class ConversionEvent:
     """One Conversions API event (spec: ``ConversionEventData``).
 
     ``event_time`` takes Unix seconds or a timezone-aware ``datetime``; ``action_source``
-    and ``messaging_channel`` default to the WhatsApp values.
+    defaults to ``business_messaging``, and ``messaging_channel`` to ``whatsapp`` for
+    business-messaging events. ``send_conversion_events`` adds an ``event_id`` to events
+    without one (or call ``with_event_id()``), and checks every event (``validate()``) before
+    sending it.
 
     Example:
         >>> from datetime import datetime, timezone
@@ -202,7 +249,9 @@ class ConversionEvent:
     event_name: str
     event_time: int = attrs.field(converter=_unix_seconds)
     action_source: ActionSource = ActionSource.BUSINESS_MESSAGING
-    messaging_channel: MessagingChannel | None = MessagingChannel.WHATSAPP
+    messaging_channel: MessagingChannel | None = attrs.field(
+        default=attrs.Factory(_default_channel, takes_self=True)
+    )
     event_id: str | None = None
     user_data: UserData | None = None
     custom_data: CustomData | None = None
@@ -212,6 +261,39 @@ class ConversionEvent:
     data_processing_options: Sequence[str] | None = None
     data_processing_options_country: int | None = None
     data_processing_options_state: int | None = None
+
+    def with_event_id(self) -> ConversionEvent:
+        """This event with a new random ``event_id`` if it has none (else itself).
+
+        Example:
+            >>> e = ConversionEvent(event_name="Purchase", event_time=1767312000)
+            >>> e.event_id is None, e.with_event_id().event_id is not None
+            (True, True)
+        """
+        if self.event_id:
+            return self
+        return attrs.evolve(self, event_id=new_event_id())
+
+    def validate(self, *, now: float | None = None) -> None:
+        """Check the event as the Conversions API will (see ``check_event``).
+
+        Args:
+            now: The current Unix time (defaults to the wall clock).
+
+        Raises:
+            ValidationError: The first problem found; ``field`` names the offending field.
+
+        Example:
+            >>> event = ConversionEvent(event_name="Purchase", event_time=1767312000)
+            >>> try:
+            ...     event.validate(now=1767312000 + 60)
+            ... except ValidationError as exc:
+            ...     print(exc.field, "-", exc.reason)
+            custom_data - currency and value are required for Purchase events
+        """
+        from ._converter import unstructure
+
+        check_event(unstructure(self), time.time() if now is None else now)
 
 
 @attrs.frozen(kw_only=True)
@@ -252,3 +334,284 @@ class ErrorResponse(RawResponse):
     """
 
     error: str | None = None
+
+
+# --- checks before sending --------------------------------------------------------------------
+
+_ACTION_SOURCES: Final = frozenset(ActionSource)
+_CHANNELS: Final = frozenset(MessagingChannel)
+_CONTENT_TYPES: Final = frozenset(ContentType)
+_DELIVERY_CATEGORIES: Final = frozenset(DeliveryCategory)
+_PURCHASE_NEEDS: Final = "currency and value are required for Purchase events"
+
+
+@cache
+def _currencies() -> frozenset[str]:
+    """ISO 4217 alphabetic codes (upper case), from pycountry."""
+    import pycountry
+
+    return frozenset(c.alpha_3 for c in pycountry.currencies)
+
+
+def _one_of(field: str, value: Any, allowed: frozenset[StrEnum]) -> None:
+    if value not in allowed:
+        raise ValidationError(field, f"must be one of {', '.join(sorted(allowed))}")
+
+
+def _is_number(value: Any) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
+        return False
+    return math.isfinite(value)
+
+
+def _check_custom_data(data: Any, event_name: str) -> None:
+    if data is None:
+        if event_name == "Purchase":
+            raise ValidationError("custom_data", _PURCHASE_NEEDS)
+        return
+    if type(data) is not dict and not isinstance(data, Mapping):
+        raise ValidationError("custom_data", "must be an object")
+    currency = data.get("currency")
+    if currency is not None and (
+        not isinstance(currency, str) or currency.upper() not in _currencies()
+    ):
+        raise ValidationError("custom_data.currency", "must be a 3-letter ISO 4217 code ('USD')")
+    value = data.get("value")
+    if value is not None and not _is_number(value):
+        raise ValidationError("custom_data.value", "must be a finite number")
+    if event_name == "Purchase" and (currency is None or value is None):
+        raise ValidationError("custom_data", _PURCHASE_NEEDS)
+    content_type = data.get("content_type")
+    if content_type is not None:
+        _one_of("custom_data.content_type", content_type, _CONTENT_TYPES)
+    num_items = data.get("num_items")
+    if num_items is not None and (isinstance(num_items, bool) or not isinstance(num_items, int)):
+        raise ValidationError("custom_data.num_items", "must be an integer")
+    contents = data.get("contents")
+    if contents is not None:
+        if not isinstance(contents, (list, tuple)):
+            raise ValidationError("custom_data.contents", "must be a list")
+        for i, item in enumerate(contents):
+            if not isinstance(item, Mapping):
+                raise ValidationError(f"custom_data.contents[{i}]", "must be an object")
+            category = item.get("delivery_category")
+            if category is not None:
+                _one_of(
+                    f"custom_data.contents[{i}].delivery_category", category, _DELIVERY_CATEGORIES
+                )
+
+
+def event_payload(event: ConversionEvent | Mapping[str, Any]) -> dict[str, Any]:
+    """An event as a new JSON-ready dict (``user_data`` not hashed yet), defaults filled in.
+
+    A mapping gets what the model gives by default: ``action_source`` ``business_messaging``,
+    then ``messaging_channel`` ``whatsapp``; a ``datetime`` or float ``event_time`` becomes
+    Unix seconds; models in ``custom_data`` are unstructured and a ``Decimal`` ``value``
+    becomes a float. Every event gets an ``event_id`` (a new UUID when it has none).
+
+    Raises:
+        ValidationError: Not an event, or a naive ``datetime``.
+
+    Example:
+        >>> data = event_payload({"event_name": "Purchase", "event_time": 1767312000.5})
+        >>> data["event_time"], data["action_source"], data["messaging_channel"]
+        (1767312000, 'business_messaging', 'whatsapp')
+    """
+    from ._converter import unstructure
+
+    if type(event) is not dict and isinstance(event, ConversionEvent):
+        data: dict[str, Any] = unstructure(event)  # the model has its defaults
+    elif type(event) is dict or isinstance(event, Mapping):
+        data = dict(event)
+        if data.get("action_source") is None:
+            data["action_source"] = ActionSource.BUSINESS_MESSAGING.value
+        if "messaging_channel" not in data:
+            if data["action_source"] == ActionSource.BUSINESS_MESSAGING:
+                data["messaging_channel"] = MessagingChannel.WHATSAPP.value
+        elif data["messaging_channel"] is None:
+            del data["messaging_channel"]
+        event_time = data.get("event_time")
+        if isinstance(event_time, datetime):
+            data["event_time"] = _unix_seconds(event_time)
+        elif isinstance(event_time, float) and math.isfinite(event_time):
+            data["event_time"] = int(event_time)  # time.time() and friends
+    else:
+        raise ValidationError("event", "must be a ConversionEvent or a mapping")
+    if not data.get("event_id"):
+        data["event_id"] = new_event_id()
+    custom = data.get("custom_data")
+    if custom is not None and type(custom) is not dict:
+        if attrs.has(type(custom)):
+            data["custom_data"] = custom = unstructure(custom)
+        elif isinstance(custom, Mapping):
+            data["custom_data"] = custom = dict(custom)
+    if type(custom) is dict and isinstance(custom.get("value"), Decimal):
+        data["custom_data"] = {**custom, "value": float(custom["value"])}
+    return data
+
+
+def check_event(event: Mapping[str, Any], now: float) -> None:
+    """Check one JSON-ready event the way the Conversions API will, before sending it.
+
+    Checks: ``event_name`` present; ``event_time`` integer Unix seconds within the last 7 days
+    and not in the future (60 s of clock skew allowed); ``action_source``,
+    ``messaging_channel``, ``custom_data.content_type`` and ``delivery_category`` from their
+    enums; ``custom_data.currency`` an ISO 4217 code, ``value`` a finite number, both required
+    for ``Purchase``; ``user_data`` an object. Reasons never quote a value.
+
+    Args:
+        event: The event as sent (a dict).
+        now: The current Unix time.
+
+    Raises:
+        ValidationError: The first problem; ``field`` names it (``custom_data.currency``).
+
+    Example:
+        >>> check_event({"event_name": "LeadSubmitted", "event_time": 1000,
+        ...              "action_source": "business_messaging"}, now=1000 + 8 * 86400)
+        Traceback (most recent call last):
+        ...
+        d360_async._errors.ValidationError: event_time: is older than 7 days
+    """
+    name = event.get("event_name")
+    if not isinstance(name, str) or not name.strip():
+        raise ValidationError("event_name", "is required")
+    event_time = event.get("event_time")
+    if isinstance(event_time, bool) or not isinstance(event_time, int):
+        raise ValidationError("event_time", "must be Unix seconds (int) or an aware datetime")
+    if event_time < now - MAX_EVENT_AGE:
+        raise ValidationError("event_time", "is older than 7 days")
+    if event_time > now + FUTURE_SKEW:
+        raise ValidationError("event_time", "is in the future")
+    _one_of("action_source", event.get("action_source"), _ACTION_SOURCES)
+    channel = event.get("messaging_channel")
+    if channel is not None:
+        _one_of("messaging_channel", channel, _CHANNELS)
+    event_id = event.get("event_id")
+    if event_id is not None and (not isinstance(event_id, str) or not event_id):
+        raise ValidationError("event_id", "must be a non-empty string")
+    user_data = event.get("user_data")
+    if user_data is not None and type(user_data) is not dict and not isinstance(user_data, Mapping):
+        raise ValidationError("user_data", "must be an object")
+    _check_custom_data(event.get("custom_data"), name)
+
+
+# --- results of send_conversion_events ---------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class RejectedEvent:
+    """An event that was not accepted because it is invalid (it will never be).
+
+    Attributes:
+        index: Its position in the input (0-based).
+        event_id: Its ``event_id`` (None when it had none and was rejected before sending).
+        event_name: Its ``event_name``, if any.
+        field: The offending field (``event_time``, ``user_data.ph``; ``event`` when unknown).
+        reason: Why; the server's message when ``from_server``. Never contains a PII value.
+        from_server: True when the API rejected it, False when caught before sending.
+
+    Example:
+        >>> event = RejectedEvent(index=17, event_id="e-17", event_name="Purchase",
+        ...     field="event_time", reason="is older than 7 days", from_server=False)
+        >>> event.index, event.field
+        (17, 'event_time')
+    """
+
+    index: int
+    event_id: str | None
+    event_name: str | None
+    field: str
+    reason: str
+    from_server: bool
+
+
+@attrs.frozen(kw_only=True)
+class FailedEvent:
+    """An event whose delivery failed for good (see ``BatchResult.error``); it may be re-sent
+    with the same ``event_id`` (Meta keeps one copy).
+
+    Example:
+        >>> FailedEvent(index=3, event_id="e-3", event_name="Purchase").event_id
+        'e-3'
+    """
+
+    index: int
+    event_id: str
+    event_name: str
+
+
+@attrs.frozen(kw_only=True)
+class BatchResult:
+    """The outcome of one batch (or of one chunk of events rejected before sending).
+
+    Attributes:
+        batch_index: Order in which the batch was formed (0-based); results arrive in
+            completion order.
+        events_sent: Events of the batch that were posted (0 for a chunk of local rejections).
+        events_received: Sum of the API's ``events_received`` over the batch's requests.
+        fbtrace_id: Meta's trace id of the batch's first successful request.
+        rejected: Invalid events (locally or by the server), not delivered.
+        failed: Events whose request failed for good; see ``error``.
+        error: The error that made ``failed`` events fail (None when none failed).
+        requests: HTTP requests made for the batch (more than 1 when it was split).
+
+    Example:
+        >>> result = BatchResult(batch_index=0, events_sent=2, events_received=2,
+        ...                      fbtrace_id="AbC", requests=1)
+        >>> result.ok
+        True
+    """
+
+    batch_index: int
+    events_sent: int
+    events_received: int
+    fbtrace_id: str | None
+    rejected: tuple[RejectedEvent, ...] = ()
+    failed: tuple[FailedEvent, ...] = ()
+    error: D360Error | None = None
+    requests: int = 0
+
+    @property
+    def ok(self) -> bool:
+        """True when every event of the batch was delivered."""
+        return not self.rejected and not self.failed
+
+
+@attrs.frozen(kw_only=True)
+class EventsReport:
+    """Totals of a run (``EventsRun.report`` at the end, ``EventsRun.snapshot()`` so far).
+
+    ``total == sent + rejected locally``; ``sent == received + rejected by the server +
+    failed`` when the API counts every event it accepts.
+
+    Attributes:
+        total: Events read from the input.
+        sent: Events posted at least once.
+        received: Events the API acknowledged (sum of ``events_received``).
+        rejected: Invalid events (locally or by the server), not delivered.
+        failed: Events whose request failed for good.
+        batches: Results produced (batches and chunks of local rejections).
+        requests: HTTP requests made (the client's own retries not counted).
+        elapsed: Seconds since the iteration started.
+
+    Example:
+        >>> report = EventsReport(total=3, sent=3, received=3, rejected=0, failed=0,
+        ...                       batches=1, requests=1, elapsed=0.5)
+        >>> report.rate
+        6.0
+    """
+
+    total: int
+    sent: int
+    received: int
+    rejected: int
+    failed: int
+    batches: int
+    requests: int
+    elapsed: float
+
+    @property
+    def rate(self) -> float:
+        """Events received per second."""
+        return self.received / self.elapsed if self.elapsed > 0 else 0.0

@@ -1,0 +1,239 @@
+"""``d360 demo``: the whole SDK at work on an emulator started in this process.
+
+No API key and no network. A campaign of 10,000 messages with a live progress bar (a few of
+its rows are duplicates and a few recipients have opted out, on purpose, to show the
+bookkeeping; the emulator also fails 1% of requests with a transient 503, which the client
+retries), 5,000 conversion events hashed and batched, then the templates, template
+analytics, ads insights and dataset quality as tables, and a summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+import attrs
+
+from d360_async._builder import MessageBuilder, image
+from d360_async._bulk import BulkReport, SendStatus
+from d360_async._client import D360Client
+from d360_async._errors import APIStatusError
+from d360_async._models_events import EventsReport
+from d360_async._models_messages import MarketingMessageRequest
+from d360_async.hashing import hash_value, normalize
+
+from ._common import EXIT_FAILURE, EXIT_OK, Context, plural
+from ._events import summary_line as events_summary
+from ._output import emit
+from ._progress import Tracker
+from ._read import (
+    QUALITY_COLUMNS,
+    TEMPLATE_COLUMNS,
+    analytics_rows,
+    collect,
+    insights_columns,
+    quality_rows,
+    template_row,
+)
+from ._send import summary_line as campaign_summary
+
+__all__ = ["run_demo"]
+
+#: The WABA / business node the demo's dataset belongs to.
+NODE: Final = "102290129340398"
+TEMPLATE: Final = ("summer_sale", "en_US")
+HEADER: Final = "https://scontent.whatsapp.net/v/t61.29466-34/emulator/summer.jpg"
+NAMES: Final = ("Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken")
+#: Code of a recipient who stopped marketing messages (Meta's per-recipient error).
+OPTED_OUT: Final = 131050
+
+
+def _number(i: int) -> str:
+    """Recipient ``i``, written in a few ways (all mean the same to WhatsApp)."""
+    digits = f"49151{i:08d}"
+    return (
+        "+" + digits,
+        digits,
+        f"+49 151 {i:08d}",
+        f"+49 (151) {i // 10000:04d}-{i % 10000:04d}",
+    )[i % 4]
+
+
+@attrs.frozen
+class _Plan:
+    """The demo campaign's rows and the outcome they must have."""
+
+    rows: int
+
+    def recipient(self, row: int) -> int:
+        return row - 1 if row % 1000 == 999 else row  # every 1,000th row repeats the one before
+
+    def opted_out(self) -> list[int]:
+        return [i for i in range(500, self.rows, 1000) if self.recipient(i) == i]
+
+    def expected(self) -> tuple[int, int, int]:
+        skipped = sum(1 for i in range(self.rows) if self.recipient(i) != i)
+        failed = len(self.opted_out())
+        return self.rows - skipped - failed, failed, skipped
+
+    def messages(self) -> Iterator[MarketingMessageRequest]:
+        promo = MessageBuilder(name=TEMPLATE[0], language=TEMPLATE[1], header=image(HEADER))
+        for row in range(self.rows):
+            i = self.recipient(row)
+            yield promo.build(
+                _number(i), body=[NAMES[i % len(NAMES)], "20%", "Sunday"], url_buttons={0: f"c{i}"}
+            )
+
+
+def _events(count: int, now: int) -> Iterator[dict[str, Any]]:
+    for i in range(count):
+        yield {
+            "event_name": "Purchase",
+            "event_time": now - 10 * i,
+            "event_id": f"order-{i}",
+            "user_data": {
+                "em": f" {NAMES[i % len(NAMES)]}.{i}@Example.com ",
+                "ph": _number(i),
+                "fn": NAMES[i % len(NAMES)],
+                "ctwa_clid": f"ARAk{i:08d}",
+            },
+            "custom_data": {"currency": "EUR", "value": 10 + i % 90},
+        }
+
+
+async def _campaign(ctx: Context, client: D360Client, plan: _Plan, concurrency: int) -> BulkReport:
+    failures: Counter[str] = Counter()
+    with Tracker(ctx, description="campaign", total=plan.rows, unit="msg") as tracker:
+
+        def progress(r: BulkReport) -> None:
+            counts = {
+                "sent": r.sent,
+                "failed": r.failed,
+                "skipped": r.skipped,
+                "unknown": r.unknown,
+            }
+            tracker.update(r.total, counts)
+
+        run = client.send_bulk(plan.messages(), concurrency=concurrency, on_progress=progress)
+        async with run:
+            async for result in run:
+                if result.status is SendStatus.FAILED:
+                    error = result.error
+                    code = error.code if isinstance(error, APIStatusError) else None
+                    failures[f"code {code}" if code else type(error).__name__] += 1
+    report = run.report
+    ctx.say(campaign_summary(report).replace("summary:", "campaign:", 1))
+    for reason, count in failures.items():
+        note = " (recipients who opted out, on purpose)" if reason == f"code {OPTED_OUT}" else ""
+        ctx.say(f"  failed: {count:,} x {reason}{note}")
+    if report.skipped:
+        ctx.say(f"  skipped: {report.skipped:,} duplicate rows (each recipient gets one message)")
+    return report
+
+
+async def _conversions(
+    ctx: Context, client: D360Client, dataset_id: str, count: int
+) -> EventsReport:
+    sample = " Ada.0@Example.com "
+    ctx.say(
+        f"hashing: em {sample!r} -> {normalize('em', sample)!r} -> "
+        f"{hash_value('em', sample)[:16]}... (SHA-256; phone numbers, names too)"
+    )
+    now = int(time.time())
+    done = 0
+    counts = {"received": 0, "rejected": 0, "failed": 0}
+    with Tracker(ctx, description="events", total=count, unit="events") as tracker:
+        run = client.send_conversion_events(dataset_id, _events(count, now), batch_size=1000)
+        async with run:
+            async for batch in run:
+                done += batch.events_sent + sum(1 for r in batch.rejected if not r.from_server)
+                counts["received"] += batch.events_received
+                counts["rejected"] += len(batch.rejected)
+                counts["failed"] += len(batch.failed)
+                tracker.update(done, counts)
+    report = run.report
+    ctx.say(events_summary(report).replace("summary:", "events:", 1))
+    return report
+
+
+async def run_demo(args: argparse.Namespace, ctx: Context) -> int:
+    """``d360 demo``; exit code 0 when every count is what the demo expects."""
+    from d360_async.testing import Emulator
+
+    started = time.perf_counter()
+    plan = _Plan(args.recipients)
+    emulator = Emulator(rate=None, seed=args.seed, fault_rate=0.01, fault_kinds=("503",))
+    async with (
+        emulator as emu,
+        D360Client(emu.api_key, base_url=emu.url, rate_limit=None) as client,
+    ):
+        ctx.say(f"emulator: {emu.url} (in this process: no API key, no network)")
+        for i in plan.opted_out():
+            emu.set_recipient_error(_number(i), OPTED_OUT)
+
+        templates = await collect(client.iter_message_templates())
+        rows = [template_row(t) for t in templates]
+        emit(ctx, "table", TEMPLATE_COLUMNS, rows, None, title="message templates")
+
+        ctx.say(f"campaign: {plan.rows:,} rows x {TEMPLATE[0]} ({TEMPLATE[1]}), send_bulk")
+        report = await _campaign(ctx, client, plan, args.concurrency)
+        retried = emu.faults_injected.get("503", 0)
+        duplicates = len(emu.duplicate_recipients())
+        ctx.say(
+            f"  the emulator failed {plural(retried, 'request')} with a transient 503: retried; "
+            f"recipients messaged twice: {duplicates}"
+        )
+
+        dataset = await client.post_conversion_dataset(NODE, name="demo shop")
+        dataset_id = dataset.id or NODE
+        ctx.say(f"conversions: dataset {dataset_id}, {args.events:,} Purchase events")
+        events = await _conversions(ctx, client, dataset_id, args.events)
+
+        now = datetime.now(UTC)
+        template = next(t for t in templates if (t.name, t.language) == TEMPLATE)
+        analytics = await client.get_template_analytics(
+            start=now - timedelta(days=1), end=now, template_ids=[template.id or ""]
+        )
+        metrics = ["SENT", "DELIVERED", "READ", "CLICKED", "COST"]
+        rows = analytics_rows(analytics, {template.id or "": template}, metrics, daily=False)
+        columns = ["template_id", "name", "language", *metrics]
+        emit(ctx, "table", columns, rows, None, title="template analytics (last 24 h)")
+
+        fields = ["campaign_id", "impressions", "spend", "marketing_messages_sent"]
+        fields += ["marketing_messages_delivered", "marketing_messages_read_rate"]
+        insights = await collect(
+            client.iter_ad_object_insights(
+                "act_1234", level="campaign", date_preset="last_7d", fields=fields
+            )
+        )
+        raw = [dict(row.raw) for row in insights]
+        columns = insights_columns(raw, fields)
+        rows = [[row.get(c) for c in columns] for row in raw]
+        emit(ctx, "table", columns, rows, None, title="ads insights, campaign level, last 7 days")
+
+        quality = await client.get_dataset_quality(dataset_id)
+        emit(ctx, "table", QUALITY_COLUMNS, quality_rows(quality), None, title="dataset quality")
+        recorded = len(emu.events.get(dataset_id, ()))
+
+    elapsed = time.perf_counter() - started
+    ctx.say(
+        f"summary: sent={report.sent} failed={report.failed} skipped={report.skipped} "
+        f"unknown={report.unknown} events={events.received} duplicates={duplicates} "
+        f"in {elapsed:.1f}s ({report.rate:,.0f} messages/s)"
+    )
+    sent, failed, skipped = plan.expected()
+    ok = (
+        (report.sent, report.failed, report.skipped, report.unknown) == (sent, failed, skipped, 0)
+        and events.received == recorded == args.events
+        and duplicates == 0
+    )
+    if not ok:
+        ctx.note(
+            f"d360: error: the demo expected sent={sent} failed={failed} skipped={skipped} "
+            f"unknown=0 events={args.events} duplicates=0"
+        )
+    return EXIT_OK if ok else EXIT_FAILURE

@@ -1,0 +1,152 @@
+"""Reading the input of ``d360 send`` and ``d360 events``: CSV or JSON Lines, streamed.
+
+A record is numbered twice: ``row`` counts data records from 1 (a CSV header is not a row,
+blank lines are skipped) and ``line`` is the line of the file where the record starts. Both
+appear in every error, e.g. ``customers.csv row 17 (line 18)``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any, Final
+
+import attrs
+
+from ._common import UsageError
+
+__all__ = ["InputFile", "Record"]
+
+_JSONL_SUFFIXES: Final = (".jsonl", ".ndjson", ".json")
+_DELIMITERS: Final = (",", ";", "\t", "|")
+
+
+@attrs.frozen
+class Record:
+    """One input record.
+
+    Attributes:
+        row: Its number among the data records, from 1.
+        line: The line of the file where it starts.
+        values: Column (or key) → value; CSV values are strings.
+    """
+
+    row: int
+    line: int
+    values: dict[str, Any]
+
+
+class InputFile:
+    """A CSV or JSON Lines file (by its suffix: ``.jsonl``, ``.ndjson``, ``.json`` are JSON
+    Lines), read lazily as many times as needed.
+
+    Args:
+        path: The file, as the user wrote it (errors quote it so).
+
+    Example:
+        >>> InputFile("customers.csv").kind, InputFile("events.jsonl").kind
+        ('csv', 'jsonl')
+    """
+
+    def __init__(self, path: str) -> None:
+        self.name = path
+        self.path = Path(path)
+        self.kind = "jsonl" if self.path.suffix.lower() in _JSONL_SUFFIXES else "csv"
+
+    def where(self, record: Record) -> str:
+        """``customers.csv row 17 (line 18)``."""
+        return f"{self.name} row {record.row} (line {record.line})"
+
+    def _open(self) -> IO[bytes]:
+        try:
+            return self.path.open("rb")
+        except OSError as exc:
+            raise UsageError(f"cannot read {self.name}: {exc.strerror or exc}") from exc
+
+    def _lines(self, stream: IO[bytes]) -> Iterator[str]:
+        """The file's lines, decoded one by one so that an error names its line (a UTF-8
+        character never spans a newline byte). A byte-order mark is dropped."""
+        for number, raw in enumerate(stream, 1):
+            try:
+                yield raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError as exc:
+                raise UsageError(f"{self.name} is not UTF-8 text (line {number})") from exc
+
+    def columns(self) -> list[str] | None:
+        """The CSV header (None for JSON Lines, whose keys may differ per line)."""
+        if self.kind == "jsonl":
+            return None
+        with self._open() as stream:
+            return self._header(self._lines(stream))[0]
+
+    def _header(self, lines: Iterator[str]) -> tuple[list[str], str]:
+        first = next(lines, "")
+        if not first.strip():
+            raise UsageError(f"{self.name} is empty: its first line should name the columns")
+        delimiter = max(_DELIMITERS, key=first.count)
+        if first.count(delimiter) == 0:
+            delimiter = ","
+        header = [name.strip() for name in next(csv.reader([first], delimiter=delimiter))]
+        seen: set[str] = set()
+        for name in header:
+            if not name:
+                raise UsageError(f"{self.name} has a column without a name in its header")
+            if name in seen:
+                raise UsageError(f"{self.name} has two columns named {name!r}")
+            seen.add(name)
+        return header, delimiter
+
+    def records(self) -> Iterator[Record]:
+        """Every record, in file order.
+
+        Raises:
+            UsageError: The file cannot be read or parsed; the message names the line.
+        """
+        with self._open() as stream:
+            lines = self._lines(stream)
+            if self.kind == "jsonl":
+                yield from self._jsonl(lines)
+            else:
+                yield from self._csv(lines)
+
+    def _csv(self, lines: Iterator[str]) -> Iterator[Record]:
+        header, delimiter = self._header(lines)
+        reader = csv.reader(lines, delimiter=delimiter)
+        row = 0
+        previous = 1  # the header's line
+        while True:
+            try:
+                fields = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                raise UsageError(f"{self.name} line {reader.line_num + 1}: {exc}") from exc
+            line, previous = previous + 1, reader.line_num + 1
+            if not fields or all(not f.strip() for f in fields):
+                continue
+            row += 1
+            record = Record(row, line, {})
+            if len(fields) > len(header):
+                raise UsageError(
+                    f"{self.where(record)}: {len(fields)} fields, but the header has "
+                    f"{len(header)} columns"
+                )
+            record.values.update(zip(header, fields, strict=False))
+            yield record
+
+    def _jsonl(self, lines: Iterator[str]) -> Iterator[Record]:
+        row = 0
+        for line, text in enumerate(lines, 1):
+            if not text.strip():
+                continue
+            row += 1
+            try:
+                value = json.loads(text)
+            except ValueError as exc:
+                reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+                raise UsageError(f"{self.name} line {line}: invalid JSON ({reason})") from exc
+            if not isinstance(value, dict):
+                raise UsageError(f"{self.name} line {line}: expected a JSON object per line")
+            yield Record(row, line, value)

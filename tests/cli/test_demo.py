@@ -1,0 +1,45 @@
+"""``d360 demo``: the whole SDK on an embedded emulator, as a newcomer runs it."""
+
+from __future__ import annotations
+
+import re
+import time
+
+from .conftest import d360
+
+
+async def test_demo_runs_and_ends_with_its_summary() -> None:
+    started = time.perf_counter()
+    run = await d360("demo")
+    elapsed = time.perf_counter() - started
+
+    assert run.code == 0, run.err
+    assert elapsed < 60
+    summary = re.compile(
+        r"^summary: sent=9980 failed=10 skipped=10 unknown=0 events=5000 duplicates=0 "
+        r"in [\d.]+s \([\d,]+ messages/s\)$",
+        re.M,
+    )
+    assert summary.search(run.out), run.out
+    assert run.out.rstrip().splitlines()[-1].startswith("summary: ")
+    for title in (
+        "message templates",
+        "template analytics (last 24 h)",
+        "ads insights, campaign level, last 7 days",
+        "dataset quality",
+    ):
+        assert re.search(rf"^{re.escape(title)}\s*$", run.out, re.M), title
+    assert "campaign: 10,000 rows x summer_sale (en_US), send_bulk" in run.out
+    assert "  failed: 10 x code 131050 (recipients who opted out, on purpose)" in run.out
+    assert re.search(
+        r"^events: received=5000 rejected=0 failed=0 of 5,000 events, 5 batches", run.out, re.M
+    )
+    assert re.search(r"transient 503: retried; recipients messaged twice: 0$", run.out, re.M)
+    assert run.err == ""  # no progress lines: stderr is not a terminal and it is quick
+
+
+async def test_a_smaller_demo() -> None:
+    run = await d360("demo", "--recipients", "1500", "--events", "10", "--concurrency", "8")
+
+    assert run.code == 0, run.err
+    assert "summary: sent=1498 failed=1 skipped=1 unknown=0 events=10 duplicates=0" in run.out

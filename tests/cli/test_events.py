@@ -1,0 +1,159 @@
+"""``d360 events``: hashing, batching, the rejected-events file, and input errors."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import re
+import time
+from pathlib import Path
+
+from d360_async.testing import Emulator
+
+from .conftest import d360, write
+
+NODE = "1340000000000001"
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def jsonl(path: Path, events: list[dict[str, object]]) -> Path:
+    return write(path, "".join(json.dumps(e) + "\n" for e in events))
+
+
+async def test_jsonl_events_are_hashed_batched_and_delivered(
+    d360_emulator: Emulator, tmp_path: Path
+) -> None:
+    now = int(time.time())
+    events = [
+        {
+            "event_name": "Purchase",
+            "event_time": now - i,
+            "event_id": f"order-{i}",
+            "user_data": {"em": f" Customer{i}@Example.COM ", "ph": "+49 151 1234567"},
+            "custom_data": {"currency": "EUR", "value": 10 + i},
+        }
+        for i in range(2500)
+    ]
+    source = jsonl(tmp_path / "events.jsonl", events)
+
+    run = await d360(
+        "events", "--dataset", NODE, "--file", source, "--batch-size", "1000",
+        emulator=d360_emulator,
+    )  # fmt: skip
+
+    assert run.code == 0, run.err
+    assert re.search(
+        r"^summary: received=2500 rejected=0 failed=0 of 2,500 events, 3 batches in [\d.]+s",
+        run.out,
+        re.M,
+    ), run.out
+    recorded = d360_emulator.events[NODE]
+    assert len(recorded) == 2500
+    assert d360_emulator.requests["post-conversion-events"] == 3
+    first = next(e for e in recorded if e.event_id == "order-0")
+    assert first.data["user_data"]["em"] == [sha256("customer0@example.com")]
+    assert first.data["user_data"]["ph"] == [sha256("491511234567")]
+    assert not (tmp_path / "events.rejected.csv").exists()
+
+
+async def test_csv_events_with_rejected_rows(d360_emulator: Emulator, tmp_path: Path) -> None:
+    now = int(time.time())
+    old = now - 8 * 86400
+    iso = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
+    source = write(
+        tmp_path / "day.csv",
+        "event_name,event_time,event_id,em,user_data.ph,currency,custom_data.value\n"
+        f"Purchase,{now},a-1,ada@example.com,+4915112345678,EUR,12.50\n"
+        f"Purchase,{old},a-2,bob@example.com,,EUR,3\n"
+        f"LeadSubmitted,{iso},a-3,,12,,\n"
+        f"Purchase,{now},a-4,eve@example.com,,EUR,lots\n"
+        f"LeadSubmitted,{iso},a-5,,,,\n",
+    )
+
+    run = await d360("events", "--dataset", NODE, "--file", source, emulator=d360_emulator)
+
+    assert run.code == 1
+    assert "summary: received=2 rejected=3 failed=0 of 5 events" in run.out
+    rejected_file = tmp_path / "day.rejected.csv"
+    assert run.error_line == f"3 events not delivered: see {rejected_file}"
+    with rejected_file.open(encoding="utf-8", newline="") as stream:
+        rows = list(csv.DictReader(stream))
+    assert [(r["row"], r["status"], r["event_id"], r["field"], r["reason"]) for r in rows] == [
+        ("2", "rejected", "a-2", "event_time", "is older than 7 days"),
+        ("3", "rejected", "a-3", "user_data.ph", rows[1]["reason"]),
+        ("4", "rejected", "a-4", "custom_data.value", "must be a finite number"),
+    ]
+    assert "12" not in rows[1]["reason"]  # reasons never quote the PII value
+    delivered = {e.event_id: e for e in d360_emulator.events[NODE]}
+    assert set(delivered) == {"a-1", "a-5"}
+    assert delivered["a-1"].data["custom_data"] == {"currency": "EUR", "value": 12.5}
+    assert delivered["a-5"].event_time == now
+
+
+async def test_test_event_code_and_explicit_rejected_file(
+    d360_emulator: Emulator, tmp_path: Path
+) -> None:
+    event = {"event_name": "LeadSubmitted", "event_time": int(time.time()), "event_id": "x-1"}
+    source = jsonl(tmp_path / "leads.ndjson", [event])
+    rejected = tmp_path / "out" / "rejected.csv"
+    rejected.parent.mkdir()
+
+    run = await d360(
+        "events", "--dataset", NODE, "--file", source, "--test-event-code", "TEST123",
+        "--rejected", rejected, emulator=d360_emulator,
+    )  # fmt: skip
+
+    assert run.code == 0, run.err
+    assert d360_emulator.events[NODE][0].test_event_code == "TEST123"
+    assert rejected.read_text() == "row,status,event_name,event_id,field,reason\n"
+
+
+async def test_invalid_json_line(d360_emulator: Emulator, tmp_path: Path) -> None:
+    source = write(
+        tmp_path / "e.jsonl", '{"event_name": "A", "event_time": 1}\n\n{"event_name": \n'
+    )
+
+    run = await d360("events", "--dataset", NODE, "--file", source, emulator=d360_emulator)
+
+    assert run.code == 2
+    assert run.error_line == (f"d360: error: {source} line 3: invalid JSON (Expecting value)")
+    assert d360_emulator.requests["post-conversion-events"] == 0
+
+
+async def test_csv_column_that_is_not_an_event_field(
+    d360_emulator: Emulator, tmp_path: Path
+) -> None:
+    unknown = write(tmp_path / "a.csv", "event_name,event_time,emial\nPurchase,1,a@b.c\n")
+    nameless = write(tmp_path / "b.csv", "event_time,em\n1,a@b.c\n")
+
+    first = await d360("events", "--dataset", NODE, "--file", unknown, emulator=d360_emulator)
+    second = await d360("events", "--dataset", NODE, "--file", nameless, emulator=d360_emulator)
+
+    assert first.code == second.code == 2
+    assert first.error_line.startswith(f"d360: error: {unknown}: 'emial' is not an event field")
+    assert second.error_line == f"d360: error: {nameless} has no 'event_name' column"
+
+
+async def test_events_usage_errors(d360_emulator: Emulator, tmp_path: Path) -> None:
+    source = jsonl(tmp_path / "e.jsonl", [{"event_name": "A", "event_time": 1}])
+
+    missing = await d360(
+        "events", "--dataset", NODE, "--file", tmp_path / "no.jsonl", emulator=d360_emulator
+    )
+    too_big = await d360(
+        "events", "--dataset", NODE, "--file", source, "--batch-size", "5000",
+        emulator=d360_emulator,
+    )  # fmt: skip
+    no_key = await d360("events", "--dataset", NODE, "--file", source)
+
+    assert (missing.code, too_big.code, no_key.code) == (2, 2, 2)
+    assert missing.error_line.endswith("no.jsonl: No such file or directory")
+    assert too_big.error_line == (
+        "d360: error: argument --batch-size: must be at most 1000 (the API's limit per request)"
+        " (see 'd360 events --help')"
+    )
+    assert no_key.error_line == "d360: error: no API key: pass --api-key KEY or set D360_API_KEY"

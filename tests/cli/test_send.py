@@ -1,0 +1,403 @@
+"""``d360 send``: campaigns from CSV / JSON Lines against the emulator, and every user error."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+import re
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+
+from d360_async.testing import Emulator
+
+from .conftest import SECRET_KEY, TIMEOUT, child_env, customers, d360, write
+
+WELCOME = ("--template", "welcome_offer", "--language", "en_US", "--param-columns", "name")
+SUMMARY = re.compile(
+    r"^summary: sent=(\d+) failed=(\d+) skipped=(\d+) unknown=(\d+) "
+    r"in [\d.]+s \([\d,]+ messages/s\)$",
+    re.M,
+)
+
+
+def counts(out: str) -> tuple[int, ...]:
+    match = SUMMARY.search(out)
+    assert match, out
+    return tuple(int(g) for g in match.groups())
+
+
+def results(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as stream:
+        return sorted(csv.DictReader(stream), key=lambda r: int(r["row"]))
+
+
+async def test_campaign_from_csv_with_results_file(d360_emulator: Emulator, tmp_path: Path) -> None:
+    source = customers(tmp_path / "customers.csv", 50)
+    with source.open("a", encoding="utf-8") as stream:
+        stream.write("+4915100000001,Again\n")  # row 51 repeats row 1: sent once
+    out = tmp_path / "results.csv"
+
+    run = await d360("send", *WELCOME, "--csv", source, "--results", out, emulator=d360_emulator)
+
+    assert run.code == 0, run.err
+    assert counts(run.out) == (50, 0, 1, 0)
+    assert "customers.csv: 51 rows OK" in run.err
+    assert len(d360_emulator.sent_messages) == 50
+    assert d360_emulator.duplicate_recipients() == {}
+    first = d360_emulator.messages_to("4915100000001")[0]
+    assert first.components[-1]["parameters"] == [{"type": "text", "text": "Customer 1"}]
+    rows = results(out)
+    assert list(rows[0]) == ["row", "to", "status", "message_id", "error_code", "error"]
+    assert [r["row"] for r in rows] == [str(i) for i in range(1, 52)]
+    assert rows[0]["status"] == "sent" and rows[0]["message_id"].startswith("wamid.")
+    assert rows[50] == {
+        "row": "51",
+        "to": "+4915100000001",
+        "status": "skipped",
+        "message_id": "",
+        "error_code": "",
+        "error": "duplicate recipient",
+    }
+
+
+async def test_rerun_with_the_same_journal_resumes(d360_emulator: Emulator, tmp_path: Path) -> None:
+    source = customers(tmp_path / "customers.csv", 20)
+    journal = tmp_path / "campaign.sqlite"
+    d360_emulator.set_recipient_error("+4915100000007", 131050)
+
+    first = await d360(
+        "send", *WELCOME, "--csv", source, "--journal", journal, emulator=d360_emulator
+    )
+    assert first.code == 1  # row 7 failed
+    assert counts(first.out) == (19, 1, 0, 0)
+    assert "row 7: failed: 400" in first.err and "131050" in first.err
+
+    d360_emulator.set_recipient_error("+4915100000007", None)
+    out = tmp_path / "results.csv"
+    second = await d360(
+        "send", *WELCOME, "--csv", source, "--journal", journal, "--results", out,
+        emulator=d360_emulator,
+    )  # fmt: skip
+
+    assert second.code == 0, second.err
+    assert counts(second.out) == (1, 0, 19, 0)  # only the failed row is sent again
+    assert len(d360_emulator.sent_messages) == 20
+    assert d360_emulator.duplicate_recipients() == {}
+    rows = results(out)
+    assert rows[6]["status"] == "sent"
+    assert rows[0]["status"] == "skipped" and rows[0]["error"] == "already sent in an earlier run"
+    assert rows[0]["message_id"].startswith("wamid.")  # from the journal
+
+
+async def test_a_journal_of_another_campaign_is_refused(
+    d360_emulator: Emulator, tmp_path: Path
+) -> None:
+    journal = tmp_path / "campaign.sqlite"
+    first = customers(tmp_path / "a.csv", 3)
+    other = write(tmp_path / "b.csv", "to,name\n+4915199999999,Zoe\n")
+    assert (
+        await d360("send", *WELCOME, "--csv", first, "--journal", journal, emulator=d360_emulator)
+    ).code == 0
+
+    run = await d360("send", *WELCOME, "--csv", other, "--journal", journal, emulator=d360_emulator)
+
+    assert run.code == 2
+    assert run.error_line == (
+        f"d360: error: journal {journal} holds another campaign: row 1 has a different recipient"
+    )
+    assert len(d360_emulator.sent_messages) == 3
+
+
+async def test_failed_rows_go_to_results_with_their_error_code(
+    d360_emulator: Emulator, tmp_path: Path
+) -> None:
+    source = customers(tmp_path / "customers.csv", 5)
+    d360_emulator.set_recipient_error("+4915100000003", 131026)
+    out = tmp_path / "results.csv"
+
+    run = await d360("send", *WELCOME, "--csv", source, "--results", out, emulator=d360_emulator)
+
+    assert run.code == 1
+    assert counts(run.out) == (4, 1, 0, 0)
+    row = results(out)[2]
+    assert (row["row"], row["status"], row["error_code"]) == ("3", "failed", "131026")
+    assert row["error"].startswith("400 ")
+
+
+async def test_an_error_that_dooms_the_campaign_stops_it(
+    d360_emulator: Emulator, tmp_path: Path
+) -> None:
+    source = customers(tmp_path / "customers.csv", 30)
+    d360_emulator.set_recipient_error("+4915100000003", 132015)  # template paused
+    out = tmp_path / "results.csv"
+
+    run = await d360(
+        "send", *WELCOME, "--csv", source, "--concurrency", "1", "--results", out,
+        emulator=d360_emulator,
+    )  # fmt: skip
+
+    assert run.code == 1
+    assert counts(run.out) == (2, 1, 27, 0)
+    stopped = "campaign stopped after row 3: 400 (#132015) Error (code=132015"
+    assert f"stopped: {stopped}" in run.err
+    assert {(r["status"], r["error"][: len(stopped)]) for r in results(out)[3:]} == {
+        ("skipped", stopped)
+    }
+    assert len(d360_emulator.sent_messages) == 2
+
+
+async def test_jsonl_input_and_param_columns_given_with_commas(
+    d360_emulator: Emulator, tmp_path: Path
+) -> None:
+    lines = [
+        {"phone": 4915100000001, "first": "Ada", "points": 120},
+        {"phone": "+49 151 00000002", "first": "Grace", "points": "75"},
+    ]
+    source = write(tmp_path / "fans.jsonl", "\n".join(json.dumps(x) for x in lines) + "\n")
+
+    run = await d360(
+        "send", "--template", "loyalty_points", "--language", "fr", "--file", source,
+        "--to-column", "phone", "--param-columns", "first,points", "--rate", "0",
+        emulator=d360_emulator,
+    )  # fmt: skip
+
+    assert run.code == 0, run.err
+    assert counts(run.out) == (2, 0, 0, 0)
+    body = d360_emulator.messages_to("4915100000001")[0].components[0]["parameters"]
+    assert [p["text"] for p in body] == ["Ada", "120"]
+
+
+async def test_media_header_from_header_url(d360_emulator: Emulator, tmp_path: Path) -> None:
+    source = write(tmp_path / "c.csv", "to;name;deal;until\n+4915100000001;Ada;20%;Sunday\n")
+
+    run = await d360(
+        "send", "--template", "summer_sale", "--language", "en_US", "--csv", source,
+        "--param-columns", "name", "deal", "until", "--header-url", "https://x.example/a.jpg",
+        emulator=d360_emulator,
+    )  # fmt: skip
+
+    assert run.code == 0, run.err
+    header = d360_emulator.sent_messages[0].components[0]
+    assert header["parameters"] == [{"type": "image", "image": {"link": "https://x.example/a.jpg"}}]
+
+
+async def test_dry_run_checks_everything_and_sends_nothing(
+    d360_emulator: Emulator, tmp_path: Path
+) -> None:
+    source = customers(tmp_path / "customers.csv", 30)
+
+    run = await d360("send", *WELCOME, "--csv", source, "--dry-run", emulator=d360_emulator)
+
+    assert run.code == 0, run.err
+    assert run.out.strip() == (
+        "dry run: 30 rows valid, template 'welcome_offer' (en_US) is APPROVED, "
+        "1 body parameter; nothing was sent"
+    )
+    assert d360_emulator.sent_messages == []
+    assert d360_emulator.requests["send-marketing-message"] == 0
+
+
+async def test_bad_phone_number_at_row_17_stops_before_sending(
+    d360_emulator: Emulator, tmp_path: Path
+) -> None:
+    source = customers(tmp_path / "customers.csv", 40, bad={17: "+49 151 12ab", 30: "0151 1234567"})
+
+    run = await d360("send", *WELCOME, "--csv", source, emulator=d360_emulator)
+
+    assert run.code == 2
+    assert run.error_line == (
+        f"d360: error: {source} row 17 (line 18): invalid phone number '+49 151 12ab' in 'to': "
+        "contains characters other than digits, +, spaces, dashes, dots and brackets "
+        "(and 1 more invalid row)"
+    )
+    assert len(run.err.strip().splitlines()) == 1
+    assert d360_emulator.requests["send-marketing-message"] == 0
+
+
+async def test_verbose_lists_every_bad_row(d360_emulator: Emulator, tmp_path: Path) -> None:
+    source = customers(tmp_path / "customers.csv", 40, bad={17: "12345", 30: "0151 1234567"})
+
+    run = await d360("send", *WELCOME, "--csv", source, "--verbose", emulator=d360_emulator)
+
+    assert run.code == 2
+    assert "Traceback" in run.err  # --verbose shows details
+    assert "row 30 (line 31): invalid phone number '0151 1234567' in 'to': starts with 0" in run.err
+    assert run.error_line.startswith(f"d360: error: {source} row 17 (line 18): ")
+    assert "has 5 digits; expected 8 to 15" in run.error_line
+
+
+async def test_column_that_does_not_exist(d360_emulator: Emulator, tmp_path: Path) -> None:
+    source = customers(tmp_path / "customers.csv", 3)
+
+    run = await d360(
+        "send", *WELCOME, "--csv", source, "--to-column", "phone", emulator=d360_emulator
+    )
+
+    assert run.code == 2
+    assert run.error_line == (
+        f"d360: error: column 'phone' not found in {source} (columns: to, name)"
+    )
+
+
+async def test_param_column_that_does_not_exist(d360_emulator: Emulator, tmp_path: Path) -> None:
+    source = customers(tmp_path / "customers.csv", 3)
+
+    run = await d360(
+        "send", "--template", "welcome_offer", "--language", "en_US", "--csv", source,
+        "--param-columns", "first_name", emulator=d360_emulator,
+    )  # fmt: skip
+
+    assert run.code == 2
+    assert run.error_line == (
+        f"d360: error: column 'first_name' not found in {source} (columns: to, name)"
+    )
+
+
+async def test_unreadable_csv(d360_emulator: Emulator, tmp_path: Path) -> None:
+    missing = await d360("send", *WELCOME, "--csv", tmp_path / "nope.csv", emulator=d360_emulator)
+    assert missing.code == 2
+    assert missing.error_line == (
+        f"d360: error: cannot read {tmp_path / 'nope.csv'}: No such file or directory"
+    )
+
+    binary = tmp_path / "latin1.csv"
+    binary.write_bytes("to,name\n+4915100000001,J\xfcrgen\n".encode("latin-1"))
+    run = await d360("send", *WELCOME, "--csv", binary, emulator=d360_emulator)
+    assert run.code == 2
+    assert run.error_line == f"d360: error: {binary} is not UTF-8 text (line 2)"
+
+
+async def test_missing_api_key(tmp_path: Path) -> None:
+    source = customers(tmp_path / "customers.csv", 3)
+
+    run = await d360("send", *WELCOME, "--csv", source)  # no emulator: no D360_* at all
+
+    assert run.code == 2
+    assert run.err.strip() == "d360: error: no API key: pass --api-key KEY or set D360_API_KEY"
+
+
+@pytest.mark.parametrize(
+    ("template", "language", "params", "message"),
+    [
+        (
+            "black_friday",
+            "en_US",
+            "name",
+            "template 'black_friday' (en_US) is PAUSED, not APPROVED",
+        ),
+        (
+            "weekly_digest",
+            "en",
+            "",
+            "template 'weekly_digest' not found in 'en' (it exists in: en_GB)",
+        ),
+        (
+            "cart_reminder",
+            "en_US",
+            "name",
+            "template 'cart_reminder' (en_US) has 2 body placeholders but --param-columns "
+            "gives 1 (name)",
+        ),
+        (
+            "summer_sale",
+            "en_US",
+            "name,name2,name3",
+            "template 'summer_sale' (en_US) has an IMAGE header: pass --header-url URL "
+            "(or a media id)",
+        ),
+    ],
+)
+async def test_preflight_failures(
+    d360_emulator: Emulator, tmp_path: Path, template: str, language: str, params: str, message: str
+) -> None:
+    source = write(
+        tmp_path / "c.csv", "to,name,name2,name3\n+4915100000001,Ada,b,c\n+4915100000002,Bo,b,c\n"
+    )
+    flags = ["--param-columns", params] if params else []
+
+    run = await d360(
+        "send", "--template", template, "--language", language, "--csv", source, *flags,
+        emulator=d360_emulator,
+    )  # fmt: skip
+
+    assert run.code == 1
+    assert run.error_line == f"d360: error: preflight failed: {message}"
+    assert d360_emulator.requests["send-marketing-message"] == 0
+
+
+@pytest.mark.d360_emulator(api_key=SECRET_KEY, rate=None)
+async def test_the_api_key_is_never_printed(d360_emulator: Emulator, tmp_path: Path) -> None:
+    source = customers(tmp_path / "customers.csv", 3)
+    d360_emulator.set_recipient_error("+4915100000002", 131050)
+
+    ok = await d360("send", *WELCOME, "--csv", source, "-v", emulator=d360_emulator)
+    wrong_key = "wr0ng-SECRET-key-0123"
+    denied = await d360(
+        "--api-key", wrong_key, "send", *WELCOME, "--csv", source, "--verbose",
+        emulator=d360_emulator,
+    )  # fmt: skip
+
+    assert ok.code == 1 and counts(ok.out) == (2, 1, 0, 0)
+    assert "DEBUG d360_async" in ok.err  # --verbose: the SDK's debug log
+    assert denied.code == 1
+    assert denied.error_line == (
+        "d360: error: 401 Invalid api token. (check --api-key or D360_API_KEY)"
+    )
+    for run in (ok, denied):
+        assert SECRET_KEY not in run.out + run.err
+        assert wrong_key not in run.out + run.err
+
+
+@pytest.mark.parametrize(("signum", "code", "line"), [
+    (signal.SIGINT, 130, "d360: interrupted"),
+    (signal.SIGTERM, 143, "d360: terminated"),
+])  # fmt: skip
+@pytest.mark.d360_emulator(rate=None, latency_ms=20)
+async def test_a_stopped_campaign_resumes_without_sending_twice(
+    d360_emulator: Emulator, tmp_path: Path, signum: signal.Signals, code: int, line: str
+) -> None:
+    source = customers(tmp_path / "customers.csv", 400)
+    journal = tmp_path / "campaign.sqlite"
+    args = [*WELCOME, "--csv", str(source), "--journal", str(journal), "--concurrency", "5"]
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "d360_async.cli", "send", *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env=child_env(d360_emulator),
+    )  # fmt: skip
+    for _ in range(int(TIMEOUT / 0.01)):  # until the campaign is well under way
+        if len(d360_emulator.sent_messages) >= 30:
+            break
+        await asyncio.sleep(0.01)
+    process.send_signal(signum)
+    _, err = await asyncio.wait_for(process.communicate(), TIMEOUT)
+    assert process.returncode == code
+    assert err.decode().splitlines()[-1] == line
+    assert "Traceback" not in err.decode()
+    await asyncio.sleep(0.1)  # requests the child abandoned still reach the emulator
+    before = len(d360_emulator.sent_messages)
+    assert before < 400
+
+    out = tmp_path / "results.csv"
+    second = await d360(
+        "send", *args, "--concurrency", "50", "--rate", "0", "--results", out,
+        emulator=d360_emulator,
+    )  # fmt: skip
+
+    sent, failed, skipped, unknown = counts(second.out)
+    assert second.code == (1 if unknown else 0)
+    assert failed == 0 and unknown <= 5  # at most the sends in flight when it stopped
+    assert skipped + unknown == before or skipped + unknown >= before - 5
+    assert sent + skipped + unknown == 400
+    assert d360_emulator.duplicate_recipients() == {}
+    assert len(d360_emulator.sent_messages) == before + sent
+    outcomes = results(out)
+    assert {r["status"] for r in outcomes} <= {"sent", "skipped", "unknown"}
+    assert all(
+        r["error"] == "outcome unknown in an earlier run; not sent again"
+        for r in outcomes
+        if r["status"] == "unknown"
+    )
