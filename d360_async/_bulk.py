@@ -19,10 +19,11 @@ from collections.abc import (
     Iterable,
     Mapping,
 )
-from contextlib import aclosing
+from contextlib import aclosing, asynccontextmanager
 from enum import StrEnum
+from itertools import chain, islice
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
@@ -47,6 +48,8 @@ if TYPE_CHECKING:
     from ._client import D360Client
 
 __all__ = ["BulkReport", "BulkRun", "PreflightError", "SendResult", "SendStatus"]
+
+T = TypeVar("T")
 
 #: Meta codes after which every further message of the campaign would fail too.
 CAMPAIGN_FATAL_CODES = frozenset({132001, 132015, 132016, 131055, 200})
@@ -130,31 +133,29 @@ class PreflightError(D360Error):
         super().__init__("preflight failed: " + "; ".join(self.problems))
 
 
-@attrs.frozen
 class _Item:
-    index: int
-    to: str
-    payload: dict[str, Any]
+    """A message admitted for sending (internal; cheaper than an attrs class on the hot path)."""
+
+    __slots__ = ("index", "payload", "to")
+
+    def __init__(self, index: int, to: str, payload: dict[str, Any]) -> None:
+        self.index = index
+        self.to = to
+        self.payload = payload
 
 
-@attrs.define
 class _Counts:
-    total: int = 0
-    sent: int = 0
-    failed: int = 0
-    skipped: int = 0
-    unknown: int = 0
+    """Running totals (internal, updated once per message)."""
+
+    __slots__ = ("by_status", "total")
+
+    def __init__(self) -> None:
+        self.total = 0
+        self.by_status = dict.fromkeys(SendStatus, 0)
 
     def add(self, status: SendStatus) -> None:
         self.total += 1
-        if status is SendStatus.SENT:
-            self.sent += 1
-        elif status is SendStatus.FAILED:
-            self.failed += 1
-        elif status is SendStatus.SKIPPED:
-            self.skipped += 1
-        else:
-            self.unknown += 1
+        self.by_status[status] += 1
 
 
 def _body_params(payload: Mapping[str, Any]) -> int:
@@ -240,8 +241,7 @@ class BulkRun:
         self._report: BulkReport | None = None
         self._iterated = False
         self._results: AsyncGenerator[SendResult, None] | None = None
-        self._next_index = 0
-        self._held: list[_Item | SendResult] | None = [] if preflight else None
+        self._fetching: dict[tuple[str, str], asyncio.Future[int | str]] = {}
 
     @property
     def report(self) -> BulkReport:
@@ -252,13 +252,13 @@ class BulkRun:
 
     def snapshot(self) -> BulkReport:
         """The counts so far."""
-        c = self._counts
+        counts = self._counts.by_status
         return BulkReport(
-            total=c.total,
-            sent=c.sent,
-            failed=c.failed,
-            skipped=c.skipped,
-            unknown=c.unknown,
+            total=self._counts.total,
+            sent=counts[SendStatus.SENT],
+            failed=counts[SendStatus.FAILED],
+            skipped=counts[SendStatus.SKIPPED],
+            unknown=counts[SendStatus.UNKNOWN],
             elapsed=time.perf_counter() - self._started,
             stopped=self._stopped,
         )
@@ -267,7 +267,7 @@ class BulkRun:
         """Send the whole campaign, keep no results, return the final report."""
         await self._start()
         try:
-            async with aclosing(self._items()) as items:
+            async with self._admitted() as items:
                 await bounded_each(items, self._one, self._concurrency)
             await self._end()
         finally:
@@ -297,7 +297,7 @@ class BulkRun:
         await self._start()
         try:
             async with (
-                aclosing(self._items()) as items,
+                self._admitted() as items,
                 aclosing(bounded_map(items, self._one, self._concurrency)) as results,
             ):
                 async for result in results:
@@ -325,9 +325,10 @@ class BulkRun:
             await self._journal.close()
 
     async def _one(self, item: _Item | SendResult) -> SendResult:
-        result = await self._process(item)
+        result = item if isinstance(item, SendResult) else await self._send(item)
         self._counts.add(result.status)
-        self._progress(final=False)
+        if self._on_progress is not None:
+            self._progress(final=False)
         return result
 
     def _progress(self, *, final: bool) -> None:
@@ -338,58 +339,66 @@ class BulkRun:
             self._last_progress = now
             self._on_progress(self._report if final and self._report else self.snapshot())
 
+    @asynccontextmanager
+    async def _admitted(
+        self,
+    ) -> AsyncGenerator[Iterable[_Item | SendResult] | AsyncIterable[_Item | SendResult], None]:
+        source = await self._source()
+        try:
+            yield source
+        finally:
+            if isinstance(source, AsyncGenerator):
+                await source.aclose()
+
+    async def _source(self) -> Iterable[_Item | SendResult] | AsyncIterable[_Item | SendResult]:
+        """The admitted messages, preflight done. A sync input without a journal stays a plain
+        iterator (the fast path: workers share it without a lock); otherwise an async one."""
+        if isinstance(self._messages, AsyncIterable) or self._journal is not None:
+            return self._items()
+        admitted = (self._admit(i, m) for i, m in enumerate(self._messages))
+        if not self._preflight:
+            return admitted
+        window = list(islice(admitted, self._window))
+        await self._preflight_window(window)
+        return chain(window, admitted)
+
     async def _items(self) -> AsyncGenerator[_Item | SendResult, None]:
-        """Every input message admitted, in input order (one generator: this is a hot path)."""
-        if isinstance(self._messages, AsyncIterable):
-            async for message in self._messages:
-                for item in await self._step(message):
+        """Async input or a journal: admitted one by one, in input order."""
+        held: list[_Item | SendResult] | None = [] if self._preflight else None
+        index = 0
+        async for message in _aiterate(self._messages):
+            item = self._admit(index, message)
+            index += 1
+            if self._journal is not None and isinstance(item, _Item):
+                item = await self._consult_journal(item)
+            if held is None:
+                yield item
+                continue
+            held.append(item)
+            if len(held) >= self._window:
+                await self._preflight_window(held)
+                for item in held:
                     yield item
-        else:
-            for message in self._messages:
-                for item in await self._step(message):
-                    yield item
-        if self._held is not None:  # fewer messages than the preflight window
-            for item in await self._release():
+                held = None
+        if held is not None:  # fewer messages than the preflight window
+            await self._preflight_window(held)
+            for item in held:
                 yield item
 
-    async def _step(self, message: MessageInput) -> list[_Item | SendResult]:
-        index = self._next_index
-        self._next_index = index + 1
-        item = await self._admit(index, message)
-        if self._held is not None:  # preflight: hold the first messages back
-            self._held.append(item)
-            return await self._release() if len(self._held) >= self._window else []
-        if self._preflight and isinstance(item, _Item):
-            problem = await self._check(item)
-            if problem:
-                error = ValidationError("template", problem)
-                return [
-                    SendResult(
-                        index=index,
-                        to=item.to,
-                        status=SendStatus.FAILED,
-                        error=error,
-                        reason=problem,
-                    )
-                ]
-        return [item]
-
-    async def _release(self) -> list[_Item | SendResult]:
-        """Preflight the held messages; raise if the campaign cannot work, else let them go."""
-        held, self._held = self._held or [], None
+    async def _preflight_window(self, window: list[_Item | SendResult]) -> None:
+        """Raise ``PreflightError`` if the first messages show the campaign cannot work."""
         problems: list[str] = []
-        for item in held:
+        for item in window:
             if isinstance(item, _Item):
                 problem = await self._check(item)
                 if problem and problem not in problems:
                     problems.append(problem)
         if problems:
             raise PreflightError(problems)
-        return held
 
-    async def _admit(self, index: int, message: MessageInput) -> _Item | SendResult:
-        """In input order: validate, de-duplicate, consult the journal."""
-        raw_to = message.to if not isinstance(message, Mapping) else message.get("to")
+    def _admit(self, index: int, message: MessageInput) -> _Item | SendResult:
+        """In input order: validate, de-duplicate."""
+        raw_to = message.get("to") if isinstance(message, Mapping) else message.to
         to = raw_to if isinstance(raw_to, str) else ""
         try:
             payload = prepare_message(message)
@@ -401,40 +410,50 @@ class BulkRun:
             return SendResult(
                 index=index, to=to, status=SendStatus.SKIPPED, reason="duplicate recipient"
             )
-        if self._journal is not None:
-            prior = await self._journal.prior(index)
-            if prior is not None:
-                if prior.recipient != recipient_key(to):
-                    raise JournalError(
-                        f"journal {self._journal.path} holds another campaign: message {index} "
-                        "has a different recipient"
-                    )
-                if prior.status == "sent":
-                    return SendResult(
-                        index=index,
-                        to=to,
-                        status=SendStatus.SKIPPED,
-                        message_id=prior.message_id,
-                        reason="already sent in an earlier run",
-                    )
-                if prior.status in ("pending", "unknown") and not self._resend_unknown:
-                    if prior.status == "pending":  # in flight when an earlier run died
-                        self._journal.record(
-                            index, prior.recipient, "unknown", error="in flight when a run stopped"
-                        )
-                    return SendResult(
-                        index=index,
-                        to=to,
-                        status=SendStatus.UNKNOWN,
-                        reason="outcome unknown in an earlier run; not sent again",
-                    )
         return _Item(index, to, payload)
 
+    async def _consult_journal(self, item: _Item) -> _Item | SendResult:
+        """What an earlier run did with this message decides whether it is sent again."""
+        assert self._journal is not None
+        index, to = item.index, item.to
+        prior = await self._journal.prior(index)
+        if prior is None:
+            return item
+        if prior.recipient != recipient_key(to):
+            raise JournalError(
+                f"journal {self._journal.path} holds another campaign: message {index} "
+                "has a different recipient"
+            )
+        if prior.status == "sent":
+            return SendResult(
+                index=index,
+                to=to,
+                status=SendStatus.SKIPPED,
+                message_id=prior.message_id,
+                reason="already sent in an earlier run",
+            )
+        if prior.status in ("pending", "unknown") and not self._resend_unknown:
+            if prior.status == "pending":  # in flight when an earlier run died
+                self._journal.record(
+                    index, prior.recipient, "unknown", error="in flight when a run stopped"
+                )
+            return SendResult(
+                index=index,
+                to=to,
+                status=SendStatus.UNKNOWN,
+                reason="outcome unknown in an earlier run; not sent again",
+            )
+        return item
+
     async def _check(self, item: _Item) -> str | None:
+        """What prevents this message from working, or None (templates fetched once)."""
         key = _template_key(item.payload)
         expected = self._templates.get(key)
         if expected is None:
-            expected = self._templates[key] = await self._fetch_template(*key)
+            fetching = self._fetching.get(key)
+            if fetching is None:
+                fetching = self._fetching[key] = asyncio.ensure_future(self._fetch_template(*key))
+            expected = self._templates[key] = await fetching
         if isinstance(expected, str):
             return expected
         given = _body_params(item.payload)
@@ -454,15 +473,25 @@ class BulkRun:
                 return template.body_placeholder_count
         return f"template {name!r} ({language}) not found"
 
-    async def _process(self, item: _Item | SendResult) -> SendResult:
-        if isinstance(item, SendResult):
-            return item
+    async def _send(self, item: _Item) -> SendResult:
         if self._stopped is not None:
             return SendResult(
                 index=item.index, to=item.to, status=SendStatus.SKIPPED, reason=self._stopped
             )
+        if self._preflight and self._templates.get(_template_key(item.payload)) != _body_params(
+            item.payload
+        ):  # not the common case (a known template, the right count): find out what is wrong
+            problem = await self._check(item)
+            if problem:
+                return SendResult(
+                    index=item.index,
+                    to=item.to,
+                    status=SendStatus.FAILED,
+                    error=ValidationError("template", problem),
+                    reason=problem,
+                )
         journal = self._journal
-        key = recipient_key(item.to)
+        key = recipient_key(item.to) if journal is not None else ""
         if journal is not None:
             try:
                 await journal.mark_pending(item.index, key)
@@ -498,3 +527,12 @@ def _message_id(data: Any) -> str | None:
     except (KeyError, IndexError, TypeError):
         return None
     return message_id if isinstance(message_id, str) else None
+
+
+async def _aiterate(items: Iterable[T] | AsyncIterable[T]) -> AsyncGenerator[T, None]:
+    if isinstance(items, AsyncIterable):
+        async for item in items:
+            yield item
+    else:
+        for item in items:
+            yield item

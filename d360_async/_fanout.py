@@ -128,11 +128,19 @@ async def bounded_each(
     """
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
-    take = _taker(source)
+    if isinstance(source, AsyncIterable):
+        take = _taker(source)
 
-    async def worker() -> None:
-        while (item := await take()) is not _DONE:
-            await fn(cast(T, item))
+        async def worker() -> None:
+            while (item := await take()) is not _DONE:
+                await fn(cast(T, item))
+
+    else:
+        items = iter(source)
+
+        async def worker() -> None:
+            for item in items:  # next() never yields to the loop: sharing needs no lock
+                await fn(item)
 
     try:
         async with asyncio.TaskGroup() as group:

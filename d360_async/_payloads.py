@@ -46,7 +46,9 @@ def prepare_message(message: MessageInput) -> dict[str, Any]:
         }
     else:
         raise ValidationError("message", "must be a MarketingMessageRequest or a mapping")
-    nonempty("to", payload.get("to"))
+    to = payload.get("to")
+    if not isinstance(to, str) or not to.strip():
+        nonempty("to", to)  # raises, naming the field
     if payload["type"] != "template":
         raise ValidationError("type", "MM Lite sends only template messages ('template')")
     if payload["messaging_product"] != "whatsapp":

@@ -35,6 +35,7 @@ def dumps(value: Any) -> str:
 
 _JSON_HEADERS = {"Content-Type": "application/json"}
 _URL_CACHE_SIZE = 64
+_ATTEMPT_LOG = "%s %s -> %s attempt=%d elapsed=%.3fs"
 
 
 def connection_error(exc: BaseException, where: str) -> APIConnectionError:
@@ -129,6 +130,7 @@ class Transport:
         loop = asyncio.get_running_loop()
         retry = self._retry
         cool_down = self._cool_down
+        debug = logger.isEnabledFor(logging.DEBUG)
         started = loop.time()
         attempt = 0
         while True:
@@ -138,18 +140,44 @@ class Transport:
             if self._limiter is not None:
                 await self._limiter.acquire()
             sent_at = loop.time()
+            error: APIError
             try:
-                return await self._attempt(method, url, path, params, body, headers, attempt)
-            except APIError as error:
-                elapsed = loop.time() - started
-                delay = retry.next_delay(error, safety, attempt=attempt, elapsed=elapsed)
-                if isinstance(error, RateLimitError) and not error.per_recipient:
-                    # One cool-down for the whole client: every request waits it out.
-                    self._cool_down.pause(retry.delay_for(error, attempt))
-                    wait_here = 0.0
-                else:
-                    wait_here = delay or 0.0
-                if delay is None:
+                async with self.session.request(
+                    method, url, params=params, data=body, headers=headers, timeout=self._timeout
+                ) as response:
+                    raw = await response.read()
+                    status = response.status
+            except (TimeoutError, aiohttp.ClientError) as exc:
+                error = connection_error(exc, f"{method} {path}")
+                error.__cause__ = exc
+                outcome: object = type(exc).__name__
+            else:
+                if 200 <= status < 300:
+                    if debug:
+                        logger.debug(
+                            _ATTEMPT_LOG, method, path, status, attempt, loop.time() - sent_at
+                        )
+                    if not raw:
+                        return {}
+                    try:
+                        return orjson.loads(raw)
+                    except orjson.JSONDecodeError as exc:
+                        raise APIResponseError(status, raw.decode("utf-8", "replace")) from exc
+                if self._secret in raw:  # a server echoing the key must not put it in our errors
+                    raw = raw.replace(self._secret, b"[redacted]")
+                error = make_status_error(status, raw, response.headers, reason=response.reason)
+                outcome = status
+            if debug:
+                logger.debug(_ATTEMPT_LOG, method, path, outcome, attempt, loop.time() - sent_at)
+            delay = retry.next_delay(error, safety, attempt=attempt, elapsed=loop.time() - started)
+            if isinstance(error, RateLimitError) and not error.per_recipient:
+                # One cool-down for the whole client: every request waits it out.
+                cool_down.pause(retry.delay_for(error, attempt))
+                wait_here = 0.0
+            else:
+                wait_here = delay or 0.0
+            if delay is None:
+                if debug:
                     logger.debug(
                         "%s %s failed for good after %d attempt(s) in %.3fs: %s",
                         method,
@@ -158,66 +186,15 @@ class Transport:
                         loop.time() - started,
                         type(error).__name__,
                     )
-                    raise
-                logger.info(
-                    "%s %s attempt %d failed after %.3fs (%s); retrying in %.2fs",
-                    method,
-                    path,
-                    attempt,
-                    loop.time() - sent_at,
-                    error,
-                    delay,
-                )
+                raise error
+            logger.info(
+                "%s %s attempt %d failed after %.3fs (%s); retrying in %.2fs",
+                method,
+                path,
+                attempt,
+                loop.time() - sent_at,
+                error,
+                delay,
+            )
             if wait_here > 0:
                 await asyncio.sleep(wait_here)
-
-    async def _attempt(
-        self,
-        method: str,
-        url: URL,
-        path: str,
-        params: Mapping[str, str] | None,
-        body: bytes | None,
-        headers: Mapping[str, str],
-        attempt: int,
-    ) -> Any:
-        loop = asyncio.get_running_loop()
-        start = loop.time()
-        debug = logger.isEnabledFor(logging.DEBUG)
-        try:
-            async with self.session.request(
-                method, url, params=params, data=body, headers=headers, timeout=self._timeout
-            ) as response:
-                raw = await response.read()
-                status = response.status
-                response_headers = response.headers
-                reason = response.reason
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            logger.debug(
-                "%s %s -> %s attempt=%d elapsed=%.3fs",
-                method,
-                path,
-                type(exc).__name__,
-                attempt,
-                loop.time() - start,
-            )
-            raise connection_error(exc, f"{method} {path}") from exc
-        if debug:
-            logger.debug(
-                "%s %s -> %d attempt=%d elapsed=%.3fs",
-                method,
-                path,
-                status,
-                attempt,
-                loop.time() - start,
-            )
-        if not 200 <= status < 300:
-            if self._secret in raw:  # a server echoing the key must not put it in our errors
-                raw = raw.replace(self._secret, b"[redacted]")
-            raise make_status_error(status, raw, response_headers, reason=reason)
-        if not raw:
-            return {}
-        try:
-            return orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise APIResponseError(status, raw.decode("utf-8", "replace")) from exc
