@@ -40,6 +40,7 @@ from ._errors import (
 )
 from ._fanout import bounded_each, bounded_map
 from ._journal import Journal, JournalError
+from ._models_messages import MarketingMessageRequest
 from ._payloads import MessageInput, prepare_message
 from ._recipients import RecipientSet, recipient_key
 from ._retry import Safety
@@ -161,7 +162,9 @@ class _Counts:
 def _body_params(payload: Mapping[str, Any]) -> int:
     components = payload["template"].get("components") or ()
     for component in components:
-        if isinstance(component, Mapping) and component.get("type") in _BODY:
+        if (type(component) is dict or isinstance(component, Mapping)) and component.get(
+            "type"
+        ) in _BODY:
             return len(component.get("parameters") or ())
     return 0
 
@@ -324,8 +327,7 @@ class BulkRun:
         if self._journal is not None:
             await self._journal.close()
 
-    async def _one(self, item: _Item | SendResult) -> SendResult:
-        result = item if isinstance(item, SendResult) else await self._send(item)
+    def _done(self, result: SendResult) -> SendResult:
         self._counts.add(result.status)
         if self._on_progress is not None:
             self._progress(final=False)
@@ -398,14 +400,24 @@ class BulkRun:
 
     def _admit(self, index: int, message: MessageInput) -> _Item | SendResult:
         """In input order: validate, de-duplicate."""
-        raw_to = message.get("to") if isinstance(message, Mapping) else message.to
-        to = raw_to if isinstance(raw_to, str) else ""
         try:
             payload = prepare_message(message)
         except ValidationError as exc:
-            return SendResult(
-                index=index, to=to, status=SendStatus.FAILED, error=exc, reason=str(exc)
+            raw_to = (
+                message.to
+                if isinstance(message, MarketingMessageRequest)
+                else message.get("to")
+                if isinstance(message, Mapping)
+                else None
             )
+            return SendResult(
+                index=index,
+                to=raw_to if isinstance(raw_to, str) else "",
+                status=SendStatus.FAILED,
+                error=exc,
+                reason=str(exc),
+            )
+        to: str = payload["to"]
         if self._seen is not None and not self._seen.add(to):
             return SendResult(
                 index=index, to=to, status=SendStatus.SKIPPED, reason="duplicate recipient"
@@ -473,22 +485,29 @@ class BulkRun:
                 return template.body_placeholder_count
         return f"template {name!r} ({language}) not found"
 
-    async def _send(self, item: _Item) -> SendResult:
+    async def _one(self, item: _Item | SendResult) -> SendResult:
+        """Send one admitted message (or pass a decided result on) and count the outcome."""
+        if isinstance(item, SendResult):
+            return self._done(item)
         if self._stopped is not None:
-            return SendResult(
-                index=item.index, to=item.to, status=SendStatus.SKIPPED, reason=self._stopped
+            return self._done(
+                SendResult(
+                    index=item.index, to=item.to, status=SendStatus.SKIPPED, reason=self._stopped
+                )
             )
         if self._preflight and self._templates.get(_template_key(item.payload)) != _body_params(
             item.payload
         ):  # not the common case (a known template, the right count): find out what is wrong
             problem = await self._check(item)
             if problem:
-                return SendResult(
-                    index=item.index,
-                    to=item.to,
-                    status=SendStatus.FAILED,
-                    error=ValidationError("template", problem),
-                    reason=problem,
+                return self._done(
+                    SendResult(
+                        index=item.index,
+                        to=item.to,
+                        status=SendStatus.FAILED,
+                        error=ValidationError("template", problem),
+                        reason=problem,
+                    )
                 )
         journal = self._journal
         key = recipient_key(item.to) if journal is not None else ""
@@ -512,12 +531,12 @@ class BulkRun:
                 self._stopped = f"campaign stopped after message {item.index}: {exc}"
             if journal is not None:
                 journal.record(item.index, key, status.value, error=str(exc))
-            return SendResult(index=item.index, to=item.to, status=status, error=exc)
+            return self._done(SendResult(index=item.index, to=item.to, status=status, error=exc))
         message_id = _message_id(data)
         if journal is not None:
             journal.record(item.index, key, "sent", message_id)
-        return SendResult(
-            index=item.index, to=item.to, status=SendStatus.SENT, message_id=message_id
+        return self._done(
+            SendResult(index=item.index, to=item.to, status=SendStatus.SENT, message_id=message_id)
         )
 
 

@@ -40,7 +40,6 @@ from ._payloads import EventInput, MessageInput, prepare_events, prepare_message
 from ._ratelimit import CoolDown, make_limiter
 from ._retry import RetryPolicy, Safety
 from ._transport import Transport
-from ._version import __version__
 
 if TYPE_CHECKING:
     from ._builder import MessageBuilder  # noqa: F401 (docstring example)
@@ -50,9 +49,9 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "MM_LITE_PRODUCT_TYPE", "D360Client"]
 
 DEFAULT_BASE_URL: Final = "https://waba-v2.360dialog.io"
-#: 30 s in all, of which at most 10 s to get a connection: a send that times out while
-#: connecting was certainly not sent.
-DEFAULT_TIMEOUT: Final = aiohttp.ClientTimeout(total=30, connect=10)
+#: 30 s in all, of which at most 10 s to open a connection: a send that times out while
+#: connecting was certainly not sent. (No timer for reusing a pooled connection: none is needed.)
+DEFAULT_TIMEOUT: Final = aiohttp.ClientTimeout(total=30, sock_connect=10)
 #: ``product_type`` that makes template analytics count MM Lite traffic.
 MM_LITE_PRODUCT_TYPE: Final = "MARKETING_MESSAGES_LITE_API"
 #: Meta's limit of template ids in one analytics request.
@@ -73,7 +72,7 @@ class D360Client:
         api_key: Your 360dialog API key; defaults to the ``D360_API_KEY`` environment variable.
         base_url: The API root.
         timeout: Seconds in all, or an ``aiohttp.ClientTimeout``. The default (30 s in all,
-            10 s to get a connection) separates the connect phase so that a send that timed
+            10 s to open a connection) separates the connect phase so that a send that timed
             out while connecting is known not to have been sent.
         rate_limit: Requests per second for this client (a token bucket holding an eighth of a
             second's worth), an ``aiolimiter.AsyncLimiter`` to share between clients, or None
@@ -187,8 +186,7 @@ class D360Client:
         if self._transport is None:
             if self._session is None:
                 self._session = aiohttp.ClientSession(
-                    connector=aiohttp.TCPConnector(limit=self._max_connections),
-                    headers={"User-Agent": f"d360-async/{__version__}"},
+                    connector=aiohttp.TCPConnector(limit=self._max_connections)
                 )
             self._transport = Transport(
                 session=self._session,

@@ -35,32 +35,36 @@ def prepare_message(message: MessageInput) -> dict[str, Any]:
     Raises:
         ValidationError: A required field is missing or has a value the API refuses.
     """
-    if isinstance(message, MarketingMessageRequest):
-        payload: dict[str, Any] = unstructure(message)
-    elif isinstance(message, Mapping):
+    if type(message) is dict or isinstance(message, Mapping):  # dict first: the ABC is slow
         payload = {
             "messaging_product": "whatsapp",
             "recipient_type": "individual",
             "type": "template",
             **message,
         }
+    elif isinstance(message, MarketingMessageRequest):
+        payload = unstructure(message)
     else:
         raise ValidationError("message", "must be a MarketingMessageRequest or a mapping")
     to = payload.get("to")
-    if not isinstance(to, str) or not to.strip():
+    if type(to) is not str or not to.strip():
         nonempty("to", to)  # raises, naming the field
     if payload["type"] != "template":
         raise ValidationError("type", "MM Lite sends only template messages ('template')")
     if payload["messaging_product"] != "whatsapp":
         raise ValidationError("messaging_product", "must be 'whatsapp'")
     template = payload.get("template")
-    if not isinstance(template, Mapping):
+    if type(template) is not dict and not isinstance(template, Mapping):
         raise ValidationError("template", "is required")
-    nonempty("template.name", template.get("name"))
+    name = template.get("name")
+    if type(name) is not str or not name.strip():
+        nonempty("template.name", name)
     language = template.get("language")
-    if not isinstance(language, Mapping):
+    if type(language) is not dict and not isinstance(language, Mapping):
         raise ValidationError("template.language", "is required")
-    nonempty("template.language.code", language.get("code"))
+    code = language.get("code")
+    if type(code) is not str or not code.strip():
+        nonempty("template.language.code", code)
     return payload
 
 

@@ -22,6 +22,7 @@ from ._errors import (
 )
 from ._ratelimit import CoolDown
 from ._retry import RetryPolicy, Safety
+from ._version import __version__
 
 __all__ = ["Transport", "dumps", "logger"]
 
@@ -81,7 +82,10 @@ class Transport:
     ) -> None:
         self.session = session
         self._base = base_url.rstrip("/")
-        self._headers = {"D360-API-KEY": api_key, "Accept": "application/json"}
+        self._headers = {
+            "D360-API-KEY": api_key,
+            "User-Agent": f"d360-async/{__version__}",
+        }
         self._json_headers = {**self._headers, **_JSON_HEADERS}
         self._urls: dict[str, URL] = {}
         self._secret = api_key.encode()

@@ -207,10 +207,13 @@ async def test_invalid_messages_fail_locally_and_the_rest_go(
     emu: Emulator, client: D360Client
 ) -> None:
     bad = {"to": "", "template": {"name": "welcome_offer", "language": {"code": "en_US"}}}
-    results = await collect(client.send_bulk([bad, *welcome(3)]))
-    first = min(results, key=lambda r: r.index)
+    not_a_message = ["4915100000001", "welcome_offer"]
+    results = await collect(client.send_bulk([bad, not_a_message, *welcome(3)]))  # type: ignore[list-item]
+    first, second = sorted(results, key=lambda r: r.index)[:2]
     assert first.status is SendStatus.FAILED
     assert first.reason == "to: is required and must be a non-empty string"
+    assert (second.status, second.to) == (SendStatus.FAILED, "")
+    assert second.reason == "message: must be a MarketingMessageRequest or a mapping"
     assert len(emu.sent_messages) == 3
 
 
