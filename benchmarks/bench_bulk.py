@@ -216,7 +216,10 @@ async def ratelimit(args: argparse.Namespace) -> bool:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
-        "which", choices=["throughput", "memory", "ratelimit", "all", "memory-child"]
+        "which",
+        nargs="?",
+        default="all",
+        choices=["throughput", "memory", "ratelimit", "all", "memory-child"],
     )
     parser.add_argument("--messages", type=int, default=20_000)
     parser.add_argument("--concurrency", type=int, default=50)
