@@ -15,12 +15,19 @@ API_KEY = "bench-key"
 
 
 @contextlib.contextmanager
-def server(command: Sequence[str]) -> Iterator[tuple[str, int]]:
-    """Start a server subprocess; yield (the URL it prints on its first line, its pid)."""
+def server(command: Sequence[str], *, pin: bool = True) -> Iterator[tuple[str, int]]:
+    """Start a server subprocess; yield (the URL it prints on its first line, its pid).
+
+    With ``pin``, the server runs on the last CPU (see ``pin_client`` for the client side).
+    """
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, (str(ROOT), env.get("PYTHONPATH"))))
     process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, text=True, env=env, preexec_fn=_server_cpu
+        command,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+        preexec_fn=_server_cpu if pin else None,
     )
     try:
         assert process.stdout is not None
@@ -52,10 +59,10 @@ def pin_client() -> None:
         os.sched_setaffinity(0, set(cpus[:-1]))
 
 
-def emulator(*options: str) -> contextlib.AbstractContextManager[tuple[str, int]]:
+def emulator(*options: str, pin: bool = True) -> contextlib.AbstractContextManager[tuple[str, int]]:
     """The project's emulator in its own process (no send limit unless options say so)."""
     command = [sys.executable, "-m", "d360_async.testing", "--port", "0", "--api-key", API_KEY]
-    return server([*command, "--rate", "none", *options])
+    return server([*command, "--rate", "none", *options], pin=pin)
 
 
 def cpu_seconds(pid: int) -> float | None:

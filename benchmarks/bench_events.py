@@ -43,7 +43,6 @@ import random
 import re
 import ssl
 import statistics
-import subprocess
 import sys
 import time
 import uuid
@@ -279,28 +278,8 @@ def emulator_process(pin: bool) -> Iterator[tuple[str, int]]:
     the two processes took turns; unpinned, they overlap."""
     if pin:
         pin_client()
-        with emulator() as found:
-            yield found
-        return
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, (str(ROOT), env.get("PYTHONPATH"))))
-    command = [sys.executable, "-m", "d360_async.testing", "--port", "0", "--rate", "none"]
-    process = subprocess.Popen(
-        [*command, "--api-key", API_KEY], stdout=subprocess.PIPE, text=True, env=env
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        if "http://" not in line:
-            raise RuntimeError(f"emulator did not start: {line!r}")
-        yield "http://" + line.split("http://", 1)[1].split()[0], process.pid
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with emulator(pin=pin) as found:
+        yield found
 
 
 async def recorded(session: aiohttp.ClientSession, url: str) -> tuple[int, int]:
