@@ -10,25 +10,7 @@ import sys
 
 from ._common import EXIT_OK, CLIError, Context, UsageError
 
-__all__ = ["fault_kinds", "run_emulator"]
-
-
-def fault_kinds(text: str) -> list[str]:
-    """``--fault-kinds``: a comma list of the emulator's fault kinds.
-
-    Example:
-        >>> fault_kinds("500, 503")
-        ['500', '503']
-    """
-    from d360_async.testing import FAULT_KINDS
-
-    kinds = [kind.strip() for kind in text.split(",") if kind.strip()]
-    for kind in kinds:
-        if kind not in FAULT_KINDS:
-            raise argparse.ArgumentTypeError(
-                f"unknown fault {kind!r}; expected one of {', '.join(sorted(FAULT_KINDS))}"
-            )
-    return kinds
+__all__ = ["run_emulator"]
 
 
 async def run_emulator(args: argparse.Namespace, ctx: Context) -> int:

@@ -7,6 +7,7 @@ import sys
 from typing import Any, Final, NoReturn
 
 from d360_async._version import __version__
+from d360_async.testing._cli import fault_kinds
 
 from ._common import (
     EXIT_USAGE,
@@ -17,7 +18,7 @@ from ._common import (
     rate_arg,
 )
 from ._demo import run_demo
-from ._emulator import fault_kinds, run_emulator
+from ._emulator import run_emulator
 from ._events import run_events
 from ._output import FORMATS
 from ._read import day_arg, run_analytics, run_dataset, run_insights, run_quality, run_templates

@@ -22,7 +22,13 @@ def _rate(text: str) -> float | None:
     return value
 
 
-def _kinds(text: str) -> list[str]:
+def fault_kinds(text: str) -> list[str]:
+    """``--faults`` / ``--fault-kinds``: a comma list of the emulator's fault kinds.
+
+    Example:
+        >>> fault_kinds("500, 503")
+        ['500', '503']
+    """
     kinds = [kind.strip() for kind in text.split(",") if kind.strip()]
     for kind in kinds:
         if kind not in FAULT_KINDS:
@@ -55,11 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
     add("--fault-rate", type=float, default=0.0, help="probability of a fault on send/events")
     add(
         "--fault-kinds",
-        type=_kinds,
+        type=fault_kinds,
         default=list(DEFAULT_RATE_KINDS),
         help="comma list drawn by --fault-rate (default: %(default)s)",
     )
-    add("--faults", type=_kinds, default=[], help="explicit schedule, e.g. 500,ok,drop_after")
+    add("--faults", type=fault_kinds, default=[], help="explicit schedule, e.g. 500,ok,drop_after")
     add("--seed", type=int, default=None, help="seed for fault draws and jitter")
     add("--latency-ms", type=float, default=0.0, help="delay added to every API request")
     add("--latency-jitter-ms", type=float, default=0.0, help="extra uniform random delay")
