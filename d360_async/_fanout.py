@@ -15,8 +15,8 @@ growing set). ``fn`` should turn expected failures into result values; an except
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable
-from typing import TypeVar, cast
+from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Coroutine, Iterable
+from typing import Any, TypeVar, cast
 
 __all__ = ["bounded_each", "bounded_map"]
 
@@ -58,12 +58,15 @@ async def bounded_map(
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
     results: asyncio.Queue[object] = asyncio.Queue(maxsize=2 * concurrency)
-    take = _taker(source)
+
+    async def handle(item: T) -> None:
+        await results.put(await fn(item))
+
+    consume = _consumer(source, handle)
 
     async def worker() -> None:
         try:
-            while (item := await take()) is not _DONE:
-                await results.put(await fn(cast(T, item)))
+            await consume()
         except asyncio.CancelledError:
             raise
         except BaseException as exc:  # handed to the consumer, re-raised there
@@ -91,24 +94,31 @@ async def bounded_map(
         await asyncio.gather(*workers, return_exceptions=True)
 
 
-def _taker(source: Iterable[T] | AsyncIterable[T]) -> Callable[[], Awaitable[object]]:
-    """A coroutine function giving the next item of ``source``, or ``_DONE``; safe to call
-    from several workers at once."""
+def _consumer(
+    source: Iterable[T] | AsyncIterable[T], handle: Callable[[T], Awaitable[object]]
+) -> Callable[[], Coroutine[Any, Any, None]]:
+    """A worker loop: take items of ``source`` one at a time and ``await handle(item)``; run
+    several at once, they share the source."""
     if isinstance(source, AsyncIterable):
         async_items = aiter(source)
-        lock = asyncio.Lock()
+        lock = asyncio.Lock()  # an async iterator must not be advanced by two workers at once
 
-        async def take_async() -> object:
-            async with lock:
-                return await anext(async_items, _DONE)
+        async def consume_async() -> None:
+            while True:
+                async with lock:
+                    item = await anext(async_items, _DONE)
+                if item is _DONE:
+                    return
+                await handle(cast(T, item))
 
-        return take_async
+        return consume_async
     sync_items = iter(source)
 
-    async def take_sync() -> object:
-        return next(sync_items, _DONE)
+    async def consume_sync() -> None:
+        for item in sync_items:  # next() never yields to the loop: sharing needs no lock
+            await handle(item)
 
-    return take_sync
+    return consume_sync
 
 
 async def bounded_each(
@@ -128,19 +138,7 @@ async def bounded_each(
     """
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
-    if isinstance(source, AsyncIterable):
-        take = _taker(source)
-
-        async def worker() -> None:
-            while (item := await take()) is not _DONE:
-                await fn(cast(T, item))
-
-    else:
-        items = iter(source)
-
-        async def worker() -> None:
-            for item in items:  # next() never yields to the loop: sharing needs no lock
-                await fn(item)
+    worker = _consumer(source, fn)
 
     try:
         async with asyncio.TaskGroup() as group:
