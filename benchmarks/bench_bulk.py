@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import statistics
 import sys
@@ -100,6 +101,15 @@ async def sdk(
     return elapsed, used
 
 
+async def reset(url: str) -> None:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(url + "/_emulator/reset", json={}) as response,
+    ):
+        if response.status != 200:
+            raise RuntimeError(f"emulator reset failed: {response.status}")
+
+
 async def throughput(args: argparse.Namespace) -> bool:
     n, c = args.messages, args.concurrency
     results: dict[str, list[tuple[float, float]]] = {"raw": [], "sdk": [], "journal": []}
@@ -110,6 +120,8 @@ async def throughput(args: argparse.Namespace) -> bool:
             for kind in order:
                 items = list(messages(n, offset))
                 offset += n
+                await reset(url)  # every run meets an emulator with an empty record
+                gc.collect()
                 if kind == "raw":
                     bodies = [dumps(prepare_message(m)).encode() for m in items]
                     figures = await raw_aiohttp(url, bodies, c)
@@ -124,20 +136,28 @@ async def throughput(args: argparse.Namespace) -> bool:
         "journal": "send_bulk, journal on",
     }
     print(f"\nthroughput: {n:,} messages x {args.rounds} rounds (+1 warm-up), concurrency {c}")
+    rates = {k: [n / s for s, _ in v] for k, v in results.items()}
+    cpus = {k: [1e6 * u / n for _, u in v] for k, v in results.items()}
+    print(f"{'median of rounds':<28}{'messages/s':>12}{'CPU us/msg':>12}{'min-max CPU':>14}")
+    for kind, label in labels.items():
+        low, high = min(cpus[kind]), max(cpus[kind])
+        print(
+            f"{label:<28}{statistics.median(rates[kind]):>12,.0f}"
+            f"{statistics.median(cpus[kind]):>12.1f}{f'{low:.0f}-{high:.0f}':>14}"
+        )
+    # Each round measures raw and send_bulk back to back: their ratio within a round cancels
+    # the drift of a shared machine between rounds; the median of the rounds' ratios is judged.
+    print(f"{'ratio to raw, same round':<28}{'rate median':>12}{'CPU median':>12}{'rate min':>10}")
     ok = True
-    for name, pick in (("best", min), ("median", statistics.median)):
-        rate = {k: n / pick(s for s, _ in v) for k, v in results.items()}
-        cpu = {k: 1e6 * pick(u for _, u in v) / n for k, v in results.items()}
-        print(f"{name + ' round':<28}{'messages/s':>12}{'ratio':>8}{'CPU us/msg':>12}{'ratio':>8}")
-        for kind, label in labels.items():
-            print(
-                f"{label:<28}{rate[kind]:>12,.0f}{rate[kind] / rate['raw']:>8.3f}"
-                f"{cpu[kind]:>12.1f}{cpu[kind] / cpu['raw']:>8.3f}"
-            )
-        if name == "best":
-            ok = rate["sdk"] >= 0.9 * rate["raw"] and cpu["sdk"] <= 1.15 * cpu["raw"]
+    for kind in ("sdk", "journal"):
+        rate = [s / r for s, r in zip(rates[kind], rates["raw"], strict=True)]
+        cpu = [s / r for s, r in zip(cpus[kind], cpus["raw"], strict=True)]
+        rate_ratio, cpu_ratio = statistics.median(rate), statistics.median(cpu)
+        print(f"{labels[kind]:<28}{rate_ratio:>12.3f}{cpu_ratio:>12.3f}{min(rate):>10.3f}")
+        if kind == "sdk":
+            ok = rate_ratio >= 0.9 and cpu_ratio <= 1.15
     verdict = "met" if ok else "MISSED"
-    print(f"targets (best rounds, journal off): rate >= 0.9 x raw, CPU <= 1.15 x raw: {verdict}")
+    print(f"targets (median same-round ratio, journal off): rate >= 0.9, CPU <= 1.15: {verdict}")
     return ok
 
 

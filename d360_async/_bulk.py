@@ -21,7 +21,7 @@ from collections.abc import (
 )
 from contextlib import aclosing, asynccontextmanager
 from enum import StrEnum
-from itertools import chain, islice
+from itertools import chain, count, islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -148,15 +148,21 @@ class _Item:
 class _Counts:
     """Running totals (internal, updated once per message)."""
 
-    __slots__ = ("by_status", "total")
+    __slots__ = ("failed", "sent", "skipped", "total", "unknown")
 
     def __init__(self) -> None:
-        self.total = 0
-        self.by_status = dict.fromkeys(SendStatus, 0)
+        self.total = self.sent = self.failed = self.skipped = self.unknown = 0
 
     def add(self, status: SendStatus) -> None:
         self.total += 1
-        self.by_status[status] += 1
+        if status is SendStatus.SENT:
+            self.sent += 1
+        elif status is SendStatus.FAILED:
+            self.failed += 1
+        elif status is SendStatus.SKIPPED:
+            self.skipped += 1
+        else:
+            self.unknown += 1
 
 
 def _body_params(payload: Mapping[str, Any]) -> int:
@@ -244,6 +250,7 @@ class BulkRun:
         self._report: BulkReport | None = None
         self._iterated = False
         self._results: AsyncGenerator[SendResult, None] | None = None
+        self._keep = True  # False in run(): sent messages are counted, no SendResult is made
         self._fetching: dict[tuple[str, str], asyncio.Future[int | str]] = {}
 
     @property
@@ -255,13 +262,13 @@ class BulkRun:
 
     def snapshot(self) -> BulkReport:
         """The counts so far."""
-        counts = self._counts.by_status
+        counts = self._counts
         return BulkReport(
-            total=self._counts.total,
-            sent=counts[SendStatus.SENT],
-            failed=counts[SendStatus.FAILED],
-            skipped=counts[SendStatus.SKIPPED],
-            unknown=counts[SendStatus.UNKNOWN],
+            total=counts.total,
+            sent=counts.sent,
+            failed=counts.failed,
+            skipped=counts.skipped,
+            unknown=counts.unknown,
             elapsed=time.perf_counter() - self._started,
             stopped=self._stopped,
         )
@@ -269,6 +276,7 @@ class BulkRun:
     async def run(self) -> BulkReport:
         """Send the whole campaign, keep no results, return the final report."""
         await self._start()
+        self._keep = False
         try:
             async with self._admitted() as items:
                 await bounded_each(items, self._one, self._concurrency)
@@ -304,6 +312,7 @@ class BulkRun:
                 aclosing(bounded_map(items, self._one, self._concurrency)) as results,
             ):
                 async for result in results:
+                    assert result is not None  # results are kept when iterating
                     yield result
             await self._end()
         finally:
@@ -357,7 +366,7 @@ class BulkRun:
         iterator (the fast path: workers share it without a lock); otherwise an async one."""
         if isinstance(self._messages, AsyncIterable) or self._journal is not None:
             return self._items()
-        admitted = (self._admit(i, m) for i, m in enumerate(self._messages))
+        admitted = map(self._admit, count(), self._messages)
         if not self._preflight:
             return admitted
         window = list(islice(admitted, self._window))
@@ -485,8 +494,11 @@ class BulkRun:
                 return template.body_placeholder_count
         return f"template {name!r} ({language}) not found"
 
-    async def _one(self, item: _Item | SendResult) -> SendResult:
-        """Send one admitted message (or pass a decided result on) and count the outcome."""
+    async def _one(self, item: _Item | SendResult) -> SendResult | None:
+        """Send one admitted message (or pass a decided result on) and count the outcome.
+
+        Returns the result, or None for a sent message when results are not kept (``run()``).
+        """
         if isinstance(item, SendResult):
             return self._done(item)
         if self._stopped is not None:
@@ -532,9 +544,16 @@ class BulkRun:
             if journal is not None:
                 journal.record(item.index, key, status.value, error=str(exc))
             return self._done(SendResult(index=item.index, to=item.to, status=status, error=exc))
-        message_id = _message_id(data)
         if journal is not None:
-            journal.record(item.index, key, "sent", message_id)
+            journal.record(item.index, key, "sent", _message_id(data))
+        if not self._keep:  # run(): count it, no result object
+            counts = self._counts
+            counts.total += 1
+            counts.sent += 1
+            if self._on_progress is not None:
+                self._progress(final=False)
+            return None
+        message_id = _message_id(data)
         return self._done(
             SendResult(index=item.index, to=item.to, status=SendStatus.SENT, message_id=message_id)
         )

@@ -14,6 +14,7 @@ from array import array
 __all__ = ["RecipientSet", "recipient_key"]
 
 _PARTS = 256
+_PART_MASK = _PARTS - 1
 _FORMATTING = str.maketrans("", "", " \t+-().")
 _MIX = 0x9E3779B97F4A7C15  # Fibonacci hashing multiplier
 _MASK64 = (1 << 64) - 1
@@ -46,30 +47,29 @@ class RecipientSet:
 
     def add(self, to: str) -> bool:
         """Add ``to``; True if it was not in the set."""
-        key = recipient_key(to)
-        if not key.isdigit() or len(key) > 18 or key.startswith("0"):
+        key = to if to.isdigit() else to.translate(_FORMATTING)
+        if len(key) > 18 or key[:1] == "0" or not (key.isascii() and key.isdigit()):
             if key in self._other:
                 return False
             self._other.add(key)
             self._count += 1
             return True
         number = int(key)
-        mixed = (number * _MIX) & _MASK64
-        part = mixed & (_PARTS - 1)
+        mixed = number * _MIX & _MASK64
+        part = mixed & _PART_MASK
         table = self._tables[part]
-        size = len(table)
-        slot = (mixed >> 8) & (size - 1)
-        while True:
-            value = table[slot]
+        mask = len(table) - 1
+        slot = (mixed >> 8) & mask
+        value = table[slot]
+        while value:
             if value == number:
                 return False
-            if value == 0:
-                break
-            slot = (slot + 1) & (size - 1)
+            slot = (slot + 1) & mask
+            value = table[slot]
         table[slot] = number
         self._count += 1
-        self._fill[part] += 1
-        if self._fill[part] * 4 > size * 3:
+        fill = self._fill[part] = self._fill[part] + 1
+        if fill * 4 > (mask + 1) * 3:
             self._grow(part)
         return True
 

@@ -135,15 +135,16 @@ class Transport:
         retry = self._retry
         cool_down = self._cool_down
         debug = logger.isEnabledFor(logging.DEBUG)
-        started = loop.time()
+        started = sent_at = loop.time()
         attempt = 0
         while True:
             attempt += 1
-            if cool_down.paused_until > loop.time():
+            if cool_down.paused_until > started:  # then compare with the time now
                 await cool_down.wait()
             if self._limiter is not None:
                 await self._limiter.acquire()
-            sent_at = loop.time()
+            if attempt > 1 or self._limiter is not None:
+                sent_at = loop.time()
             error: APIError
             try:
                 async with self.session.request(

@@ -140,3 +140,15 @@ async def test_cancelling_leaves_the_journal_consistent(emu: Emulator, tmp_path:
         assert sent_at_cancel < 50_000  # it stopped promptly
         await asyncio.sleep(0.1)
         assert len(emu.sent_messages) == sent_at_cancel  # and nothing went out afterwards
+
+
+async def test_run_records_message_ids_in_the_journal(emu: Emulator, tmp_path: Path) -> None:
+    """``run()`` keeps no results, but the journal still gets every message id."""
+    journal = tmp_path / "j.sqlite"
+    async with D360Client(emu.api_key, base_url=emu.url, rate_limit=None) as client:
+        report = await client.send_bulk(welcome(20), journal=journal).run()
+        again = [r async for r in client.send_bulk(welcome(20), journal=journal)]
+    assert report.sent == 20
+    wamids = {m.to: m.wamid for m in emu.sent_messages}
+    assert {r.to: r.message_id for r in again} == wamids
+    assert {r.status for r in again} == {SendStatus.SKIPPED}
