@@ -60,7 +60,11 @@ async def bounded_map(
     results: asyncio.Queue[object] = asyncio.Queue(maxsize=2 * concurrency)
 
     async def handle(item: T) -> None:
-        await results.put(await fn(item))
+        result = await fn(item)
+        try:
+            results.put_nowait(result)  # the common case, without another coroutine
+        except asyncio.QueueFull:
+            await results.put(result)
 
     consume = _consumer(source, handle)
 
