@@ -98,6 +98,7 @@ class Journal:
         "_ahead_done",
         "_ahead_from",
         "_error",
+        "_loop",
         "_queue",
         "_reader",
         "_thread",
@@ -113,10 +114,11 @@ class Journal:
         self._ahead_from = 0
         self._ahead_done = False
         self._error: BaseException | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def open(self) -> None:
         """Create or open the file and start the writer thread."""
-        loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()
         ready: asyncio.Future[None] = loop.create_future()
         self._thread = threading.Thread(
             target=self._write_loop, args=(loop, ready), name="d360-journal", daemon=True
@@ -153,7 +155,8 @@ class Journal:
     async def mark_pending(self, idx: int, recipient: str) -> None:
         """Record that message ``idx`` is about to be sent; returns once committed."""
         self._check()
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        assert self._loop is not None, "the journal is not open"
+        future: asyncio.Future[None] = self._loop.create_future()  # no get_running_loop()
         self._queue.put(("row", (idx, recipient, "pending", None, None, time.time()), future))
         await future
 

@@ -63,6 +63,7 @@ class Transport:
         "_headers",
         "_json_headers",
         "_limiter",
+        "_loop",
         "_retry",
         "_secret",
         "_timeout",
@@ -93,6 +94,7 @@ class Transport:
         self._limiter = limiter
         self._retry = retry
         self._cool_down = CoolDown()
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def cool_down(self) -> CoolDown:
@@ -131,7 +133,9 @@ class Transport:
             url = URL(self._base + path, encoded=True)
             if len(self._urls) < _URL_CACHE_SIZE:
                 self._urls[path] = url
-        loop = asyncio.get_running_loop()
+        loop = self._loop
+        if loop is None:  # the session's loop; asking asyncio each time costs a getpid() call
+            loop = self._loop = asyncio.get_running_loop()
         retry = self._retry
         cool_down = self._cool_down
         debug = logger.isEnabledFor(logging.DEBUG)
