@@ -66,7 +66,8 @@ class D360Client:
 
     Create it inside a running event loop, preferably as an ``async with`` block; it opens
     its aiohttp session on first use and closes it on exit (a ``session`` you pass in is used
-    as is and left open).
+    as is and left open). Like an aiohttp session, a client belongs to the event loop of its
+    first request: use one client per loop.
 
     Args:
         api_key: Your 360dialog API key; defaults to the ``D360_API_KEY`` environment variable.

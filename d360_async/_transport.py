@@ -143,11 +143,14 @@ class Transport:
         attempt = 0
         while True:
             attempt += 1
-            if cool_down.paused_until > started:  # then compare with the time now
+            waited = attempt > 1
+            if cool_down.paused_until > started:  # wait() compares with the time now
                 await cool_down.wait()
+                waited = True
             if self._limiter is not None:
                 await self._limiter.acquire()
-            if attempt > 1 or self._limiter is not None:
+                waited = True
+            if waited:  # an attempt's timing starts when it goes out
                 sent_at = loop.time()
             error: APIError
             try:

@@ -5,6 +5,7 @@ cool-down after a 429."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import pytest
@@ -147,3 +148,22 @@ async def test_injected_session_is_used_and_left_open(mock_api: aioresponses) ->
 def test_rate_limit_must_be_positive() -> None:
     with pytest.raises(ValueError, match="rate_limit"):
         D360Client(KEY, rate_limit=0)
+
+
+async def test_time_waited_in_a_cool_down_is_not_logged_as_request_time(
+    mock_api: aioresponses, caplog: pytest.LogCaptureFixture
+) -> None:
+    mock_api.post(url("/marketing_messages"), status=429, headers={"Retry-After": "5"})
+    mock_api.post(url("/marketing_messages"), payload=samples.SEND_OK, repeat=True)
+    caplog.set_level(logging.DEBUG, logger="d360_async")
+    async with D360Client(KEY, rate_limit=None, retry=RetryPolicy(deadline=None)) as client:
+        first = asyncio.create_task(client.send_marketing_message(MESSAGE))
+        await asyncio.sleep(1.0)  # the 429 has come back: a cool-down until t = 5
+        caplog.clear()
+        await client.send_marketing_message(MESSAGE)  # waits 4 s, then takes no time at all
+        await first
+    lines = [r.getMessage() for r in caplog.records if "-> 200" in r.getMessage()]
+    assert sorted(lines) == [
+        "POST /marketing_messages -> 200 attempt=1 elapsed=0.000s",  # the later request
+        "POST /marketing_messages -> 200 attempt=2 elapsed=0.000s",  # the throttled one's retry
+    ]

@@ -152,3 +152,30 @@ async def test_run_records_message_ids_in_the_journal(emu: Emulator, tmp_path: P
     wamids = {m.to: m.wamid for m in emu.sent_messages}
     assert {r.to: r.message_id for r in again} == wamids
     assert {r.status for r in again} == {SendStatus.SKIPPED}
+
+
+async def test_run_under_faults_agrees_with_the_journal_and_the_emulator(tmp_path: Path) -> None:
+    """``run()`` keeps no results: its counts, the journal and the emulator must still agree."""
+    journal = tmp_path / "j.sqlite"
+    faults = ("429", "503", "drop_before", "drop_after")
+    async with (
+        Emulator(rate=None, seed=7, fault_rate=0.08, fault_kinds=faults) as emu,
+        D360Client(
+            emu.api_key, base_url=emu.url, rate_limit=None, retry=RetryPolicy(wait=False)
+        ) as client,
+    ):
+        report = await client.send_bulk(welcome(3_000), journal=journal, concurrency=32).run()
+        accepted = emu.accepted_counts()
+        injected = dict(emu.faults_injected)
+    with sqlite3.connect(journal) as conn:
+        rows = conn.execute("SELECT recipient, status, message_id FROM messages").fetchall()
+    sent = {recipient: wamid for recipient, status, wamid in rows if status == "sent"}
+    unknown = {recipient for recipient, status, _ in rows if status == "unknown"}
+    assert (report.total, len(rows)) == (3_000, 3_000)
+    assert report.sent + report.failed + report.unknown == 3_000
+    assert (report.sent, report.unknown) == (len(sent), len(unknown))
+    assert report.unknown == injected["drop_before"] + injected["drop_after"] > 0
+    assert set(accepted.values()) == {1}
+    assert set(sent) <= set(accepted) and set(accepted) - set(sent) <= unknown
+    wamids = {m.wa_id: m.wamid for m in emu.sent_messages}
+    assert all(wamid == wamids[recipient] for recipient, wamid in sent.items())
