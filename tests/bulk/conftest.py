@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from d360_async import D360Client, MessageBuilder, RetryPolicy
 from d360_async.testing import Emulator
 
 WELCOME = MessageBuilder(name="welcome_offer", language="en_US")  # BODY has one placeholder
+FAULTS = ("429", "503", "drop_before", "drop_after")
 
 
 def number(i: int) -> str:
@@ -34,3 +36,15 @@ async def client(emu: Emulator) -> AsyncIterator[D360Client]:
         emu.api_key, base_url=emu.url, rate_limit=None, retry=RetryPolicy(wait=False)
     ) as c:
         yield c
+
+
+@asynccontextmanager
+async def faulty(seed: int) -> AsyncIterator[tuple[Emulator, D360Client]]:
+    """An emulator failing 8 % of requests with every kind of ``FAULTS``, and a client on it."""
+    async with (
+        Emulator(rate=None, seed=seed, fault_rate=0.08, fault_kinds=FAULTS) as emulator,
+        D360Client(
+            emulator.api_key, base_url=emulator.url, rate_limit=None, retry=RetryPolicy(wait=False)
+        ) as c,
+    ):
+        yield emulator, c

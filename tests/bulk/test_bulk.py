@@ -15,13 +15,12 @@ from d360_async import (
     D360Client,
     PermissionDeniedError,
     PreflightError,
-    RetryPolicy,
     SendResult,
     SendStatus,
 )
 from d360_async.testing import Emulator
 
-from .conftest import WELCOME, number, welcome
+from .conftest import FAULTS, WELCOME, faulty, number, welcome
 
 
 async def collect(run: Any) -> list[SendResult]:
@@ -96,13 +95,7 @@ async def test_dedupe_off_sends_repeats(emu: Emulator, client: D360Client) -> No
 
 
 async def test_ten_thousand_with_faults_nothing_lost_nothing_doubled() -> None:
-    faults = ("429", "503", "drop_before", "drop_after")
-    async with (
-        Emulator(rate=None, seed=5, fault_rate=0.08, fault_kinds=faults) as emu,
-        D360Client(
-            emu.api_key, base_url=emu.url, rate_limit=None, retry=RetryPolicy(wait=False)
-        ) as client,
-    ):
+    async with faulty(seed=5) as (emu, client):
         run = client.send_bulk(welcome(10_000), concurrency=64)
         results = await collect(run)
         accepted = emu.accepted_counts()
@@ -117,7 +110,7 @@ async def test_ten_thousand_with_faults_nothing_lost_nothing_doubled() -> None:
     assert not groups[SendStatus.FAILED] & set(accepted)
     assert not groups[SendStatus.SKIPPED]
     # Every fault kind happened; drops became unknown outcomes, throttles were retried.
-    assert all(injected.get(kind, 0) > 0 for kind in faults), injected
+    assert all(injected.get(kind, 0) > 0 for kind in FAULTS), injected
     assert len(groups[SendStatus.UNKNOWN]) == injected["drop_before"] + injected["drop_after"]
     report = run.report
     assert report.sent + report.failed + report.unknown == 10_000

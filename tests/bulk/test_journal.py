@@ -16,7 +16,7 @@ import pytest
 from d360_async import D360Client, JournalError, RetryPolicy, SendResult, SendStatus
 from d360_async.testing import Emulator
 
-from .conftest import number, welcome
+from .conftest import faulty, number, welcome
 
 CHILD = textwrap.dedent(
     """
@@ -157,13 +157,7 @@ async def test_run_records_message_ids_in_the_journal(emu: Emulator, tmp_path: P
 async def test_run_under_faults_agrees_with_the_journal_and_the_emulator(tmp_path: Path) -> None:
     """``run()`` keeps no results: its counts, the journal and the emulator must still agree."""
     journal = tmp_path / "j.sqlite"
-    faults = ("429", "503", "drop_before", "drop_after")
-    async with (
-        Emulator(rate=None, seed=7, fault_rate=0.08, fault_kinds=faults) as emu,
-        D360Client(
-            emu.api_key, base_url=emu.url, rate_limit=None, retry=RetryPolicy(wait=False)
-        ) as client,
-    ):
+    async with faulty(seed=7) as (emu, client):
         report = await client.send_bulk(welcome(3_000), journal=journal, concurrency=32).run()
         accepted = emu.accepted_counts()
         injected = dict(emu.faults_injected)
