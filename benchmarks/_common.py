@@ -10,6 +10,8 @@ import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+import aiohttp
+
 ROOT = Path(__file__).resolve().parent.parent
 API_KEY = "bench-key"
 
@@ -89,3 +91,9 @@ def peak_rss_mb() -> float:
     except OSError:
         pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+async def reset_emulator(session: aiohttp.ClientSession, url: str) -> None:
+    """Make the emulator forget its records and counters (so that each run starts empty)."""
+    async with session.post(f"{url}/_emulator/reset", json={}) as response:
+        response.raise_for_status()

@@ -44,7 +44,7 @@ from typing import Any
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import API_KEY, ROOT, emulator, peak_rss_mb, pin_client
+from _common import API_KEY, ROOT, emulator, peak_rss_mb, pin_client, reset_emulator
 
 from d360_async import D360Client, MessageBuilder, RetryPolicy
 from d360_async._payloads import prepare_message
@@ -115,13 +115,14 @@ async def sdk(
     return elapsed, used
 
 
-async def reset(url: str) -> None:
-    async with (
-        aiohttp.ClientSession() as session,
-        session.post(url + "/_emulator/reset", json={}) as response,
-    ):
-        if response.status != 200:
-            raise RuntimeError(f"emulator reset failed: {response.status}")
+async def one_run(
+    kind: str, url: str, items: list[dict[str, Any]], concurrency: int, journal: Path | None
+) -> tuple[float, float]:
+    """One measured run of ``kind`` (raw, sdk, iterate or journal): (seconds, CPU seconds)."""
+    if kind == "raw":
+        bodies = [dumps(prepare_message(m)).encode() for m in items]
+        return await raw_aiohttp(url, bodies, concurrency)
+    return await sdk(url, items, concurrency, journal, iterate=kind == "iterate")
 
 
 async def throughput(args: argparse.Namespace) -> bool:
@@ -129,22 +130,18 @@ async def throughput(args: argparse.Namespace) -> bool:
     kinds = ["raw", "sdk", "iterate", "journal"]
     results: dict[str, list[tuple[float, float]]] = {k: [] for k in kinds}
     with emulator() as (url, _), tempfile.TemporaryDirectory() as tmp:
-        offset = 0
-        for round_ in range(args.rounds + 1):  # round 0 warms the emulator and both clients up
-            order = kinds if round_ % 2 == 0 else kinds[::-1]
-            for kind in order:
-                items = list(messages(n, offset))
-                offset += n
-                await reset(url)  # every run meets an emulator with an empty record
-                gc.collect()
-                if kind == "raw":
-                    bodies = [dumps(prepare_message(m)).encode() for m in items]
-                    figures = await raw_aiohttp(url, bodies, c)
-                else:
+        async with aiohttp.ClientSession() as control:
+            offset = 0
+            for round_ in range(args.rounds + 1):  # round 0 warms the emulator and both clients up
+                for kind in kinds if round_ % 2 == 0 else kinds[::-1]:
+                    items = list(messages(n, offset))
+                    offset += n
+                    await reset_emulator(control, url)  # every run meets an empty record
+                    gc.collect()
                     journal = Path(tmp, f"j{round_}.sqlite") if kind == "journal" else None
-                    figures = await sdk(url, items, c, journal, iterate=kind == "iterate")
-                if round_:
-                    results[kind].append(figures)
+                    figures = await one_run(kind, url, items, c, journal)
+                    if round_:
+                        results[kind].append(figures)
     labels = {
         "raw": "raw aiohttp (prebuilt JSON)",
         "sdk": "send_bulk, journal off",

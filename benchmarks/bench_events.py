@@ -53,7 +53,7 @@ from typing import Any
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import API_KEY, ROOT, cpu_seconds, emulator, pin_client
+from _common import API_KEY, ROOT, cpu_seconds, emulator, pin_client, reset_emulator
 
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 from d360_async import D360Client, RetryPolicy
@@ -289,12 +289,6 @@ async def recorded(session: aiohttp.ClientSession, url: str) -> tuple[int, int]:
     return int(state["events"].get(NODE, 0)), int(state["duplicate_events"])
 
 
-async def reset(session: aiohttp.ClientSession, url: str) -> None:
-    """Make the emulator forget every event (so that each round starts empty)."""
-    async with session.post(f"{url}/_emulator/reset", json={}) as response:
-        response.raise_for_status()
-
-
 def cross_check(data: list[dict[str, Any]], facebook: Any) -> None:
     """The three senders hash the same records to the same digests."""
     for record in data[:200]:
@@ -326,13 +320,13 @@ async def bench(args: argparse.Namespace) -> int:
     with emulator_process(args.pin) as (url, pid):
         async with aiohttp.ClientSession() as control:
             for send in senders.values():  # warm-up: imports, caches, connections
-                await reset(control, url)
+                await reset_emulator(control, url)
                 ids = [str(uuid.uuid4()) for _ in range(args.warmup)]
                 await send(url, data[: args.warmup], ids, int(time.time()), args.concurrency)
             for round_ in range(args.rounds):
                 order = list(senders.items())
                 for name, send in order if round_ % 2 == 0 else order[::-1]:
-                    await reset(control, url)
+                    await reset_emulator(control, url)
                     ids = [str(uuid.uuid4()) for _ in data]
                     before = cpu_seconds(pid)
                     start, cpu_start = time.perf_counter(), time.process_time()

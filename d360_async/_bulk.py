@@ -337,10 +337,13 @@ class BulkRun:
             await self._journal.close()
 
     def _done(self, result: SendResult) -> SendResult:
-        self._counts.add(result.status)
+        self._count(result.status)
+        return result
+
+    def _count(self, status: SendStatus) -> None:
+        self._counts.add(status)
         if self._on_progress is not None:
             self._progress(final=False)
-        return result
 
     def _progress(self, *, final: bool) -> None:
         if self._on_progress is None:
@@ -547,11 +550,7 @@ class BulkRun:
         if journal is not None:
             journal.record(item.index, key, "sent", _message_id(data))
         if not self._keep:  # run(): count it, no result object
-            counts = self._counts
-            counts.total += 1
-            counts.sent += 1
-            if self._on_progress is not None:
-                self._progress(final=False)
+            self._count(SendStatus.SENT)
             return None
         message_id = _message_id(data)
         return self._done(

@@ -108,17 +108,9 @@ def _events(count: int, now: int) -> Iterator[dict[str, Any]]:
 async def _campaign(ctx: Context, client: D360Client, plan: _Plan, concurrency: int) -> BulkReport:
     failures: Counter[str] = Counter()
     with Tracker(ctx, description="campaign", total=plan.rows, unit="msg") as tracker:
-
-        def progress(r: BulkReport) -> None:
-            counts = {
-                "sent": r.sent,
-                "failed": r.failed,
-                "skipped": r.skipped,
-                "unknown": r.unknown,
-            }
-            tracker.update(r.total, counts)
-
-        run = client.send_bulk(plan.messages(), concurrency=concurrency, on_progress=progress)
+        run = client.send_bulk(
+            plan.messages(), concurrency=concurrency, on_progress=tracker.bulk_progress
+        )
         async with run:
             async for result in run:
                 if result.status is SendStatus.FAILED:
@@ -144,17 +136,11 @@ async def _conversions(
         f"{hash_value('em', sample)[:16]}... (SHA-256; phone numbers, names too)"
     )
     now = int(time.time())
-    done = 0
-    counts = {"received": 0, "rejected": 0, "failed": 0}
     with Tracker(ctx, description="events", total=count, unit="events") as tracker:
         run = client.send_conversion_events(dataset_id, _events(count, now), batch_size=1000)
         async with run:
             async for batch in run:
-                done += batch.events_sent + sum(1 for r in batch.rejected if not r.from_server)
-                counts["received"] += batch.events_received
-                counts["rejected"] += len(batch.rejected)
-                counts["failed"] += len(batch.failed)
-                tracker.update(done, counts)
+                tracker.events_batch(batch)
     report = run.report
     ctx.say(events_summary(report).replace("summary:", "events:", 1))
     return report

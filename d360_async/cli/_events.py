@@ -249,17 +249,10 @@ async def run_events(args: argparse.Namespace, ctx: Context) -> int:
                 test_event_code=args.test_event_code,
                 hash_pii=not args.no_hash,
             )
-            done = 0
-            counts = {"received": 0, "rejected": 0, "failed": 0}
             with Tracker(ctx, description="events", total=total, unit="events") as tracker:
                 async with run:
                     async for result in run:
-                        local = sum(1 for r in result.rejected if not r.from_server)
-                        done += result.events_sent + local
-                        counts["received"] += result.events_received
-                        counts["rejected"] += len(result.rejected)
-                        counts["failed"] += len(result.failed)
-                        tracker.update(done, counts)
+                        tracker.events_batch(result)
                         for row in _rejected_rows(result, ctx):
                             rejected.write(row)
             report = run.report

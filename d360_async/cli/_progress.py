@@ -20,6 +20,9 @@ from rich.progress import (
 )
 from rich.text import Text
 
+from d360_async._bulk import BulkReport
+from d360_async._models_events import BatchResult
+
 from ._common import Context
 
 __all__ = ["Tracker"]
@@ -88,6 +91,8 @@ class Tracker:
         self._task: TaskID | None = None
         self._started = time.perf_counter()
         self._last_line = self._started
+        self._events_done = 0
+        self._event_counts = {"received": 0, "rejected": 0, "failed": 0}
         if self._live:
             self._progress = _TwoLineProgress(
                 TextColumn("{task.description}"),
@@ -130,3 +135,24 @@ class Tracker:
         done = f"{completed:,}" if self._total is None else f"{completed:,}/{self._total:,}"
         rate = completed / (now - self._started) if now > self._started else 0.0
         self._ctx.note(f"{self._description}: {done} {_counts(counts)} ({rate:,.0f}/s)")
+
+    def bulk_progress(self, report: BulkReport) -> None:
+        """An ``on_progress`` for ``send_bulk``: the report's counts."""
+        counts = {
+            "sent": report.sent,
+            "failed": report.failed,
+            "skipped": report.skipped,
+            "unknown": report.unknown,
+        }
+        self.update(report.total, counts)
+
+    def events_batch(self, batch: BatchResult) -> None:
+        """Count one finished batch of ``send_conversion_events`` (events rejected locally are
+        done too; those the server rejected were sent)."""
+        local = sum(1 for r in batch.rejected if not r.from_server)
+        self._events_done += batch.events_sent + local
+        counts = self._event_counts
+        counts["received"] += batch.events_received
+        counts["rejected"] += len(batch.rejected)
+        counts["failed"] += len(batch.failed)
+        self.update(self._events_done, counts)

@@ -267,21 +267,11 @@ async def _send(
         writer.writerow(RESULT_COLUMNS)
     listed = 0
     with Tracker(ctx, description="sending", total=rows, unit="msg") as tracker:
-
-        def progress(report: BulkReport) -> None:
-            counts = {
-                "sent": report.sent,
-                "failed": report.failed,
-                "skipped": report.skipped,
-                "unknown": report.unknown,
-            }
-            tracker.update(report.total, counts)
-
         run = client.send_bulk(
             campaign.messages(builder),
             concurrency=args.concurrency,
             journal=args.journal,
-            on_progress=progress,
+            on_progress=tracker.bulk_progress,
             resend_unknown=args.resend_unknown,
         )
         async with run:
