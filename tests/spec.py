@@ -1,4 +1,4 @@
-"""The OpenAPI spec in ``../shared/spec`` as JSON-schema validators for contract tests."""
+"""The OpenAPI spec (``tests/spec/mm-lite-openapi.json``) as validators for contract tests."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from jsonschema import Draft202012Validator
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
-SPEC_PATH = Path(__file__).resolve().parents[2] / "shared" / "spec" / "mm-lite-openapi.json"
+SPEC_PATH = Path(__file__).resolve().parent / "spec" / "mm-lite-openapi.json"
 _URI = "urn:d360:mm-lite-openapi"
 
 

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import re
-import time
 
 from .conftest import d360
 
 
 async def test_demo_runs_and_ends_with_its_summary() -> None:
-    started = time.perf_counter()
     run = await d360("demo")
-    elapsed = time.perf_counter() - started
 
     assert run.code == 0, run.err
-    assert elapsed < 60
     summary = re.compile(
         r"^summary: sent=9980 failed=10 skipped=10 unknown=0 events=5000 duplicates=0 "
         r"in [\d.]+s \([\d,]+ messages/s\)$",
@@ -35,7 +31,10 @@ async def test_demo_runs_and_ends_with_its_summary() -> None:
         r"^events: received=5000 rejected=0 failed=0 of 5,000 events, 5 batches", run.out, re.M
     )
     assert re.search(r"transient 503: retried; recipients messaged twice: 0$", run.out, re.M)
-    assert run.err == ""  # no progress lines: stderr is not a terminal and it is quick
+    # stderr is not a terminal: at most a plain progress line every few seconds (how many
+    # depends on the machine's speed), nothing else.
+    progress = re.compile(r"^(campaign|events): [\d,]+(/[\d,]+)? .*\([\d,]+/s\)$")
+    assert all(progress.match(line) for line in run.err.splitlines()), run.err
 
 
 async def test_a_smaller_demo() -> None:

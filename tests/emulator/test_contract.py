@@ -3,14 +3,15 @@
 Each case drives one operation over loopback and validates the body it gets back:
 
 - 2xx bodies against the ``$ref``'d response schema of the spec
-  (``shared/spec/mm-lite-openapi.json``), resolved through a ``referencing`` registry built
+  (``tests/spec/mm-lite-openapi.json``), resolved through a ``referencing`` registry built
   from the spec's components.
 - String-shaped errors (``{"error": "Invalid api token."}``, 401) against the spec's
   ``utils.ErrorResp``.
 - Meta-shaped errors (``{"error": {"message", "type", "code", ...}}`` and 360dialog's wrapped
   ``{"detail": {"error": {...}}}``) against ``meta_error_schema.json`` in this directory. They
   do **not** match ``utils.ErrorResp`` (whose ``error`` is a string) even where the spec lists
-  ErrorResp for that status; the live service returns them anyway (``shared/api-facts.md``).
+  ErrorResp for that status; the live service returns them anyway (360dialog's and Meta's
+  error documentation).
   Each case asserts that mismatch explicitly instead of pretending the shapes agree (a plain
   Meta error fails ErrorResp; a wrapped one passes it only vacuously, ErrorResp requiring
   nothing).
@@ -37,10 +38,10 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from d360_async.testing import OPERATIONS, Emulator
+from tests.spec import SPEC_PATH
 
 from ._helpers import event, message
 
-SPEC_PATH = Path(__file__).resolve().parents[3] / "shared" / "spec" / "mm-lite-openapi.json"
 SPEC_URI = "urn:d360-async:mm-lite-openapi"
 META_ERROR_PATH = Path(__file__).with_name("meta_error_schema.json")
 
