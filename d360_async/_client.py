@@ -71,7 +71,8 @@ class D360Client:
 
     Args:
         api_key: Your 360dialog API key; defaults to the ``D360_API_KEY`` environment variable.
-        base_url: The API root.
+        base_url: The API root; defaults to the ``D360_BASE_URL`` environment variable, else
+            ``https://waba-v2.360dialog.io``.
         timeout: Seconds in all, or an ``aiohttp.ClientTimeout``. The default (30 s in all,
             10 s to open a connection) separates the connect phase so that a send that timed
             out while connecting is known not to have been sent.
@@ -114,7 +115,7 @@ class D360Client:
         self,
         api_key: str | None = None,
         *,
-        base_url: str = DEFAULT_BASE_URL,
+        base_url: str | None = None,
         timeout: float | aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
         rate_limit: float | AsyncLimiter | None = 80.0,
         retry: RetryPolicy | None = None,
@@ -126,7 +127,9 @@ class D360Client:
             raise ValidationError(
                 "api_key", "no API key: pass api_key= or set the D360_API_KEY environment variable"
             )
-        if not base_url.startswith(("http://", "https://")):
+        if base_url is None:
+            base_url = os.environ.get("D360_BASE_URL") or DEFAULT_BASE_URL
+        if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
             raise ValidationError("base_url", "must start with http:// or https://")
         if max_connections < 1:
             raise ValidationError("max_connections", "must be at least 1")

@@ -32,6 +32,12 @@ class _CompatResponse(ClientResponse):
         super().__init__(*args, **kwargs)
 
 
+@pytest.fixture(autouse=True)
+def _no_base_url_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ``D360_BASE_URL`` in the developer's shell must not redirect the tests' clients."""
+    monkeypatch.delenv("D360_BASE_URL", raising=False)
+
+
 @pytest.fixture
 def mock_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[aioresponses]:
     monkeypatch.setattr(aioresponses_core, "ClientResponse", _CompatResponse)

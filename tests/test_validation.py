@@ -31,6 +31,17 @@ def test_api_key_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert D360Client()._key == "from-env"
 
 
+def test_base_url_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("D360_BASE_URL", "http://127.0.0.1:8080/")
+    assert D360Client(KEY).base_url == "http://127.0.0.1:8080"
+    assert D360Client(KEY, base_url="https://example.test").base_url == "https://example.test"
+    monkeypatch.setenv("D360_BASE_URL", "")
+    assert D360Client(KEY).base_url == "https://waba-v2.360dialog.io"
+    monkeypatch.setenv("D360_BASE_URL", "ftp://nowhere")
+    with pytest.raises(ValidationError, match="base_url"):
+        D360Client(KEY)
+
+
 @pytest.mark.parametrize("value", [None, "", "   "])
 def test_missing_api_key_is_a_clear_error(
     monkeypatch: pytest.MonkeyPatch, value: str | None
