@@ -248,6 +248,7 @@ async def run_events(args: argparse.Namespace, ctx: Context) -> int:
                 concurrency=args.concurrency,
                 test_event_code=args.test_event_code,
                 hash_pii=not args.no_hash,
+                default_country_code=args.default_country_code,
             )
             with Tracker(ctx, description="events", total=total, unit="events") as tracker:
                 async with run:

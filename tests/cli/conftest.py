@@ -57,7 +57,7 @@ async def d360(
 ) -> Run:
     """Run ``d360 ARGS`` in a child process and wait for it.
 
-    Unless ``--verbose``/``-v`` is among the arguments, asserts that stderr holds no traceback.
+    Unless ``--debug`` is among the arguments, asserts that stderr holds no traceback.
     """
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -77,7 +77,7 @@ async def d360(
         raise
     assert process.returncode is not None
     run = Run(process.returncode, out.decode(), err.decode())
-    if "-v" not in args and "--verbose" not in args:
+    if "--debug" not in args:
         assert "Traceback" not in run.err, run.err
     return run
 
