@@ -123,6 +123,10 @@ from ._retry import (
 from ._version import (
     __version__,
 )
+from ._wire import (
+    to_dict,
+    to_json,
+)
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -220,5 +224,7 @@ __all__ = [
     "document",
     "image",
     "parameter",
+    "to_dict",
+    "to_json",
     "video",
 ]
