@@ -10,12 +10,11 @@ a rejected-rows file (``row,line,column,reason``) and the valid rows are sent.
 
 from __future__ import annotations
 
-import csv
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import Final
 
 import attrs
 
@@ -23,6 +22,7 @@ from d360_async._errors import ValidationError
 from d360_async.hashing import normalize
 
 from ._common import Context, UsageError, plural
+from ._output import CsvFile
 from ._rows import InputFile, Record
 
 __all__ = [
@@ -259,29 +259,6 @@ def default_rejected_path(source: str) -> str:
     return str(path.with_name(path.stem + ".rejected.csv"))
 
 
-class _RejectedRows:
-    """The rejected-rows file, opened on the first problem."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self._stream: IO[str] | None = None
-        self._writer: Any = None
-
-    def write(self, problem: Problem) -> None:
-        if self._writer is None:
-            try:
-                self._stream = open(self.path, "w", encoding="utf-8", newline="")  # noqa: SIM115
-            except OSError as exc:
-                raise UsageError(f"cannot write {self.path}: {exc.strerror or exc}") from exc
-            self._writer = csv.writer(self._stream, lineterminator="\n")
-            self._writer.writerow(REJECTED_ROW_COLUMNS)
-        self._writer.writerow((problem.row, problem.line, problem.column or "", problem.reason))
-
-    def close(self) -> None:
-        if self._stream is not None:
-            self._stream.close()
-
-
 def check_file(
     ctx: Context,
     source: InputFile,
@@ -300,7 +277,7 @@ def check_file(
         UsageError: Invalid rows without ``skip_invalid``; no valid row at all; no row.
     """
     result = Validation()
-    rejected = _RejectedRows(rejected_path) if skip_invalid else None
+    rejected = CsvFile(rejected_path, REJECTED_ROW_COLUMNS) if skip_invalid else None
     listed = 0
     try:
         for record in source.records(lenient=True):
@@ -311,7 +288,7 @@ def check_file(
             result.add(checked)
             for problem in checked:
                 if rejected is not None:
-                    rejected.write(problem)
+                    rejected.write((problem.row, problem.line, problem.column, problem.reason))
                 elif ctx.verbose or listed < LISTED:
                     listed += 1
                     column = f", column {problem.column!r}" if problem.column else ""

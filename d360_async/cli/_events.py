@@ -15,16 +15,16 @@ written to the rejected-events file; the exit code is then 1.
 from __future__ import annotations
 
 import argparse
-import csv
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import Any, Final
 
 from d360_async._models_events import BatchResult, EventsReport
 from d360_async.hashing import HASHED_KEYS, UNHASHED_KEYS
 
 from ._common import EXIT_FAILURE, EXIT_OK, Context, UsageError, plural
+from ._output import CsvFile
 from ._progress import Tracker
 from ._rows import InputFile, Record
 
@@ -200,36 +200,6 @@ def summary_line(report: EventsReport) -> str:
     )
 
 
-class _RejectedFile:
-    """Written on the first rejected event, or always when the user named it."""
-
-    def __init__(self, path: str, *, always: bool) -> None:
-        self.path = path
-        self.stream: IO[str] | None = None
-        self.writer: Any = None
-        self.rows = 0
-        if always:
-            self._open()
-
-    def _open(self) -> None:
-        try:
-            self.stream = open(self.path, "w", encoding="utf-8", newline="")  # noqa: SIM115
-        except OSError as exc:
-            raise UsageError(f"cannot write {self.path}: {exc.strerror or exc}") from exc
-        self.writer = csv.writer(self.stream, lineterminator="\n")
-        self.writer.writerow(REJECTED_COLUMNS)
-
-    def write(self, row: tuple[Any, ...]) -> None:
-        if self.stream is None:
-            self._open()
-        self.writer.writerow(row)
-        self.rows += 1
-
-    def close(self) -> None:
-        if self.stream is not None:
-            self.stream.close()
-
-
 async def run_events(args: argparse.Namespace, ctx: Context) -> int:
     """``d360 events``; returns the exit code (0: every event received)."""
     ctx.require_key()
@@ -238,7 +208,7 @@ async def run_events(args: argparse.Namespace, ctx: Context) -> int:
     ctx.note(f"{source.source.name}: {plural(total, 'event')}")
     path = Path(args.file)
     rejected_path = args.rejected or str(path.with_name(path.stem + ".rejected.csv"))
-    rejected = _RejectedFile(rejected_path, always=args.rejected is not None)
+    rejected = CsvFile(rejected_path, REJECTED_COLUMNS, always=args.rejected is not None)
     try:
         async with ctx.client(rate_limit=args.rate) as client:
             run = client.send_conversion_events(

@@ -13,14 +13,14 @@ import csv
 import json
 import sys
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from typing import IO, Any, Final
 
 from rich import box
 from rich.table import Table
 
-from ._common import Context
+from ._common import Context, UsageError
 
-__all__ = ["FORMATS", "cell", "emit", "flatten", "json_default"]
+__all__ = ["FORMATS", "CsvFile", "cell", "emit", "flatten", "json_default"]
 
 FORMATS: Final = ("table", "csv", "json")
 
@@ -188,3 +188,43 @@ def table(columns: Sequence[str], rows: Sequence[Sequence[Any]], *, title: str |
     if not rows:
         result.caption = "(none)"
     return result
+
+
+class CsvFile:
+    """A CSV file of rows the user asked for (rejected rows, rejected events), with a header;
+    opened on the first row, or at once with ``always``.
+
+    Args:
+        path: Where it goes.
+        columns: Its header.
+        always: Create it even if no row is ever written.
+    """
+
+    def __init__(self, path: str, columns: Sequence[str], *, always: bool = False) -> None:
+        self.path = path
+        self.columns = tuple(columns)
+        self.rows = 0
+        self._stream: IO[str] | None = None
+        self._writer: Any = None
+        if always:
+            self._open()
+
+    def _open(self) -> None:
+        try:
+            self._stream = open(self.path, "w", encoding="utf-8", newline="")  # noqa: SIM115
+        except OSError as exc:
+            raise UsageError(f"cannot write {self.path}: {exc.strerror or exc}") from exc
+        self._writer = csv.writer(self._stream, lineterminator="\n")
+        self._writer.writerow(self.columns)
+
+    def write(self, row: Sequence[Any]) -> None:
+        """Append one row."""
+        if self._stream is None:
+            self._open()
+        self._writer.writerow(row)
+        self.rows += 1
+
+    def close(self) -> None:
+        """Close it (if it was opened)."""
+        if self._stream is not None:
+            self._stream.close()

@@ -8,36 +8,23 @@ complete programs (``asyncio.run(main())``) that need nothing but ``D360_BASE_UR
 
 from __future__ import annotations
 
-import asyncio
 import doctest
 import os
 import sys
 from pathlib import Path
 
-import attrs
 import pytest
 
 from d360_async.testing import Emulator
+from tests.child import run
 
 from .files import write_files
 from .markdown import ROOT, Block, all_blocks, blocks, exemption
 
 BLOCKS = all_blocks()
 RUN = [block for block in BLOCKS if block.kind is not None]
-#: Seconds a block (or one of its commands) may take.
-TIMEOUT = 120
 #: Shell commands that passed already: the same command in two documents runs once.
 _PASSED: set[str] = set()
-
-
-@attrs.frozen
-class Ran:
-    code: int
-    out: str
-    err: str
-
-    def explain(self, what: str) -> str:
-        return f"{what} exited {self.code}\n--- stdout\n{self.out}\n--- stderr\n{self.err}"
 
 
 def environment(emulator: Emulator | None) -> dict[str, str]:
@@ -49,24 +36,6 @@ def environment(emulator: Emulator | None) -> dict[str, str]:
         env["D360_BASE_URL"] = emulator.url
         env["D360_API_KEY"] = emulator.api_key
     return env
-
-
-async def run(*argv: str, cwd: Path, env: dict[str, str]) -> Ran:
-    process = await asyncio.create_subprocess_exec(
-        *argv,
-        cwd=cwd,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        out, err = await asyncio.wait_for(process.communicate(), TIMEOUT)
-    except TimeoutError:
-        process.kill()
-        await process.wait()
-        raise
-    assert process.returncode is not None
-    return Ran(process.returncode, out.decode(), err.decode())
 
 
 def _readme_setup() -> str:

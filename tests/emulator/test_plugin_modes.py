@@ -4,12 +4,13 @@ folder outside this repository (so none of our configuration applies)."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.child import run
 
 #: The minimal setup README shows.
 SETUP = '[tool.pytest.ini_options]\nasyncio_default_fixture_loop_scope = "function"\n'
@@ -47,14 +48,11 @@ class TestOptions:
 
 async def _pytest(folder: Path, *options: str) -> tuple[int, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("D360_", "PYTEST_"))}
-    process = await asyncio.create_subprocess_exec(
+    ran = await run(
         sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "error",
         *options, cwd=folder, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
-    out, _ = await asyncio.wait_for(process.communicate(), 120)
-    assert process.returncode is not None
-    return process.returncode, out.decode()
+    return ran.code, ran.out + ran.err
 
 
 def _project(folder: Path, *, marked: bool) -> Path:
