@@ -23,13 +23,9 @@ from d360_async import (
     RawResponse,
 )
 from d360_async._converter import structure, unstructure
+from d360_async._models_analytics import EnableTemplateAnalyticsResponse, TemplateAnalyticsResponse
 from d360_async._models_events import ConversionDataset, ConversionEventsResponse
-from d360_async._models_insights import (
-    DatasetQuality,
-    EnableTemplateAnalyticsResponse,
-    InsightsPage,
-    TemplateAnalyticsResponse,
-)
+from d360_async._models_insights import DatasetQuality, InsightsPage
 from d360_async._models_messages import (
     MarketingMessageResponse,
     MessageTemplate,
