@@ -97,7 +97,7 @@ def misfit(fit: TemplateFit, payload: Mapping[str, Any]) -> str | None:
             body = _parameters(component)
         elif kind in _HEADER:
             header = _parameters(component)
-    if fit.header is not None:
+    if fit.header is not None and (fit.header or header):
         problem = _check(fit.named, "header", fit.header, header)
         if problem is not None:
             return problem
@@ -117,21 +117,24 @@ def _names(parameters: Sequence[Any]) -> list[str | None]:
 
 
 def _check(named: bool, where: str, expected: tuple[str, ...], given: Sequence[Any]) -> str | None:
-    names = _names(given)
     if not named:
-        if len(given) == len(expected) and not any(names):
+        for parameter in given:
+            if (type(parameter) is dict or isinstance(parameter, Mapping)) and parameter.get(
+                "parameter_name"
+            ):
+                braces = ", ".join(f"{{{{{p}}}}}" for p in expected)
+                return (
+                    f"{where} parameters are named ({_join([n for n in _names(given) if n])}); "
+                    f"the template's are positional ({braces})"
+                )
+        if len(given) == len(expected):
             return None
-        if any(names):
-            braces = ", ".join(f"{{{{{p}}}}}" for p in expected)
-            return (
-                f"{where} parameters are named ({_join(names)}); the template's are "
-                f"positional ({braces})"
-            )
         owner = "a template" if where == "body" else "a header"
         return (
             f"{_count(len(given), f'{where} parameter')} for {owner} with "
             f"{_count(len(expected), 'placeholder')}"
         )
+    names = _names(given)
     if given and not all(names):
         return (
             f"{where} parameters have no parameter_name; the template's are named "

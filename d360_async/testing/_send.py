@@ -67,22 +67,26 @@ def _parameters(components: Any) -> tuple[list[Any], list[Any]] | None:
 
 def _mismatch(where: str, named: bool, expected: tuple[str, ...], given: list[Any]) -> str | None:
     """Meta's 132000 details when the parameters of one component do not fit, else None."""
-    names = [p.get("parameter_name") if isinstance(p, dict) else None for p in given]
-    if named:
-        if given and None in names:
-            return f"{where}: parameter_name is required by a template with named parameters"
-        if sorted(map(str, names)) != sorted(expected):
+    if not named:
+        for parameter in given:
+            if isinstance(parameter, dict) and "parameter_name" in parameter:
+                return (
+                    f"{where}: parameter_name is not allowed by a template with positional "
+                    "parameters"
+                )
+        if len(given) != len(expected):
             return (
-                f"{where}: parameter names ({', '.join(map(str, names))}) do not match the "
-                f"template's ({', '.join(expected)})"
+                f"{where}: number of localizable_params ({len(given)}) does not match the "
+                f"expected number of params ({len(expected)})"
             )
         return None
-    if any(name is not None for name in names):
-        return f"{where}: parameter_name is not allowed by a template with positional parameters"
-    if len(given) != len(expected):
+    names = [p.get("parameter_name") if isinstance(p, dict) else None for p in given]
+    if given and None in names:
+        return f"{where}: parameter_name is required by a template with named parameters"
+    if sorted(map(str, names)) != sorted(expected):
         return (
-            f"{where}: number of localizable_params ({len(given)}) does not match the "
-            f"expected number of params ({len(expected)})"
+            f"{where}: parameter names ({', '.join(map(str, names))}) do not match the "
+            f"template's ({', '.join(expected)})"
         )
     return None
 

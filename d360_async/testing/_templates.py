@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -31,6 +32,7 @@ _NAMED = re.compile(r"[a-z][a-z0-9_]*")
 _FIRST_ID = 1_024_000_000_000_001
 
 
+@functools.lru_cache(maxsize=4096)  # every send of a template parses the same texts
 def placeholders(text: str) -> tuple[str, ...]:
     """The distinct ``{{1}}``/``{{name}}`` placeholders of ``text``, in order of first use.
 
