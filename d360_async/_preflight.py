@@ -146,3 +146,6 @@ class PreflightError(D360Error):
         self.grouped = _group(problems)
         self.problems = tuple(str(p) for p in self.grouped)
         super().__init__("preflight failed: " + "; ".join(self.problems))
+
+    def __reduce__(self) -> tuple[type[PreflightError], tuple[tuple[PreflightProblem, ...]]]:
+        return type(self), (self.grouped,)  # pickles (to another process) whole

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Iterator
 from typing import Any
 
@@ -75,6 +76,8 @@ async def test_three_hundred_one_equal_problems_are_one_line(
     assert problem.messages == tuple(range(301))
     assert problem.reason == "2 body parameters for a template with 1 placeholder"
     assert emu.sent_messages == []
+    copy = pickle.loads(pickle.dumps(info.value))
+    assert (copy.grouped, str(copy)) == (info.value.grouped, str(info.value))
 
 
 async def test_different_problems_stay_apart_with_their_messages(
