@@ -21,7 +21,8 @@ from ._models_analytics import (
 )
 from ._models_events import ConversionDataset, ConversionEventsResponse
 from ._models_insights import DatasetQuality, InsightsPage, InsightsRow
-from ._models_messages import MarketingMessageResponse, MessageTemplate, MessageTemplatePage
+from ._models_messages import MarketingMessageResponse
+from ._models_templates import MessageTemplate, MessageTemplatePage
 from ._pagination import iterate_pages
 from ._params import (
     Fields,

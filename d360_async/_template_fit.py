@@ -13,7 +13,7 @@ from typing import Any
 
 import attrs
 
-from ._models_messages import HeaderFormat, MessageTemplate, ParameterFormat, TemplateComponentType
+from ._models_templates import HeaderFormat, MessageTemplate, ParameterFormat, TemplateComponentType
 
 __all__ = ["TemplateFit", "misfit", "placeholders"]
 

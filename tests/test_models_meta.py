@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from d360_async import APIResponseError, D360Client
 from d360_async._converter import structure, unstructure
 from d360_async._models_insights import InsightsPage, InsightsRow
-from d360_async._models_messages import (
+from d360_async._models_templates import (
     HeaderFormat,
     MessageTemplate,
     OtpType,

@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from d360_async import MessageBuilder, TemplateParameter, ValidationError, image, parameter
 from d360_async._converter import structure, unstructure
-from d360_async._models_messages import MessageTemplate, ParameterType
+from d360_async._models_messages import ParameterType
+from d360_async._models_templates import MessageTemplate
 from d360_async._payloads import prepare_message
 from d360_async._template_fit import TemplateFit, misfit, placeholders
 

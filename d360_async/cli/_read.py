@@ -16,7 +16,7 @@ from d360_async._models_analytics import (
     TemplateAnalyticsTotals,
 )
 from d360_async._models_insights import DatasetQuality
-from d360_async._models_messages import MessageTemplate
+from d360_async._models_templates import MessageTemplate
 
 from ._common import EXIT_OK, CLIError, Context, UsageError
 from ._output import emit

@@ -26,7 +26,8 @@ from d360_async._builder import MessageBuilder, document, image, video
 from d360_async._bulk import BulkReport, SendResult, SendStatus
 from d360_async._client import D360Client
 from d360_async._errors import APIStatusError
-from d360_async._models_messages import MarketingMessageRequest, MessageTemplate
+from d360_async._models_messages import MarketingMessageRequest
+from d360_async._models_templates import MessageTemplate
 from d360_async._payloads import MessageInput, prepare_message
 from d360_async._preflight import (
     PreflightError,

@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from d360_async._bulk import PreflightError
-from d360_async._preflight import PreflightProblem, PreflightProblemKind
+from d360_async._preflight import PreflightError, PreflightProblem, PreflightProblemKind
 from d360_async.cli._send import preflight_message
 from d360_async.testing import Emulator
 
