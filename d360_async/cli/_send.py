@@ -59,7 +59,7 @@ TO_COLUMNS: Final = ("to", "phone", "phone_number", "wa_id", "msisdn", "mobile")
 _MEDIA_HEADERS: Final = {"IMAGE": image, "VIDEO": video, "DOCUMENT": document}
 #: Failed rows listed on stderr when there is no ``--results`` file.
 _LISTED_FAILURES: Final = 10
-#: Messages checked against the template before sending (``send_bulk``'s preflight window).
+#: Messages checked against the template before sending (and ``send_bulk``'s preflight window).
 _PREFLIGHT_ROWS: Final = 1000
 
 
@@ -393,6 +393,7 @@ async def _send(
             journal=args.journal,
             on_progress=tracker.bulk_progress,
             resend_unknown=args.resend_unknown,
+            preflight_window=_PREFLIGHT_ROWS,  # the rows whose positions are kept
         )
         async with run:
             async for result in run:
