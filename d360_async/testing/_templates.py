@@ -1,8 +1,9 @@
-"""Message templates: the model, placeholder counting and the seeded catalogue."""
+"""Message templates: the model, placeholders (positional or named) and the seeded catalogue."""
 
 from __future__ import annotations
 
 import copy
+import functools
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -24,9 +25,22 @@ STATUSES = frozenset(
     }
 )
 CATEGORIES = frozenset({"MARKETING", "UTILITY", "AUTHENTICATION"})
+PARAMETER_FORMATS = frozenset({"POSITIONAL", "NAMED"})
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")
+_NAMED = re.compile(r"[a-z][a-z0-9_]*")
 _FIRST_ID = 1_024_000_000_000_001
+
+
+@functools.lru_cache(maxsize=4096)  # every send of a template parses the same texts
+def placeholders(text: str) -> tuple[str, ...]:
+    """The distinct ``{{1}}``/``{{name}}`` placeholders of ``text``, in order of first use.
+
+    Example:
+        >>> placeholders("Hi {{1}}, {{2}} off until {{3}}; {{1}}!")
+        ('1', '2', '3')
+    """
+    return tuple(dict.fromkeys(_PLACEHOLDER.findall(text)))
 
 
 def count_placeholders(text: str) -> int:
@@ -36,7 +50,7 @@ def count_placeholders(text: str) -> int:
         >>> count_placeholders("Hi {{1}}, {{2}} off until {{3}}; {{1}}!")
         3
     """
-    return len(set(_PLACEHOLDER.findall(text)))
+    return len(placeholders(text))
 
 
 @attrs.define(eq=False)
@@ -50,6 +64,7 @@ class Template:
         status: ``APPROVED``, ``PAUSED``, ``REJECTED``, ``PENDING``, ``DISABLED``, ...
         category: ``MARKETING``, ``UTILITY`` or ``AUTHENTICATION``.
         components: Meta-style components (``HEADER``, ``BODY``, ``FOOTER``, ``BUTTONS``).
+        parameter_format: ``POSITIONAL`` (``{{1}}``) or ``NAMED`` (``{{first_name}}``).
 
     Example:
         >>> t = Template("1", "promo", "en_US", "APPROVED", "MARKETING",
@@ -64,6 +79,12 @@ class Template:
     status: str
     category: str
     components: list[dict[str, Any]]
+    parameter_format: str = "POSITIONAL"
+
+    @property
+    def named(self) -> bool:
+        """Whether sends fill the placeholders by ``parameter_name``."""
+        return self.parameter_format == "NAMED"
 
     @property
     def body_text(self) -> str:
@@ -74,6 +95,14 @@ class Template:
         return ""
 
     @property
+    def header_text(self) -> str | None:
+        """The text of a TEXT header; None without one (or with a media header)."""
+        for component in self.components:
+            if component.get("type") == "HEADER" and component.get("format", "TEXT") == "TEXT":
+                return str(component.get("text", ""))
+        return None
+
+    @property
     def body_params(self) -> int:
         """How many body parameters a send must carry."""
         return count_placeholders(self.body_text)
@@ -82,6 +111,7 @@ class Template:
         """The template as the API returns it."""
         return {
             "name": self.name,
+            "parameter_format": self.parameter_format,
             "components": copy.deepcopy(self.components),
             "language": self.language,
             "status": self.status,
@@ -96,6 +126,22 @@ def body(text: str, *examples: str) -> dict[str, Any]:
     if examples:
         component["example"] = {"body_text": [list(examples)]}
     return component
+
+
+def named_body(text: str, **examples: str) -> dict[str, Any]:
+    """A BODY component with named placeholders and their examples, as Meta returns it."""
+    named = [{"param_name": name, "example": value} for name, value in examples.items()]
+    return {"type": "BODY", "text": text, "example": {"body_text_named_params": named}}
+
+
+def _named_header(text: str, **examples: str) -> dict[str, Any]:
+    named = [{"param_name": name, "example": value} for name, value in examples.items()]
+    return {
+        "type": "HEADER",
+        "format": "TEXT",
+        "text": text,
+        "example": {"header_text_named_params": named},
+    }
 
 
 def _image_header(url: str) -> dict[str, Any]:
@@ -113,7 +159,8 @@ def _footer(text: str) -> dict[str, Any]:
 _SHOP = "https://shop.example.com"
 _MEDIA = "https://scontent.whatsapp.net/v/t61.29466-34/emulator"
 
-# (name, language, status, category, components)
+# (name, language, status, category, components); a template whose placeholders are names
+# (``{{first_name}}``) is NAMED, the others POSITIONAL.
 _SEED: tuple[tuple[str, str, str, str, list[dict[str, Any]]], ...] = (
     (
         "summer_sale",
@@ -258,6 +305,23 @@ _SEED: tuple[tuple[str, str, str, str, list[dict[str, Any]]], ...] = (
         "UTILITY",
         [body("Your order {{1}} has shipped.", "#1234")],
     ),
+    (
+        "vip_reminder",
+        "en_US",
+        "APPROVED",
+        "MARKETING",
+        [
+            _named_header("A gift for {{first_name}}", first_name="Ada"),
+            named_body(
+                "Hi {{first_name}}, your {{reward}} is waiting. Claim it before {{expiry}}!",
+                first_name="Ada",
+                reward="free shipping",
+                expiry="31 December",
+            ),
+            _footer("Reply STOP to opt out"),
+            _buttons({"type": "URL", "text": "Claim", "url": f"{_SHOP}/vip"}),
+        ],
+    ),
 )
 
 
@@ -301,8 +365,13 @@ class TemplateStore:
         components: list[dict[str, Any]] | None = None,
         body_text: str | None = None,
         template_id: str | None = None,
+        parameter_format: str | None = None,
     ) -> Template:
-        """Add a template; ``body_text`` is a shortcut for a single BODY component."""
+        """Add a template; ``body_text`` is a shortcut for a single BODY component.
+
+        ``parameter_format`` (``POSITIONAL`` or ``NAMED``) defaults to what the placeholders
+        are: names make the template NAMED. Named placeholders must be lower-case names.
+        """
         _check_status(status)
         if category not in CATEGORIES:
             raise ValueError(f"unknown category {category!r}")
@@ -320,6 +389,7 @@ class TemplateStore:
         template = Template(
             template_id, name, language, status, category, copy.deepcopy(components)
         )
+        template.parameter_format = _parameter_format(template, parameter_format)
         self._insert(template)
         return template
 
@@ -351,6 +421,22 @@ class TemplateStore:
     def ordered(self) -> list[Template]:
         """All templates sorted by id (the listing order)."""
         return sorted(self.by_id.values(), key=lambda t: int(t.id))
+
+
+def _parameter_format(template: Template, given: str | None) -> str:
+    names = placeholders(template.body_text) + placeholders(template.header_text or "")
+    if given is None:
+        return "POSITIONAL" if all(n.isdigit() for n in names) else "NAMED"
+    if given not in PARAMETER_FORMATS:
+        raise ValueError(f"unknown parameter_format {given!r}; expected POSITIONAL or NAMED")
+    if given == "NAMED":
+        for name in names:
+            if not _NAMED.fullmatch(name):
+                raise ValueError(
+                    f"named placeholder {{{{{name}}}}} must be a lower-case name "
+                    "(letters, digits, _)"
+                )
+    return given
 
 
 def _check_status(status: str) -> None:
