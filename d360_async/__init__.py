@@ -45,7 +45,7 @@ from ._errors import (
     RateLimitError,
     ValidationError,
 )
-from ._events import EventsRun
+from ._events import EventsPoster, EventsRun
 from ._journal import JournalError
 from ._models_events import (
     ActionSource,
@@ -168,6 +168,7 @@ __all__ = [
     "EnableTemplateAnalyticsResponse",
     "ErrorResponse",
     "EventContent",
+    "EventsPoster",
     "EventsReport",
     "EventsRun",
     "FailedEvent",

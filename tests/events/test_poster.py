@@ -11,8 +11,7 @@ from typing import Any
 
 import orjson
 
-from d360_async import BadRequestError, ConversionEventsResponse
-from d360_async._events import EventsPoster, EventsRun
+from d360_async import BadRequestError, ConversionEventsResponse, EventsPoster, EventsRun
 
 from .conftest import NODE, raw_event
 
