@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from d360_async import D360Client, ValidationError
@@ -46,6 +46,7 @@ _JUNK = st.one_of(
 )
 
 
+@settings(deadline=None)  # no wall-clock limit: the first call loads the country tables
 @given(
     st.dictionaries(
         st.sampled_from(KEYS),
@@ -80,6 +81,7 @@ def _texts(value: Any) -> list[str]:
     return [value] if isinstance(value, str) else [v for v in value if isinstance(v, str)]
 
 
+@settings(deadline=None)  # no wall-clock limit: the first call loads the country tables
 @given(st.dictionaries(st.one_of(st.sampled_from(KEYS), st.text(max_size=8)), _JUNK, max_size=5))
 def test_other_junk_raises_only_validation_errors(user_data: dict[Any, Any]) -> None:
     for strict in (False, True):
@@ -87,6 +89,7 @@ def test_other_junk_raises_only_validation_errors(user_data: dict[Any, Any]) -> 
             hash_user_data(user_data, strict=strict)
 
 
+@settings(deadline=None)  # no wall-clock limit: the first call loads the country tables
 @given(st.sampled_from(KEYS), _JUNK)
 def test_single_values_raise_only_validation_errors(key: str, value: Any) -> None:
     for function in (normalize, hash_value):
