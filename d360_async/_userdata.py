@@ -94,7 +94,6 @@ _INT_KEYS: Final = frozenset({"ph", "zp", "external_id", "db", "dobd", "dobm", "
 #: Distinct values remembered per key before that key's memory starts over.
 MEMO_SIZE: Final = 4096
 _KEY_SHAPE: Final = re.compile(r"[A-Za-z0-9_.\-]{1,40}")
-_HEX: Final = re.compile(r"[0-9a-fA-F]+")
 _NOT_A_KEY: Final = "is not a Conversions API user_data key"
 
 
@@ -157,13 +156,12 @@ _MISS: Final = object()
 def _digester(rule: Rule) -> Digester:
     """Text in, digest out (None for a blank value; a digest passes through lowercased)."""
     sha256 = hashlib.sha256
-    is_hex = _HEX.fullmatch
 
     def digest(text: str) -> str | None:
         text = text.strip(JS_SPACE)
         if not text:
             return None
-        if len(text) in (32, 64) and is_hex(text):
+        if looks_hashed(text):
             return text.lower()
         return sha256(rule(text).encode()).hexdigest()
 
@@ -184,7 +182,7 @@ def _remembering(digest: Digester, memo: dict[str, Any]) -> Digester:
             try:
                 found = digest(text)
             except Invalid as exc:
-                found = exc
+                found = Invalid(exc.reason)  # without the traceback (and its frames' text)
             if len(memo) >= MEMO_SIZE:
                 memo.clear()
             memo[text] = found
