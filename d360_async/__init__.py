@@ -44,7 +44,7 @@ from ._errors import (
     RateLimitError,
     ValidationError,
 )
-from ._events import EventsRun
+from ._events import EventsPoster, EventsRun
 from ._journal import JournalError
 from ._models_analytics import (
     EnableTemplateAnalyticsResponse,
@@ -67,6 +67,7 @@ from ._models_events import (
     ConversionEventsResponse,
     CustomData,
     DeliveryCategory,
+    DroppedValue,
     ErrorResponse,
     EventContent,
     EventsReport,
@@ -183,9 +184,11 @@ __all__ = [
     "DatasetQualityPercentage",
     "DateTime",
     "DeliveryCategory",
+    "DroppedValue",
     "EnableTemplateAnalyticsResponse",
     "ErrorResponse",
     "EventContent",
+    "EventsPoster",
     "EventsReport",
     "EventsRun",
     "FailedEvent",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
@@ -569,15 +570,16 @@ class D360Client:
             test_event_code: Route the events to Events Manager's test tab.
             partner_agent: Partner attribution string.
             hash_pii: Normalise and SHA-256 hash ``user_data`` PII (already hashed values
-                pass through).
+                pass through); a value that breaks its key's rule is left out and reported
+                in ``BatchResult.dropped``.
             default_country_code: Country calling code that turns national phone numbers
-                (``0151 ...``) into international ones; without it they are rejected.
+                (``0151 ...``) into international ones.
             hash_external_id: Hash ``external_id`` (Meta recommends it); False sends it as is.
         """
         from ._events import EventsRun
 
         return EventsRun(
-            self,
+            functools.partial(self._post_events_payload, meta_node_id),
             meta_node_id,
             events,
             batch_size=batch_size,
