@@ -45,6 +45,7 @@ import ssl
 import statistics
 import sys
 import time
+import unicodedata
 import uuid
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
@@ -73,6 +74,11 @@ _LAST = ["Smith", "Garcia", "Müller", "Nguyen", "Okafor", "Rossi", "Kim", "Silv
 # -- the data ------------------------------------------------------------------------------
 
 
+def _ascii(name: str) -> str:
+    """An e-mail address takes ASCII letters (Meta's pattern): ``Müller`` → ``Muller``."""
+    return unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+
+
 def records(count: int, seed: int = 7) -> list[dict[str, Any]]:
     """Raw customer data as a shop stores it (mixed case, formatted phone numbers)."""
     rng = random.Random(seed)
@@ -82,7 +88,7 @@ def records(count: int, seed: int = 7) -> list[dict[str, Any]]:
         year, month, day = rng.randint(1950, 2005), rng.randint(1, 12), rng.randint(1, 28)
         out.append(
             {
-                "em": f" {first}.{last}{i}@Example.com",
+                "em": f" {_ascii(first)}.{_ascii(last)}{i}@Example.com",
                 "ph": f"+1 (650) {rng.randint(200, 999)}-{rng.randint(0, 9999):04d}",
                 "fn": first,
                 "ln": last,

@@ -7,15 +7,23 @@ from typing import Any
 
 import attrs
 
-__all__ = ["JSON_NAME", "RawResponse", "json_name"]
+__all__ = ["JSON_NAME", "NUMBER_AS_TEXT", "RawResponse", "json_name", "number_as_text"]
 
 #: Field metadata key holding the JSON name of a field whose name is not a Python identifier.
 JSON_NAME = "d360_json_name"
+#: Field metadata key of a number that the API writes as a JSON string (``"152.33"``).
+NUMBER_AS_TEXT = "d360_number_as_text"
 
 
 def json_name(name: str) -> dict[str, str]:
     """Metadata for a field whose JSON name differs from its Python name."""
     return {JSON_NAME: name}
+
+
+def number_as_text(name: str | None = None) -> dict[str, Any]:
+    """Metadata for a number the API sends as a string: parsed into a number, written back
+    as a string (optionally under the JSON name ``name``)."""
+    return {NUMBER_AS_TEXT: True, **(json_name(name) if name is not None else {})}
 
 
 @attrs.frozen(kw_only=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 
@@ -27,6 +28,11 @@ __all__ = ["MessageBuilder", "document", "image", "parameter", "video"]
 
 #: A value for one placeholder: text, a number, a date, or a ready parameter.
 ParamValue = str | int | float | date | Currency | DateTime | LocationMessage | TemplateParameter
+#: Values of a component: in placeholder order (``{{1}}``, ``{{2}}``), or by placeholder name.
+ParamValues = Sequence[ParamValue] | Mapping[str, ParamValue]
+
+#: What Meta allows in a placeholder name: lower-case letters, digits, underscores.
+_NAME = re.compile(r"[a-z0-9_]+")
 
 
 def _media(ref: str) -> MediaObject:
@@ -48,16 +54,29 @@ def document(ref: str) -> TemplateParameter:
     return TemplateParameter(type=ParameterType.DOCUMENT, document=_media(ref))
 
 
-def parameter(value: ParamValue) -> TemplateParameter:
-    """One template parameter from a plain value.
+def parameter(value: ParamValue, name: str | None = None) -> TemplateParameter:
+    """One template parameter from a plain value, for the placeholder ``name`` if given.
 
     ``str``/numbers become text, ``Currency``/``DateTime`` their own types, a ``date`` a
-    date-time with an ISO fallback, a ``LocationMessage`` a location.
+    date-time with an ISO fallback, a ``LocationMessage`` a location. ``name`` is the
+    ``parameter_name`` of a template with named parameters (``{{first_name}}``).
 
     Example:
         >>> parameter(Currency(fallback_value="$5", code="USD", amount_1000=5000)).type
         <ParameterType.CURRENCY: 'currency'>
+        >>> parameter("Ada", name="first_name").parameter_name
+        'first_name'
+
+    Raises:
+        ValidationError: An unsupported value, or a name Meta does not allow.
     """
+    if name is not None:
+        if not isinstance(name, str) or not _NAME.fullmatch(name):
+            raise ValidationError(
+                "parameter_name",
+                f"{name!r:.40} is not a placeholder name (lower-case letters, digits, _)",
+            )
+        return attrs.evolve(parameter(value), parameter_name=name)
     if isinstance(value, TemplateParameter):
         return value
     if isinstance(value, Currency):
@@ -73,6 +92,12 @@ def parameter(value: ParamValue) -> TemplateParameter:
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise ValidationError("parameter", f"unsupported value of type {type(value).__name__}")
     return TemplateParameter(type=ParameterType.TEXT, text=str(value))
+
+
+def _parameters(values: ParamValues) -> list[TemplateParameter]:
+    if isinstance(values, Mapping):
+        return [parameter(value, name) for name, value in values.items()]
+    return [parameter(value) for value in values]
 
 
 @attrs.frozen(kw_only=True)
@@ -91,11 +116,18 @@ class MessageBuilder:
         >>> msg = promo.build("4915112345678", body=["Ada", "20%"], url_buttons={0: "ada"})
         >>> [c.type.value for c in msg.template.components or ()]
         ['header', 'body', 'button']
+
+        A template with named parameters (``{{first_name}}``) takes its values by name:
+
+        >>> points = MessageBuilder(name="points_reminder", language="en_US")
+        >>> msg = points.build("4915112345678", body={"first_name": "Ada", "points": 120})
+        >>> [(p.parameter_name, p.text) for p in msg.template.components[0].parameters]
+        [('first_name', 'Ada'), ('points', '120')]
     """
 
     name: str
     language: str
-    header: ParamValue | None = None
+    header: ParamValue | Mapping[str, ParamValue] | None = None
     policy: str | None = None
     message_send_ttl_seconds: int | None = None
 
@@ -103,28 +135,35 @@ class MessageBuilder:
         self,
         to: str,
         *,
-        body: Sequence[ParamValue] = (),
-        header: ParamValue | None = None,
+        body: ParamValues = (),
+        header: ParamValue | Mapping[str, ParamValue] | None = None,
         url_buttons: Mapping[int, str] | None = None,
     ) -> MarketingMessageRequest:
         """The message for one recipient.
 
         Args:
             to: The recipient's number with country code.
-            body: Values of the body placeholders ``{{1}}``, ``{{2}}``, ... in order.
-            header: This recipient's header (overrides the shared one).
+            body: Values of the body placeholders: a sequence for ``{{1}}``, ``{{2}}``, ... in
+                order, or a mapping ``{"first_name": "Ada"}`` for named placeholders.
+            header: This recipient's header (overrides the shared one); for a text header
+                with a named placeholder, a mapping of one name to its value.
             url_buttons: Button index → the dynamic suffix of that URL button. (Quick-reply
                 payloads are not in the spec's parameter types; pass a dict message for them.)
+
+        Raises:
+            ValidationError: A value of an unsupported type, a bad placeholder name, or a
+                header mapping that does not hold exactly one value.
         """
         components: list[TemplateComponent] = []
         head = header if header is not None else self.header
         if head is not None:
-            components.append(
-                TemplateComponent(type=ComponentType.HEADER, parameters=[parameter(head)])
-            )
+            if isinstance(head, Mapping) and len(head) != 1:
+                raise ValidationError("header", "a header mapping holds exactly one named value")
+            heads = _parameters(head) if isinstance(head, Mapping) else [parameter(head)]
+            components.append(TemplateComponent(type=ComponentType.HEADER, parameters=heads))
         if body:
             components.append(
-                TemplateComponent(type=ComponentType.BODY, parameters=[parameter(v) for v in body])
+                TemplateComponent(type=ComponentType.BODY, parameters=_parameters(body))
             )
         for index, suffix in sorted((url_buttons or {}).items()):
             components.append(

@@ -42,8 +42,10 @@ from ._fanout import bounded_each, bounded_map
 from ._journal import Journal, JournalError
 from ._models_messages import MarketingMessageRequest
 from ._payloads import MessageInput, prepare_message
+from ._preflight import PreflightError, PreflightProblem, PreflightProblemKind
 from ._recipients import RecipientSet, recipient_key
 from ._retry import Safety
+from ._template_fit import TemplateFit, misfit
 
 if TYPE_CHECKING:
     from ._client import D360Client
@@ -56,7 +58,6 @@ T = TypeVar("T")
 CAMPAIGN_FATAL_CODES = frozenset({132001, 132015, 132016, 131055, 200})
 _AMBIGUOUS_STATUSES = frozenset({408, 500, 502, 504})
 _SEND_PATH = "/marketing_messages"
-_BODY = frozenset({"body", "BODY", "Body"})
 
 
 class SendStatus(StrEnum):
@@ -117,23 +118,6 @@ class BulkReport:
         return self.sent / self.elapsed if self.elapsed > 0 else 0.0
 
 
-class PreflightError(D360Error):
-    """The campaign cannot work (a template missing or not approved, parameters that do not
-    fit); nothing was sent.
-
-    Attributes:
-        problems: One line per problem.
-
-    Example:
-        >>> str(PreflightError(["template 'x' (en): not found"]))
-        "preflight failed: template 'x' (en): not found"
-    """
-
-    def __init__(self, problems: Iterable[str]) -> None:
-        self.problems = tuple(problems)
-        super().__init__("preflight failed: " + "; ".join(self.problems))
-
-
 class _Item:
     """A message admitted for sending (internal; cheaper than an attrs class on the hot path)."""
 
@@ -163,16 +147,6 @@ class _Counts:
             self.skipped += 1
         else:
             self.unknown += 1
-
-
-def _body_params(payload: Mapping[str, Any]) -> int:
-    components = payload["template"].get("components") or ()
-    for component in components:
-        if (type(component) is dict or isinstance(component, Mapping)) and component.get(
-            "type"
-        ) in _BODY:
-            return len(component.get("parameters") or ())
-    return 0
 
 
 def _template_key(payload: Mapping[str, Any]) -> tuple[str, str]:
@@ -242,8 +216,8 @@ class BulkRun:
         self._window = preflight_window
         self._interval = progress_interval
         self._counts = _Counts()
-        # (name, language) -> body placeholder count, or why the template cannot be used
-        self._templates: dict[tuple[str, str], int | str] = {}
+        # (name, language) -> what its messages must carry, or why it cannot be used
+        self._templates: dict[tuple[str, str], TemplateFit | PreflightProblem] = {}
         self._stopped: str | None = None
         self._started = 0.0
         self._last_progress = 0.0
@@ -251,7 +225,7 @@ class BulkRun:
         self._iterated = False
         self._results: AsyncGenerator[SendResult, None] | None = None
         self._keep = True  # False in run(): sent messages are counted, no SendResult is made
-        self._fetching: dict[tuple[str, str], asyncio.Future[int | str]] = {}
+        self._fetching: dict[tuple[str, str], asyncio.Future[TemplateFit | PreflightProblem]] = {}
 
     @property
     def report(self) -> BulkReport:
@@ -401,14 +375,14 @@ class BulkRun:
 
     async def _preflight_window(self, window: list[_Item | SendResult]) -> None:
         """Raise ``PreflightError`` if the first messages show the campaign cannot work."""
-        problems: list[str] = []
+        problems: list[PreflightProblem] = []
         for item in window:
             if isinstance(item, _Item):
                 problem = await self._check(item)
-                if problem and problem not in problems:
+                if problem is not None:
                     problems.append(problem)
         if problems:
-            raise PreflightError(problems)
+            raise PreflightError(problems)  # equal problems grouped, with their messages
 
     def _admit(self, index: int, message: MessageInput) -> _Item | SendResult:
         """In input order: validate, de-duplicate."""
@@ -469,7 +443,7 @@ class BulkRun:
             )
         return item
 
-    async def _check(self, item: _Item) -> str | None:
+    async def _check(self, item: _Item) -> PreflightProblem | None:
         """What prevents this message from working, or None (templates fetched once)."""
         key = _template_key(item.payload)
         expected = self._templates.get(key)
@@ -478,24 +452,37 @@ class BulkRun:
             if fetching is None:
                 fetching = self._fetching[key] = asyncio.ensure_future(self._fetch_template(*key))
             expected = self._templates[key] = await fetching
-        if isinstance(expected, str):
-            return expected
-        given = _body_params(item.payload)
-        if given != expected:
-            return (
-                f"message {item.index}: {given} body parameter(s), template {key[0]!r} "
-                f"({key[1]}) has {expected} placeholder(s)"
-            )
-        return None
+        if isinstance(expected, PreflightProblem):
+            return attrs.evolve(expected, messages=(item.index,))
+        reason = misfit(expected, item.payload)
+        if reason is None:
+            return None
+        return PreflightProblem(
+            kind=PreflightProblemKind.PARAMETERS,
+            template=key[0],
+            language=key[1],
+            reason=reason,
+            messages=(item.index,),
+        )
 
-    async def _fetch_template(self, name: str, language: str) -> int | str:
-        """The template's body placeholder count, or what is wrong with it."""
+    async def _fetch_template(self, name: str, language: str) -> TemplateFit | PreflightProblem:
+        """What the template's messages must carry, or what is wrong with it."""
         async for template in self._client.iter_message_templates(name=name, language=language):
             if template.name == name and template.language == language:
                 if template.status != "APPROVED":
-                    return f"template {name!r} ({language}) is {template.status}, not APPROVED"
-                return template.body_placeholder_count
-        return f"template {name!r} ({language}) not found"
+                    return PreflightProblem(
+                        kind=PreflightProblemKind.TEMPLATE_NOT_APPROVED,
+                        template=name,
+                        language=language,
+                        reason=f"is {template.status}, not APPROVED",
+                    )
+                return TemplateFit.of(template)
+        return PreflightProblem(
+            kind=PreflightProblemKind.TEMPLATE_NOT_FOUND,
+            template=name,
+            language=language,
+            reason="not found",
+        )
 
     async def _one(self, item: _Item | SendResult) -> SendResult | None:
         """Send one admitted message (or pass a decided result on) and count the outcome.
@@ -510,20 +497,21 @@ class BulkRun:
                     index=item.index, to=item.to, status=SendStatus.SKIPPED, reason=self._stopped
                 )
             )
-        if self._preflight and self._templates.get(_template_key(item.payload)) != _body_params(
-            item.payload
-        ):  # not the common case (a known template, the right count): find out what is wrong
-            problem = await self._check(item)
-            if problem:
-                return self._done(
-                    SendResult(
-                        index=item.index,
-                        to=item.to,
-                        status=SendStatus.FAILED,
-                        error=ValidationError("template", problem),
-                        reason=problem,
+        if self._preflight:
+            fit = self._templates.get(_template_key(item.payload))
+            if type(fit) is not TemplateFit or misfit(fit, item.payload) is not None:
+                # not the common case (a known template, a fitting message): what is wrong?
+                problem = await self._check(item)
+                if problem is not None:
+                    return self._done(
+                        SendResult(
+                            index=item.index,
+                            to=item.to,
+                            status=SendStatus.FAILED,
+                            error=ValidationError("template", problem.summary),
+                            reason=problem.summary,
+                        )
                     )
-                )
         journal = self._journal
         key = recipient_key(item.to) if journal is not None else ""
         if journal is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
@@ -14,16 +15,15 @@ from aiolimiter import AsyncLimiter
 
 from ._converter import structure
 from ._errors import APIResponseError, ValidationError
-from ._models_events import ConversionDataset, ConversionEventsResponse
-from ._models_insights import (
-    DatasetQuality,
+from ._models_analytics import (
     EnableTemplateAnalyticsResponse,
-    InsightsPage,
-    InsightsRow,
     MetricType,
     TemplateAnalyticsResponse,
 )
-from ._models_messages import MarketingMessageResponse, MessageTemplate, MessageTemplatePage
+from ._models_events import ConversionDataset, ConversionEventsResponse
+from ._models_insights import DatasetQuality, InsightsPage, InsightsRow
+from ._models_messages import MarketingMessageResponse
+from ._models_templates import MessageTemplate, MessageTemplatePage
 from ._pagination import iterate_pages
 from ._params import (
     Fields,
@@ -326,7 +326,9 @@ class D360Client:
         """Sent/delivered/read/clicked/cost per template (GET /marketing/template_analytics).
 
         More than 10 template ids are split into several requests (Meta's limit) and the
-        results merged into one response.
+        results merged into one response. Meta's shape, the spec's and Graph field expansion
+        are all read: ``result.data_points`` has one point per template and day, and
+        ``result.by_template()`` / ``result.total()`` add them up.
 
         Args:
             start: Start of the range: aware ``datetime``, ``date`` (UTC) or Unix seconds.
@@ -353,19 +355,9 @@ class D360Client:
                     params={**params, "template_ids": compact_json(chunk)},
                 )
             )
-        if len(raws) == 1:
-            return _parse(raws[0], TemplateAnalyticsResponse)
-        merged = {
-            "id": next((r.get("id") for r in raws if isinstance(r, Mapping)), None),
-            "template_analytics": [
-                item
-                for r in raws
-                if isinstance(r, Mapping)
-                for item in (r.get("template_analytics") or [])
-            ],
-            "responses": raws,
-        }
-        return _parse(merged, TemplateAnalyticsResponse)
+        # Several responses are parsed together, whatever shape each came in.
+        data = raws[0] if len(raws) == 1 else {"responses": raws}
+        return _parse(data, TemplateAnalyticsResponse)
 
     async def enable_template_analytics(self) -> EnableTemplateAnalyticsResponse:
         """Turn template analytics on for the account (one-way; safe to repeat)."""
@@ -578,15 +570,16 @@ class D360Client:
             test_event_code: Route the events to Events Manager's test tab.
             partner_agent: Partner attribution string.
             hash_pii: Normalise and SHA-256 hash ``user_data`` PII (already hashed values
-                pass through).
+                pass through); a value that breaks its key's rule is left out and reported
+                in ``BatchResult.dropped``.
             default_country_code: Country calling code that turns national phone numbers
-                (``0151 ...``) into international ones; without it they are rejected.
+                (``0151 ...``) into international ones.
             hash_external_id: Hash ``external_id`` (Meta recommends it); False sends it as is.
         """
         from ._events import EventsRun
 
         return EventsRun(
-            self,
+            functools.partial(self._post_events_payload, meta_node_id),
             meta_node_id,
             events,
             batch_size=batch_size,

@@ -5,7 +5,10 @@ Rules it enforces:
 - JSON names that are not identifiers (``1d_click``) come from field metadata.
 - Unknown response fields are ignored by the typed attributes and kept in ``raw``.
 - A value outside a response enum (a status Meta added yesterday) stays a plain ``str``.
-- Numbers are never silently truncated (``1.5`` is not turned into ``1``).
+- Numbers are never silently truncated (``1.5`` is not turned into ``1``). A ``Decimal`` keeps
+  the digits it was sent with (``"152.33"`` or ``152.33``); numbers the API writes as strings
+  (``number_as_text`` fields) are written back as strings, other decimals as JSON numbers.
+- Template analytics are rewritten into one shape before parsing (``_analytics_shapes``).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import enum
 import types
 import typing
 from collections.abc import Callable, Mapping
+from decimal import Decimal, InvalidOperation
 from functools import cache
 from typing import Any, TypeVar
 
@@ -22,11 +26,18 @@ import cattrs
 from cattrs.cols import is_sequence
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
-from ._base import JSON_NAME, RawResponse
+from ._analytics_shapes import normalise_template_analytics
+from ._base import JSON_NAME, NUMBER_AS_TEXT, RawResponse
+from ._models_analytics import TemplateAnalyticsResponse
 
 __all__ = ["make_converter", "structure", "unstructure"]
 
 T = TypeVar("T")
+
+#: Responses whose wire shapes are rewritten into one before parsing (``raw`` keeps the original).
+_SHAPES: dict[type, Callable[[Mapping[str, Any]], Mapping[str, Any]]] = {
+    TemplateAnalyticsResponse: normalise_template_analytics,
+}
 
 
 def _union_args(tp: Any) -> tuple[Any, ...] | None:
@@ -75,6 +86,24 @@ def _structure_int(value: Any, _: Any) -> int:
     raise TypeError(f"expected an integer, got {value!r:.40}")
 
 
+def _structure_decimal(value: Any, _: Any) -> Decimal:
+    """A decimal from a JSON string or number, keeping its digits (a float by its shortest
+    repr: ``152.33`` becomes ``Decimal("152.33")``, not the binary float's expansion)."""
+    if isinstance(value, (int, float, str, Decimal)) and not isinstance(value, bool):
+        try:
+            number = Decimal(repr(value) if isinstance(value, float) else value)
+        except InvalidOperation:
+            pass
+        else:
+            if number.is_finite():
+                return number
+    raise TypeError(f"expected a decimal number, got {value!r:.40}")
+
+
+def _text(value: Any) -> str:
+    return str(value)
+
+
 def _structure_bool(value: Any, _: Any) -> bool:
     if isinstance(value, bool):
         return value
@@ -118,6 +147,8 @@ def make_converter() -> cattrs.Converter:
     conv.register_structure_hook_func(_is_number_union, _structure_number)
     conv.register_structure_hook(int, _structure_int)
     conv.register_structure_hook(bool, _structure_bool)
+    conv.register_structure_hook(Decimal, _structure_decimal)
+    conv.register_unstructure_hook(Decimal, float)
 
     def unstructure_factory(cls: type) -> Callable[[Any], dict[str, Any]]:
         overrides: dict[str, Any] = {}
@@ -130,6 +161,8 @@ def make_converter() -> cattrs.Converter:
             options: dict[str, Any] = {}
             if JSON_NAME in a.metadata:
                 options["rename"] = a.metadata[JSON_NAME]
+            if a.metadata.get(NUMBER_AS_TEXT):
+                options["unstruct_hook"] = _text
             if a.default is None:
                 options["omit_if_default"] = True
             elif _admits_none(hints[a.name]):
@@ -168,11 +201,12 @@ def make_converter() -> cattrs.Converter:
         if is_raw:
             overrides["raw"] = override(omit=True)
         inner: Callable[[Any, Any], Any] = make_dict_structure_fn(cls, conv, **overrides)
+        reshape = _SHAPES.get(cls)
 
         def checked(data: Any, tp: Any) -> Any:
             if not isinstance(data, Mapping):
                 raise TypeError(f"expected a JSON object for {cls.__name__}")
-            instance = inner(data, tp)
+            instance = inner(data if reshape is None else reshape(data), tp)
             if not is_raw:
                 return instance
             # Frozen classes refuse attribute assignment; ``raw`` is set once, right after

@@ -1,9 +1,11 @@
 """The conversion events pipeline behind ``D360Client.send_conversion_events``.
 
 Events are read lazily, prepared one by one (defaults, ``event_id``, PII normalised and hashed,
-checks), serialised once, cut into batches (``batch_size`` events, ``max_body_bytes``) and
-posted ``concurrency`` at a time through the client (rate limit, safe retries: every event has
-an ``event_id``). Nothing is silently lost: invalid events are reported and not sent; a batch
+checks), serialised once, cut into batches (``batch_size`` events, ``max_body_bytes``; see
+``_events_batch``) and posted ``concurrency`` at a time through the ``EventsPoster`` the run is
+given (the client's: rate limit, safe retries, since every event has an ``event_id``). Nothing
+is silently lost: a value that breaks its key's rule is left out and reported
+(``DroppedValue``); invalid events are reported and not sent; a batch
 the server rejects with a 400 about an event is split (the event the error names is dropped,
 or the batch is bisected) so that the valid events are still delivered; a batch that fails for
 good is reported as failed with its error. See ``docs/events.md``.
@@ -12,47 +14,47 @@ good is reported as failed with its error. See ``docs/events.md``.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 import re
 import time
 import weakref
-from collections import deque
+from collections import Counter, deque
 from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
     AsyncIterator,
+    Awaitable,
     Iterable,
     Mapping,
 )
 from contextlib import aclosing
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final, Protocol
 
 import attrs
 import orjson
 
-from ._converter import unstructure
 from ._errors import APIError, BadRequestError, D360Error, ValidationError
+from ._events_batch import Batch, Chunker, Prepared, Preparer, Work
 from ._fanout import bounded_map
 from ._models_events import (
     BatchResult,
     ConversionEvent,
+    ConversionEventsResponse,
+    DroppedValue,
     EventsReport,
     FailedEvent,
     RejectedEvent,
-    check_event,
-    event_payload,
 )
+from ._normalise_numbers import calling_code
 from ._params import path_id
 from ._payloads import MAX_EVENTS_PER_REQUEST, EventInput
-from .hashing import _calling_code, hash_user_data
-
-if TYPE_CHECKING:
-    from ._client import D360Client
+from ._userdata import UserDataHasher
 
 __all__ = [
     "MAX_BODY_BYTES",
     "BatchResult",
+    "DroppedValue",
+    "EventsPoster",
     "EventsReport",
     "EventsRun",
     "FailedEvent",
@@ -74,151 +76,18 @@ _YIELD_EVERY: Final = 100
 _REQUEST_LEVEL = ("test_event_code", "partner_agent", "access token", "access_token", "api key")
 
 
-# --- preparing one event ----------------------------------------------------------------------
+class EventsPoster(Protocol):
+    """What the pipeline needs to send: post one events request body (``{"data": [...],
+    "test_event_code": ...}``) to the node's events endpoint and return the API's answer,
+    raising ``APIError`` subclasses. ``D360Client.send_conversion_events`` gives one bound to
+    the client; any async function of that shape will do (tests, other transports).
 
+    Example:
+        >>> async def post(body) -> ConversionEventsResponse:
+        ...     return ConversionEventsResponse(events_received=len(body["data"]))
+    """
 
-class _Prepared:
-    """An event ready to send, serialised once: the request body embeds ``fragment`` as is."""
-
-    __slots__ = ("event_id", "event_name", "fragment", "index", "size")
-
-    def __init__(self, index: int, data: dict[str, Any], encoded: bytes) -> None:
-        self.index = index
-        self.event_id: str = data["event_id"]
-        self.event_name: str = data["event_name"]
-        self.fragment = orjson.Fragment(encoded)
-        self.size = len(encoded)
-
-
-@attrs.frozen
-class _Preparer:
-    """Turns one input event into a ``_Prepared`` one, or raises ``ValidationError``."""
-
-    hash_pii: bool
-    country_code: str | None
-    hash_external_id: bool
-
-    def __call__(self, index: int, event: EventInput, now: float) -> _Prepared:
-        data = event_payload(event)
-        user_data = data.get("user_data")
-        if user_data is not None:
-            if self.hash_pii:
-                data["user_data"] = hash_user_data(
-                    user_data,
-                    default_country_code=self.country_code,
-                    hash_external_id=self.hash_external_id,
-                )
-            elif type(user_data) is not dict and not isinstance(user_data, Mapping):
-                if not attrs.has(type(user_data)):
-                    raise ValidationError("user_data", "must be a mapping or a UserData")
-                data["user_data"] = unstructure(user_data)
-        check_event(data, now)
-        try:
-            encoded = orjson.dumps(data)
-        except TypeError:  # orjson.JSONEncodeError too; its text may quote a value
-            raise ValidationError(
-                "event", "contains a value that is not JSON-serialisable"
-            ) from None
-        return _Prepared(index, data, encoded)
-
-
-def _rejection(index: int, event: object, error: ValidationError) -> RejectedEvent:
-    event_id = event_name = None
-    if isinstance(event, ConversionEvent):
-        event_id, event_name = event.event_id, event.event_name
-    elif isinstance(event, Mapping):
-        event_id, event_name = event.get("event_id"), event.get("event_name")
-    return RejectedEvent(
-        index=index,
-        event_id=event_id if isinstance(event_id, str) else None,
-        event_name=event_name if isinstance(event_name, str) else None,
-        field=error.field,
-        reason=error.reason,
-        from_server=False,
-    )
-
-
-# --- batching ---------------------------------------------------------------------------------
-
-
-@attrs.define
-class _Batch:
-    batch_index: int
-    events: list[_Prepared]
-
-
-_Work = _Batch | BatchResult  # a batch to post, or local rejections (already a result)
-
-
-class _Chunker:
-    """Cuts prepared events into batches by count and body size; gathers local rejections."""
-
-    def __init__(self, prepare: _Preparer, batch_size: int, max_body: int, base: int) -> None:
-        self._prepare = prepare
-        self._batch_size = batch_size
-        self._max_body = max_body
-        self._base = base  # bytes of the body without events
-        self._events: list[_Prepared] = []
-        self._size = base
-        self._rejected: list[RejectedEvent] = []
-        self._indexes = itertools.count()  # batch_index of the next result
-        self.total = 0
-
-    def add(self, event: EventInput) -> list[_Work]:
-        index = self.total
-        self.total += 1
-        out: list[_Work] = []
-        try:
-            prepared = self._prepare(index, event, time.time())
-            if self._base + prepared.size > self._max_body:
-                raise ValidationError(
-                    "event", f"is larger than a request may be ({self._max_body} bytes)"
-                )
-        except (TypeError, ValueError) as exc:
-            # ValidationError is a ValueError; any other error's text might quote a value.
-            error = (
-                exc
-                if isinstance(exc, ValidationError)
-                else ValidationError("event", f"could not be prepared ({type(exc).__name__})")
-            )
-            self._rejected.append(_rejection(index, event, error))
-            if len(self._rejected) >= self._batch_size:
-                out.append(self._take_rejected())
-            return out
-        if self._events and self._size + 1 + prepared.size > self._max_body:
-            out.extend(self.flush())
-        self._events.append(prepared)
-        self._size += prepared.size + (1 if len(self._events) > 1 else 0)
-        if len(self._events) >= self._batch_size:
-            out.extend(self.flush())
-        return out
-
-    def flush(self) -> list[_Work]:
-        out: list[_Work] = []
-        if self._rejected:
-            out.append(self._take_rejected())
-        if self._events:
-            out.append(_Batch(next(self._indexes), self._events))
-            self._events = []
-            self._size = self._base
-        return out
-
-    def _take_rejected(self) -> BatchResult:
-        rejected, self._rejected = tuple(self._rejected), []
-        first = rejected[0]
-        logger.info(
-            "events: %d rejected before sending (first: event %d, %s)",
-            len(rejected),
-            first.index,
-            first.field,
-        )
-        return BatchResult(
-            batch_index=next(self._indexes),
-            events_sent=0,
-            events_received=0,
-            fbtrace_id=None,
-            rejected=rejected,
-        )
+    def __call__(self, body: Mapping[str, Any], /) -> Awaitable[ConversionEventsResponse]: ...
 
 
 # --- posting and splitting --------------------------------------------------------------------
@@ -230,7 +99,7 @@ class _Segment:
     segment: if its sibling (the first half) goes through, this half holds the bad event(s)
     and fails with ``suspect`` without being posted again."""
 
-    events: list[_Prepared]
+    events: list[Prepared]
     sibling: _Segment | None = None
     suspect: BadRequestError | None = None
     ok: bool = False
@@ -269,8 +138,12 @@ def _server_reason(error: BadRequestError) -> tuple[str, str]:
 class _BatchPoster:
     """Posts one batch, isolating the events the server rejects."""
 
-    def __init__(self, run: EventsRun, batch: _Batch) -> None:
-        self.run = run
+    def __init__(
+        self, post: EventsPoster, extras: Mapping[str, str], max_split: int, batch: Batch
+    ) -> None:
+        self.post_body = post
+        self.extras = extras
+        self.max_split = max_split
         self.batch = batch
         self.received = 0
         self.requests = 0
@@ -279,7 +152,7 @@ class _BatchPoster:
         self.failed: list[FailedEvent] = []
         self.error: D360Error | None = None
 
-    def _reject(self, event: _Prepared, error: BadRequestError) -> None:
+    def _reject(self, event: Prepared, error: BadRequestError) -> None:
         field, reason = _server_reason(error)
         logger.info(
             "events batch %d: event %d rejected by the server (%s)",
@@ -298,7 +171,7 @@ class _BatchPoster:
             )
         )
 
-    def _fail(self, events: list[_Prepared], error: D360Error) -> None:
+    def _fail(self, events: list[Prepared], error: D360Error) -> None:
         self.error = self.error or error
         self.failed.extend(
             FailedEvent(index=e.index, event_id=e.event_id, event_name=e.event_name) for e in events
@@ -316,8 +189,7 @@ class _BatchPoster:
         pending.appendleft(first)
 
     async def post(self) -> BatchResult:
-        run = self.run
-        budget = 1 + run._max_split_requests
+        budget = 1 + self.max_split
         pending: deque[_Segment] = deque([_Segment(self.batch.events)])
         last_400: BadRequestError | None = None
         while pending:
@@ -331,9 +203,9 @@ class _BatchPoster:
                 continue
             self.requests += 1
             # Serialised once per event: the transport's orjson copies the fragments as they are.
-            body = {"data": [e.fragment for e in segment.events], **run._extras}
+            body = {"data": [e.fragment for e in segment.events], **self.extras}
             try:
-                response = await run._client._post_events_payload(run._node, body)
+                response = await self.post_body(body)
             except BadRequestError as exc:
                 position = _event_position(exc, len(segment.events))
                 if position == _REQUEST_ERROR:
@@ -372,6 +244,7 @@ class _BatchPoster:
             failed=tuple(sorted(self.failed, key=lambda f: f.index)),
             error=self.error,
             requests=self.requests,
+            dropped=self.batch.dropped,
         )
 
 
@@ -386,8 +259,10 @@ class _Counts:
     failed: int = 0
     batches: int = 0
     requests: int = 0
+    dropped: Counter[str] = attrs.Factory(Counter)
 
     def add(self, result: BatchResult) -> None:
+        self.dropped.update(d.key for d in result.dropped)
         self.sent += result.events_sent
         self.received += result.events_received
         self.rejected += len(result.rejected)
@@ -406,15 +281,17 @@ class EventsRun:
     for them to end before the block is left.
 
     Args:
-        client: The client that posts.
+        poster: Posts one request body to the node's events endpoint (``EventsPoster``);
+            ``send_conversion_events`` passes the client's.
         meta_node_id: The dataset or business node the events belong to.
         events: Any iterable or async iterable of ``ConversionEvent`` or mappings; read lazily.
         batch_size: Events per request, 1 to 1,000.
         concurrency: Requests in flight at once.
         test_event_code: Route the events to Events Manager's test tab.
         partner_agent: Partner attribution string.
-        hash_pii: Normalise and hash ``user_data`` (see ``d360_async.hashing``); False sends
-            ``user_data`` as given.
+        hash_pii: Normalise and hash ``user_data`` (see ``d360_async.hashing``); a value that
+            breaks its key's rule is left out and reported (``BatchResult.dropped``). False
+            sends ``user_data`` as given.
         default_country_code: Calling code for phone numbers written without one.
         hash_external_id: False sends ``external_id`` unhashed.
         max_body_bytes: Largest JSON body of one request.
@@ -435,7 +312,7 @@ class EventsRun:
 
     def __init__(
         self,
-        client: D360Client,
+        poster: EventsPoster,
         meta_node_id: str,
         events: Iterable[EventInput] | AsyncIterable[EventInput],
         *,
@@ -469,15 +346,19 @@ class EventsRun:
         base = len(orjson.dumps({"data": [], **extras}))
         if max_body_bytes < base + 2:
             raise ValidationError("max_body_bytes", "is too small for any event")
-        country_code = None if default_country_code is None else _calling_code(default_country_code)
-        self._client = client
+        hasher = None
+        if hash_pii:
+            code = None if default_country_code is None else calling_code(default_country_code)
+            hasher = UserDataHasher(
+                default_country_code=code, hash_external_id=hash_external_id, remember=True
+            )
+        self._post = poster
         self._node = meta_node_id
-        self._events = events
+        self._events: Iterable[EventInput] | AsyncIterable[EventInput] = events
         self._concurrency = concurrency
         self._extras = extras
         self._max_split_requests = max_split_requests
-        preparer = _Preparer(hash_pii, country_code, hash_external_id)
-        self._chunker = _Chunker(preparer, batch_size, max_body_bytes, base)
+        self._chunker = Chunker(Preparer(hasher), batch_size, max_body_bytes, base)
         self._counts = _Counts()
         self._started: float | None = None
         self._report: EventsReport | None = None
@@ -510,6 +391,8 @@ class EventsRun:
             batches=c.batches,
             requests=c.requests,
             elapsed=0.0 if started is None else time.perf_counter() - started,
+            dropped_values=c.dropped.total(),
+            dropped_by_key=dict(c.dropped),
         )
 
     def __aiter__(self) -> AsyncIterator[BatchResult]:
@@ -550,7 +433,7 @@ class EventsRun:
         self._results = weakref.ref(results)
         return results
 
-    async def _work(self) -> AsyncGenerator[_Work, None]:
+    async def _work(self) -> AsyncGenerator[Work, None]:
         """Batches (and chunks of local rejections) as the input is read. Preparing a batch
         takes milliseconds of CPU: the event loop gets a turn every ``_YIELD_EVERY`` events
         so that requests in flight keep streaming their bodies and answers are read."""
@@ -571,10 +454,11 @@ class EventsRun:
         for work in chunker.flush():
             yield work
 
-    async def _process(self, work: _Work) -> BatchResult:
+    async def _process(self, work: Work) -> BatchResult:
         if isinstance(work, BatchResult):  # events rejected before sending
             return work
-        return await _BatchPoster(self, work).post()
+        poster = _BatchPoster(self._post, self._extras, self._max_split_requests, work)
+        return await poster.post()
 
     async def _iterate(self) -> AsyncGenerator[BatchResult, None]:
         self._ended = ended = asyncio.Event()
@@ -596,5 +480,13 @@ class EventsRun:
             try:
                 await work.aclose()
             finally:
+                self._release()
                 ended.set()
         self._report = self.snapshot()
+
+    def _release(self) -> None:
+        """Forget the input and the digests remembered for it: no plaintext outlives the run."""
+        self._events = ()
+        hasher = self._chunker.prepare.hasher
+        if hasher is not None:
+            hasher.clear()

@@ -15,7 +15,14 @@ from typing import Any, Final
 import attrs
 
 from ._base import RawResponse
-from ._errors import D360Error, ValidationError
+from ._errors import ValidationError
+from ._models_event_results import (
+    BatchResult,
+    DroppedValue,
+    EventsReport,
+    FailedEvent,
+    RejectedEvent,
+)
 
 __all__ = [
     "ActionSource",
@@ -28,6 +35,7 @@ __all__ = [
     "ConversionEventsResponse",
     "CustomData",
     "DeliveryCategory",
+    "DroppedValue",
     "ErrorResponse",
     "EventContent",
     "EventsReport",
@@ -148,7 +156,9 @@ class UserData:
     The PII keys (``em``, ``ph``, ``fn``, ``ln``, ``ge``, ``db``, ``ct``, ``st``, ``zp``,
     ``country``, ``external_id``) must be normalised and SHA-256 hashed before sending
     (``send_conversion_events`` does it, or see ``d360_async.hashing``); each takes a list of
-    values or a single string. The ids (``ctwa_clid``, ``whatsapp_business_account_id``, ...)
+    values or a single string. So do the partial keys ``f5first``, ``f5last``, ``fi``
+    (initial), ``dobd``, ``dobm``, ``doby`` (day, month, year of birth) and ``app_user_id``,
+    one value each. The ids (``ctwa_clid``, ``whatsapp_business_account_id``, ``madid``...)
     are sent as they are.
 
     Example:
@@ -169,6 +179,13 @@ class UserData:
     zp: Sequence[str] | None = attrs.field(default=None, converter=_listify)
     country: Sequence[str] | None = attrs.field(default=None, converter=_listify)
     external_id: Sequence[str] | None = attrs.field(default=None, converter=_listify)
+    f5first: str | None = None
+    f5last: str | None = None
+    fi: str | None = None
+    dobd: str | None = None
+    dobm: str | None = None
+    doby: str | None = None
+    app_user_id: str | None = None
     client_ip_address: str | None = None
     client_user_agent: str | None = None
     fbc: str | None = None
@@ -182,6 +199,8 @@ class UserData:
     ig_sid: str | None = None
     ctwa_clid: str | None = None
     whatsapp_business_account_id: str | None = None
+    madid: str | None = None
+    anon_id: str | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -494,124 +513,3 @@ def check_event(event: Mapping[str, Any], now: float) -> None:
     if user_data is not None and type(user_data) is not dict and not isinstance(user_data, Mapping):
         raise ValidationError("user_data", "must be an object")
     _check_custom_data(event.get("custom_data"), name)
-
-
-# --- results of send_conversion_events ---------------------------------------------------------
-
-
-@attrs.frozen(kw_only=True)
-class RejectedEvent:
-    """An event that was not accepted because it is invalid (it will never be).
-
-    Attributes:
-        index: Its position in the input (0-based).
-        event_id: Its ``event_id`` (None when it had none and was rejected before sending).
-        event_name: Its ``event_name``, if any.
-        field: The offending field (``event_time``, ``user_data.ph``; ``event`` when unknown).
-        reason: Why; the server's message when ``from_server``. Never contains a PII value.
-        from_server: True when the API rejected it, False when caught before sending.
-
-    Example:
-        >>> event = RejectedEvent(index=17, event_id="e-17", event_name="Purchase",
-        ...     field="event_time", reason="is older than 7 days", from_server=False)
-        >>> event.index, event.field
-        (17, 'event_time')
-    """
-
-    index: int
-    event_id: str | None
-    event_name: str | None
-    field: str
-    reason: str
-    from_server: bool
-
-
-@attrs.frozen(kw_only=True)
-class FailedEvent:
-    """An event whose delivery failed for good (see ``BatchResult.error``); it may be re-sent
-    with the same ``event_id`` (Meta keeps one copy).
-
-    Example:
-        >>> FailedEvent(index=3, event_id="e-3", event_name="Purchase").event_id
-        'e-3'
-    """
-
-    index: int
-    event_id: str
-    event_name: str
-
-
-@attrs.frozen(kw_only=True)
-class BatchResult:
-    """The outcome of one batch (or of one chunk of events rejected before sending).
-
-    Attributes:
-        batch_index: Order in which the batch was formed (0-based); results arrive in
-            completion order.
-        events_sent: Events of the batch that were posted (0 for a chunk of local rejections).
-        events_received: Sum of the API's ``events_received`` over the batch's requests.
-        fbtrace_id: Meta's trace id of the batch's first successful request.
-        rejected: Invalid events (locally or by the server), not delivered.
-        failed: Events whose request failed for good; see ``error``.
-        error: The error that made ``failed`` events fail (None when none failed).
-        requests: HTTP requests made for the batch (more than 1 when it was split).
-
-    Example:
-        >>> result = BatchResult(batch_index=0, events_sent=2, events_received=2,
-        ...                      fbtrace_id="AbC", requests=1)
-        >>> result.ok
-        True
-    """
-
-    batch_index: int
-    events_sent: int
-    events_received: int
-    fbtrace_id: str | None
-    rejected: tuple[RejectedEvent, ...] = ()
-    failed: tuple[FailedEvent, ...] = ()
-    error: D360Error | None = None
-    requests: int = 0
-
-    @property
-    def ok(self) -> bool:
-        """True when every event of the batch was delivered."""
-        return not self.rejected and not self.failed
-
-
-@attrs.frozen(kw_only=True)
-class EventsReport:
-    """Totals of a run (``EventsRun.report`` at the end, ``EventsRun.snapshot()`` so far).
-
-    ``total == sent + rejected locally``; ``sent == received + rejected by the server +
-    failed`` when the API counts every event it accepts.
-
-    Attributes:
-        total: Events read from the input.
-        sent: Events posted at least once.
-        received: Events the API acknowledged (sum of ``events_received``).
-        rejected: Invalid events (locally or by the server), not delivered.
-        failed: Events whose request failed for good.
-        batches: Results produced (batches and chunks of local rejections).
-        requests: HTTP requests made (the client's own retries not counted).
-        elapsed: Seconds since the iteration started.
-
-    Example:
-        >>> report = EventsReport(total=3, sent=3, received=3, rejected=0, failed=0,
-        ...                       batches=1, requests=1, elapsed=0.5)
-        >>> report.rate
-        6.0
-    """
-
-    total: int
-    sent: int
-    received: int
-    rejected: int
-    failed: int
-    batches: int
-    requests: int
-    elapsed: float
-
-    @property
-    def rate(self) -> float:
-        """Events received per second."""
-        return self.received / self.elapsed if self.elapsed > 0 else 0.0

@@ -1,13 +1,22 @@
-"""Models for template analytics, ads insights and dataset quality."""
+"""Models for Ads Insights rows and dataset quality.
+
+Insights metrics are typed as Meta documents them and parsed without loss: counts are
+``int``; money, rates and ratios are ``Decimal``, which keeps the digits Meta sent
+(``"152.33"`` stays 152.33: a float would hold 152.330000000000012505552149377763271331787109375,
+and sums of floats drift). Decimals add up exactly and compare with ints; mixing them with
+floats raises ``TypeError`` (use ``float(row.spend)`` to go to floats). Written back (wire
+form), they are strings again, as Meta sends them.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 from enum import StrEnum
 
 import attrs
 
-from ._base import RawResponse, json_name
+from ._base import RawResponse, number_as_text
 from ._models_messages import Paging
 
 __all__ = [
@@ -21,27 +30,11 @@ __all__ = [
     "DatasetQualityMatchKey",
     "DatasetQualityPct",
     "DatasetQualityPercentage",
-    "EnableTemplateAnalyticsResponse",
     "InsightsAction",
     "InsightsPage",
     "InsightsRow",
-    "MetricType",
-    "TemplateAnalytics",
-    "TemplateAnalyticsDataPoint",
-    "TemplateAnalyticsMetric",
-    "TemplateAnalyticsResponse",
     "UploadFrequency",
 ]
-
-
-class MetricType(StrEnum):
-    """Template analytics metrics."""
-
-    SENT = "SENT"
-    DELIVERED = "DELIVERED"
-    READ = "READ"
-    CLICKED = "CLICKED"
-    COST = "COST"
 
 
 class UploadFrequency(StrEnum):
@@ -52,129 +45,146 @@ class UploadFrequency(StrEnum):
     DAILY = "daily"
 
 
-# --- template analytics -----------------------------------------------------------------------
-
-
-@attrs.frozen(kw_only=True)
-class TemplateAnalyticsDataPoint:
-    """One metric value over ``[start, end)`` (Unix seconds).
-
-    Example:
-        >>> TemplateAnalyticsDataPoint(start=0, end=86400, value=12).value
-        12
-    """
-
-    start: int | None = None
-    end: int | None = None
-    value: int | float | None = None
-
-
-@attrs.frozen(kw_only=True)
-class TemplateAnalyticsMetric:
-    """The data points of one metric.
-
-    Example:
-        >>> TemplateAnalyticsMetric(metric_type=MetricType.SENT).metric_type
-        <MetricType.SENT: 'SENT'>
-    """
-
-    metric_type: MetricType | str | None = None
-    granularity: str | None = None
-    data_points: Sequence[TemplateAnalyticsDataPoint] = ()
-
-
-@attrs.frozen(kw_only=True)
-class TemplateAnalytics:
-    """Analytics of one template.
-
-    Example:
-        >>> TemplateAnalytics(template_id="123").template_id
-        '123'
-    """
-
-    template_id: str | None = None
-    analytics: Sequence[TemplateAnalyticsMetric] = ()
-
-
-@attrs.frozen(kw_only=True)
-class TemplateAnalyticsResponse(RawResponse):
-    """Analytics of several templates (spec: ``GetTemplateAnalyticsResponse``).
-
-    When more than 10 template ids were asked for, the SDK made several requests and this
-    object merges them: ``template_analytics`` holds every template, ``raw`` is
-    ``{"id": ..., "template_analytics": [...], "responses": [raw, raw, ...]}``.
-
-    Example:
-        >>> r = TemplateAnalyticsResponse(template_analytics=[TemplateAnalytics(template_id="1")])
-        >>> r.template_analytics[0].template_id
-        '1'
-    """
-
-    id: str | None = None
-    template_analytics: Sequence[TemplateAnalytics] = ()
-
-
-@attrs.frozen(kw_only=True)
-class EnableTemplateAnalyticsResponse(RawResponse):
-    """Answer to enabling template analytics (a one-way switch).
-
-    Example:
-        >>> EnableTemplateAnalyticsResponse(success=True).success
-        True
-    """
-
-    success: bool | None = None
-
-
 # --- ads insights -----------------------------------------------------------------------------
+
+
+#: Metadata of a number Meta sends as a string.
+_TEXT = number_as_text()
 
 
 @attrs.frozen(kw_only=True)
 class InsightsAction(RawResponse):
-    """An action metric; other attribution windows than 1d stay in ``raw``.
+    """One entry of an action list (``actions``, ``action_values``, ``cost_per_action_type``,
+    ``purchase_roas``, ...): a value in total and per attribution window, and the action
+    breakdown columns asked for with ``action_breakdowns``.
 
     Example:
-        >>> InsightsAction(action_type="link_click", value="3").value
-        '3'
+        >>> InsightsAction(action_type="link_click", value=Decimal(3)).value
+        Decimal('3')
     """
 
     action_type: str | None = None
-    value: str | None = None
-    click_1d: str | None = attrs.field(default=None, metadata=json_name("1d_click"))
-    view_1d: str | None = attrs.field(default=None, metadata=json_name("1d_view"))
+    value: Decimal | None = attrs.field(default=None, metadata=_TEXT)
+    click_1d: Decimal | None = attrs.field(default=None, metadata=number_as_text("1d_click"))
+    click_7d: Decimal | None = attrs.field(default=None, metadata=number_as_text("7d_click"))
+    click_28d: Decimal | None = attrs.field(default=None, metadata=number_as_text("28d_click"))
+    view_1d: Decimal | None = attrs.field(default=None, metadata=number_as_text("1d_view"))
+    view_7d: Decimal | None = attrs.field(default=None, metadata=number_as_text("7d_view"))
+    view_28d: Decimal | None = attrs.field(default=None, metadata=number_as_text("28d_view"))
+    engaged_view_1d: Decimal | None = attrs.field(default=None, metadata=number_as_text("1d_ev"))
+    dda: Decimal | None = attrs.field(default=None, metadata=_TEXT)
+    skan_click: Decimal | None = attrs.field(default=None, metadata=_TEXT)
+    skan_view: Decimal | None = attrs.field(default=None, metadata=_TEXT)
+    action_destination: str | None = None
+    action_device: str | None = None
+    action_reaction: str | None = None
+    action_target_id: str | None = None
+    action_video_sound: str | None = None
+    action_video_type: str | None = None
+    action_carousel_card_id: str | None = None
+    action_carousel_card_name: str | None = None
+    action_canvas_component_name: str | None = None
 
 
 @attrs.frozen(kw_only=True)
 class InsightsRow(RawResponse):
-    """One row of insights (spec: ``InsightsDataEntry``).
-
-    Metrics come as strings, as Meta sends them. Fields the spec does not list (all the
-    ``marketing_messages_*`` metrics, breakdown columns) are in ``raw``.
+    """One row of insights (spec: ``InsightsDataEntry``, with the fields of Meta's Insights
+    reference: object names, the ``marketing_messages_*`` metrics, action lists, breakdown
+    columns). Fields outside this list stay in ``raw``.
 
     Example:
-        >>> row = InsightsRow(impressions="100", raw={"marketing_messages_sent": "42"})
-        >>> row.raw["marketing_messages_sent"]
-        '42'
+        >>> row = InsightsRow(impressions=2000, spend=Decimal("30.50"))
+        >>> row.spend * 1000 / row.impressions  # CPM, exactly
+        Decimal('15.25')
     """
 
+    # the object and its settings
     date_start: str | None = None
     date_stop: str | None = None
     account_id: str | None = None
+    account_name: str | None = None
+    account_currency: str | None = None
     campaign_id: str | None = None
+    campaign_name: str | None = None
     adset_id: str | None = None
+    adset_name: str | None = None
     ad_id: str | None = None
-    impressions: str | None = None
-    reach: str | None = None
-    frequency: str | None = None
-    spend: str | None = None
-    clicks: str | None = None
-    unique_clicks: str | None = None
-    cpc: str | None = None
-    cpm: str | None = None
-    ctr: str | None = None
-    cost_per_unique_click: str | None = None
+    ad_name: str | None = None
+    objective: str | None = None
+    optimization_goal: str | None = None
+    buying_type: str | None = None
+    attribution_setting: str | None = None
+    # breakdown columns
+    age: str | None = None
+    gender: str | None = None
+    country: str | None = None
+    region: str | None = None
+    publisher_platform: str | None = None
+    platform_position: str | None = None
+    device_platform: str | None = None
+    impression_device: str | None = None
+    marketing_messages_btn_name: str | None = None
+    # counts
+    impressions: int | None = attrs.field(default=None, metadata=_TEXT)
+    reach: int | None = attrs.field(default=None, metadata=_TEXT)
+    clicks: int | None = attrs.field(default=None, metadata=_TEXT)
+    unique_clicks: int | None = attrs.field(default=None, metadata=_TEXT)
+    inline_link_clicks: int | None = attrs.field(default=None, metadata=_TEXT)
+    unique_inline_link_clicks: int | None = attrs.field(default=None, metadata=_TEXT)
+    inline_post_engagement: int | None = attrs.field(default=None, metadata=_TEXT)
+    marketing_messages_sent: int | None = attrs.field(default=None, metadata=_TEXT)
+    marketing_messages_delivered: int | None = attrs.field(default=None, metadata=_TEXT)
+    marketing_messages_read: int | None = attrs.field(default=None, metadata=_TEXT)
+    marketing_messages_link_btn_click: int | None = attrs.field(default=None, metadata=_TEXT)
+    # money, rates and ratios
+    frequency: Decimal | None = attrs.field(default=None, metadata=_TEXT)
+    spend: Decimal | None = attrs.field(default=None, metadata=_TEXT)
+    social_spend: Decimal | None = attrs.field(default=None, metadata=_TEXT)
+    cpc: Decimal | None = attrs.field(default=None, metadata=_TEXT)
+    cpm: Decimal | None = attrs.field(default=None, metadata=_TEXT)
+    cpp: Decimal | None = attrs.field(default=None, metadata=_TEXT)
+    ctr: Decimal | None = attrs.field(default=None, metadata=_TEXT)
+    unique_ctr: Decimal | None = attrs.field(default=None, metadata=_TEXT)
+    cost_per_unique_click: Decimal | None = attrs.field(default=None, metadata=_TEXT)
+    inline_link_click_ctr: Decimal | None = attrs.field(default=None, metadata=_TEXT)
+    cost_per_inline_link_click: Decimal | None = attrs.field(default=None, metadata=_TEXT)
+    cost_per_unique_inline_link_click: Decimal | None = attrs.field(default=None, metadata=_TEXT)
+    cost_per_inline_post_engagement: Decimal | None = attrs.field(default=None, metadata=_TEXT)
+    marketing_messages_delivery_rate: Decimal | None = attrs.field(default=None, metadata=_TEXT)
+    marketing_messages_read_rate: Decimal | None = attrs.field(default=None, metadata=_TEXT)
+    marketing_messages_link_btn_click_rate: Decimal | None = attrs.field(
+        default=None, metadata=_TEXT
+    )
+    marketing_messages_spend: Decimal | None = attrs.field(default=None, metadata=_TEXT)
+    marketing_messages_cost_per_delivered: Decimal | None = attrs.field(
+        default=None, metadata=_TEXT
+    )
+    marketing_messages_cost_per_link_btn_click: Decimal | None = attrs.field(
+        default=None, metadata=_TEXT
+    )
+    # action lists
     actions: Sequence[InsightsAction] = ()
+    action_values: Sequence[InsightsAction] = ()
+    unique_actions: Sequence[InsightsAction] = ()
     cost_per_action_type: Sequence[InsightsAction] = ()
+    cost_per_unique_action_type: Sequence[InsightsAction] = ()
+    conversions: Sequence[InsightsAction] = ()
+    conversion_values: Sequence[InsightsAction] = ()
+    cost_per_conversion: Sequence[InsightsAction] = ()
+    outbound_clicks: Sequence[InsightsAction] = ()
+    unique_outbound_clicks: Sequence[InsightsAction] = ()
+    outbound_clicks_ctr: Sequence[InsightsAction] = ()
+    cost_per_outbound_click: Sequence[InsightsAction] = ()
+    purchase_roas: Sequence[InsightsAction] = ()
+    website_purchase_roas: Sequence[InsightsAction] = ()
+    mobile_app_purchase_roas: Sequence[InsightsAction] = ()
+    video_play_actions: Sequence[InsightsAction] = ()
+    video_thruplay_watched_actions: Sequence[InsightsAction] = ()
+    video_avg_time_watched_actions: Sequence[InsightsAction] = ()
+    video_p25_watched_actions: Sequence[InsightsAction] = ()
+    video_p50_watched_actions: Sequence[InsightsAction] = ()
+    video_p75_watched_actions: Sequence[InsightsAction] = ()
+    video_p100_watched_actions: Sequence[InsightsAction] = ()
 
 
 @attrs.frozen(kw_only=True)
@@ -182,8 +192,8 @@ class InsightsPage(RawResponse):
     """One page of insights rows (spec: ``GetAdInsightsResponse``).
 
     Example:
-        >>> InsightsPage(data=[InsightsRow(spend="1.00")]).data[0].spend
-        '1.00'
+        >>> InsightsPage(data=[InsightsRow(spend=Decimal("1.00"))]).data[0].spend
+        Decimal('1.00')
     """
 
     data: Sequence[InsightsRow] = ()

@@ -1,4 +1,4 @@
-"""Models for sending marketing messages and reading message templates."""
+"""Models for sending marketing messages (and the paging block every list response has)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ __all__ = [
     "ComponentType",
     "Currency",
     "DateTime",
-    "HeaderFormat",
     "LanguageObject",
     "LocationMessage",
     "MarketingMessageRequest",
@@ -22,21 +21,13 @@ __all__ = [
     "MediaObject",
     "MessageContact",
     "MessageStatus",
-    "MessageTemplate",
-    "MessageTemplateButton",
-    "MessageTemplateComponent",
-    "MessageTemplatePage",
     "Paging",
     "PagingCursors",
     "ParameterType",
     "SentMessage",
-    "TemplateButtonType",
-    "TemplateCategory",
     "TemplateComponent",
-    "TemplateComponentType",
     "TemplateObject",
     "TemplateParameter",
-    "TemplateStatus",
 ]
 
 
@@ -73,55 +64,6 @@ class MessageStatus(StrEnum):
     ACCEPTED = "accepted"
     HELD_FOR_QUALITY_ASSESSMENT = "held_for_quality_assessment"
     PAUSED = "paused"
-
-
-class TemplateStatus(StrEnum):
-    """Review status of a message template (Meta's values)."""
-
-    APPROVED = "APPROVED"
-    IN_APPEAL = "IN_APPEAL"
-    PENDING = "PENDING"
-    REJECTED = "REJECTED"
-    PENDING_DELETION = "PENDING_DELETION"
-    DELETED = "DELETED"
-    DISABLED = "DISABLED"
-    PAUSED = "PAUSED"
-    LIMIT_EXCEEDED = "LIMIT_EXCEEDED"
-
-
-class TemplateCategory(StrEnum):
-    """Category of a message template (MM Lite sends only ``MARKETING``)."""
-
-    MARKETING = "MARKETING"
-    UTILITY = "UTILITY"
-    AUTHENTICATION = "AUTHENTICATION"
-
-
-class TemplateComponentType(StrEnum):
-    """Kind of a component in a *stored* template (uppercase on the wire)."""
-
-    HEADER = "HEADER"
-    BODY = "BODY"
-    FOOTER = "FOOTER"
-    BUTTONS = "BUTTONS"
-
-
-class HeaderFormat(StrEnum):
-    """Format of a stored template's header."""
-
-    TEXT = "TEXT"
-    IMAGE = "IMAGE"
-    VIDEO = "VIDEO"
-    DOCUMENT = "DOCUMENT"
-
-
-class TemplateButtonType(StrEnum):
-    """Kind of a stored template's button."""
-
-    QUICK_REPLY = "QUICK_REPLY"
-    URL = "URL"
-    PHONE_NUMBER = "PHONE_NUMBER"
-    COPY_CODE = "COPY_CODE"
 
 
 # --- the send request -------------------------------------------------------------------------
@@ -185,12 +127,16 @@ class LocationMessage:
 class TemplateParameter:
     """One value filled into a template placeholder.
 
+    ``parameter_name`` names the placeholder it fills in a template whose
+    ``parameter_format`` is ``NAMED`` (``{{first_name}}``); positional templates go without.
+
     Example:
-        >>> TemplateParameter(type=ParameterType.TEXT, text="Ada").text
+        >>> TemplateParameter(type=ParameterType.TEXT, text="Ada", parameter_name="first_name").text
         'Ada'
     """
 
     type: ParameterType
+    parameter_name: str | None = None
     text: str | None = None
     currency: Currency | None = None
     date_time: DateTime | None = None
@@ -321,71 +267,7 @@ class MarketingMessageResponse(RawResponse):
         return self.messages[0].id if self.messages else None
 
 
-# --- templates --------------------------------------------------------------------------------
-
-
-@attrs.frozen(kw_only=True)
-class MessageTemplateButton:
-    """A button of a stored template (spec: ``GetTemplateButton``).
-
-    Example:
-        >>> MessageTemplateButton(type=TemplateButtonType.URL, text="Shop").text
-        'Shop'
-    """
-
-    type: TemplateButtonType | str | None = None
-    text: str | None = None
-    url: str | None = None
-    phone_number: str | None = None
-
-
-@attrs.frozen(kw_only=True)
-class MessageTemplateComponent:
-    """A component of a stored template (spec: ``GetTemplateComponent``).
-
-    Example:
-        >>> MessageTemplateComponent(type=TemplateComponentType.BODY, text="Hi {{1}}").text
-        'Hi {{1}}'
-    """
-
-    type: TemplateComponentType | str | None = None
-    format: HeaderFormat | str | None = None
-    text: str | None = None
-    buttons: Sequence[MessageTemplateButton] = ()
-    add_security_recommendation: bool | None = None
-    code_expiration_minutes: int | None = None
-
-
-@attrs.frozen(kw_only=True)
-class MessageTemplate(RawResponse):
-    """A stored message template (spec: ``GetMessageTemplateResponse``).
-
-    Example:
-        >>> t = MessageTemplate(
-        ...     name="promo",
-        ...     status=TemplateStatus.APPROVED,
-        ...     components=[MessageTemplateComponent(type="BODY", text="Hi {{1}}, {{2}} off")],
-        ... )
-        >>> t.body_placeholder_count
-        2
-    """
-
-    id: str | None = None
-    name: str | None = None
-    language: str | None = None
-    status: TemplateStatus | str | None = None
-    category: TemplateCategory | str | None = None
-    components: Sequence[MessageTemplateComponent] = ()
-
-    @property
-    def body_placeholder_count(self) -> int:
-        """How many distinct ``{{n}}`` placeholders the BODY has (0 without a body)."""
-        from ._params import count_placeholders
-
-        for component in self.components:
-            if component.type == TemplateComponentType.BODY:
-                return count_placeholders(component.text or "")
-        return 0
+# --- paging ----------------------------------------------------------------------------------
 
 
 @attrs.frozen(kw_only=True)
@@ -413,16 +295,3 @@ class Paging:
     cursors: PagingCursors | None = None
     next: str | None = None
     previous: str | None = None
-
-
-@attrs.frozen(kw_only=True)
-class MessageTemplatePage(RawResponse):
-    """One page of templates (spec: ``GetMessageTemplatesResponse``).
-
-    Example:
-        >>> MessageTemplatePage(data=[MessageTemplate(name="promo")]).data[0].name
-        'promo'
-    """
-
-    data: Sequence[MessageTemplate] = ()
-    paging: Paging | None = None

@@ -11,7 +11,7 @@ from typing import Any, TypeAlias
 from urllib.parse import quote
 
 from ._errors import ValidationError
-from ._models_insights import MetricType
+from ._models_analytics import MetricType
 
 __all__ = [
     "ATTRIBUTION_WINDOWS",
@@ -21,7 +21,6 @@ __all__ = [
     "Fields",
     "check_choice",
     "compact_json",
-    "count_placeholders",
     "encode_attribution_windows",
     "encode_fields",
     "encode_filtering",
@@ -102,7 +101,6 @@ FILTER_OPERATORS = frozenset(
 )
 
 _FIELD_NAME = re.compile(r"^[A-Za-z0-9_]+(\.[A-Za-z_]+\([^(){}]*\))*$")
-_PLACEHOLDER = re.compile(r"\{\{\s*(\d+)\s*\}\}")
 TEMPLATE_FILTERS = frozenset(
     {"name", "status", "category", "language", "content", "name_or_content", "quality_score"}
 )
@@ -290,16 +288,6 @@ def unix_seconds(name: str, value: datetime | date | int) -> int:
             raise ValidationError(name, "must not be negative")
         return value
     raise ValidationError(name, "must be a datetime, a date or Unix seconds")
-
-
-def count_placeholders(text: str) -> int:
-    """Distinct ``{{n}}`` placeholders in a template text.
-
-    Example:
-        >>> count_placeholders("Hi {{1}}, {{2}} off until {{3}}. {{1}}!")
-        3
-    """
-    return len(set(_PLACEHOLDER.findall(text)))
 
 
 def compact_json(value: Any) -> str:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from datetime import date, datetime, time
-from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -43,8 +42,6 @@ def _plain(value: Any) -> Any:
         return [_plain(item) for item in value]
     if isinstance(value, (datetime, date, time)):
         return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)  # as the Graph API writes money: a string, exactly
     if isinstance(value, BaseException):
         return str(value)
     raise ValidationError("model", f"{type(value).__name__} has no JSON form")

@@ -23,18 +23,11 @@ from d360_async import (
     RawResponse,
 )
 from d360_async._converter import structure, unstructure
+from d360_async._models_analytics import EnableTemplateAnalyticsResponse, TemplateAnalyticsResponse
 from d360_async._models_events import ConversionDataset, ConversionEventsResponse
-from d360_async._models_insights import (
-    DatasetQuality,
-    EnableTemplateAnalyticsResponse,
-    InsightsPage,
-    TemplateAnalyticsResponse,
-)
-from d360_async._models_messages import (
-    MarketingMessageResponse,
-    MessageTemplate,
-    MessageTemplatePage,
-)
+from d360_async._models_insights import DatasetQuality, InsightsPage
+from d360_async._models_messages import MarketingMessageResponse
+from d360_async._models_templates import MessageTemplate, MessageTemplatePage
 from d360_async._payloads import prepare_events, prepare_message
 
 from . import samples

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
+from decimal import Decimal
 
 import pytest
 from aioresponses import aioresponses
@@ -211,9 +212,9 @@ async def test_get_template_analytics(mock_api: aioresponses, client: D360Client
         "template_ids": '["1029384756"]',
         "product_type": "MARKETING_MESSAGES_LITE_API",
     }
-    metric = result.template_analytics[0].analytics[0]
-    assert metric.metric_type is MetricType.SENT
-    assert metric.data_points[0].value == 1200
+    (point,) = result.data_points
+    assert (point.template_id, point.start, point.end) == ("1029384756", 1764028800, 1764115200)
+    assert (point.sent, point.clicks, point.delivered) == (1200, 87, None)
 
 
 async def test_template_analytics_product_type_none_is_omitted(
@@ -231,10 +232,11 @@ async def test_template_analytics_splits_more_than_ten_ids(
 ) -> None:
     ids = [str(1000 + i) for i in range(23)]
     for chunk_start in (0, 10, 20):
+        sent = {"metric_type": "SENT", "data_points": [{"start": 0, "end": 86400, "value": 1}]}
         body = {
             "id": "waba",
             "template_analytics": [
-                {"template_id": t, "analytics": []} for t in ids[chunk_start : chunk_start + 10]
+                {"template_id": t, "analytics": [sent]} for t in ids[chunk_start : chunk_start + 10]
             ],
         }
         mock_api.get(url("/marketing/template_analytics"), payload=body)
@@ -242,7 +244,7 @@ async def test_template_analytics_splits_more_than_ten_ids(
     calls = requests_to(mock_api, "GET", "/marketing/template_analytics")
     sent = [query(c)["template_ids"] for c in calls]
     assert [len(s.split(",")) for s in sent] == [10, 10, 3]
-    assert [t.template_id for t in result.template_analytics] == ids
+    assert [p.template_id for p in result.data_points] == ids
     assert result.id == "waba"
     assert len(result.raw["responses"]) == 3
 
@@ -289,8 +291,13 @@ async def test_get_ad_object_insights(mock_api: aioresponses, client: D360Client
         "after": "MAZDZD",
     }
     row = page.data[0]
-    assert (row.campaign_id, row.impressions, row.spend) == ("120210000000001", "18211", "152.33")
-    assert row.actions[0].click_1d == "300"
+    assert (row.campaign_id, row.impressions, row.spend) == (
+        "120210000000001",
+        18211,
+        Decimal("152.33"),
+    )
+    assert row.actions[0].click_1d == Decimal(300)
+    assert row.marketing_messages_sent == 20000
     assert row.raw["marketing_messages_sent"] == "20000"
 
 

@@ -18,9 +18,6 @@ from typing import Final
 
 import attrs
 
-from d360_async._errors import ValidationError
-from d360_async.hashing import normalize
-
 from ._common import Context, UsageError, plural
 from ._output import CsvFile
 from ._rows import InputFile, Record
@@ -44,8 +41,11 @@ REJECTED_ROW_COLUMNS: Final = ("row", "line", "column", "reason")
 LISTED: Final = 20
 #: Rows named per kind of problem in the summary.
 _KIND_ROWS: Final = 5
+_MIN_DIGITS: Final = 7
 _MAX_DIGITS: Final = 15
 _NUMBER_CHARACTERS: Final = re.compile(r"[0-9 +\-()./]+")
+_NOT_DIGITS: Final = re.compile(r"[^0-9]")
+_TRUNK_IN_BRACKETS: Final = re.compile(r"\(\s*0\s*\)")
 _CALLING_CODE: Final = re.compile(r"(?:\+|00)?([1-9][0-9]{0,2})")
 
 
@@ -75,11 +75,13 @@ def country_code_arg(text: str) -> str:
 def recipient_number(value: str, default_country_code: str | None = None) -> str:
     """The recipient as the API takes it: ``+`` and the digits with the country code.
 
-    ``+`` or ``00`` starts an international number; a number with a trunk ``0`` (``0151 ...``)
-    or an area code in brackets is national and needs ``default_country_code``; other digits
-    are taken as international, unless ``default_country_code`` is given and they do not start
-    with it (the rule of :func:`d360_async.hashing.normalize` for ``ph``). Spaces, dashes, dots,
-    slashes and brackets are ignored; any other character is an error.
+    ``+`` or ``00`` starts an international number (``+49 (0)151 ...`` drops the trunk 0 in
+    brackets); a number with a trunk ``0`` (``0151 ...``) or an area code in brackets is
+    national and needs ``default_country_code``; other digits are taken as international,
+    unless ``default_country_code`` is given and they do not start with it. Spaces, dashes,
+    dots, slashes and brackets are ignored; any other character is an error. Stricter than
+    the hashing of ``ph`` (which follows Meta's matching rules): a message must reach the one
+    number meant, so nothing is guessed.
 
     Raises:
         Invalid: The reason, without the value.
@@ -101,13 +103,28 @@ def recipient_number(value: str, default_country_code: str | None = None) -> str
         raise Invalid(
             "contains characters other than digits, +, spaces, dashes, dots, slashes and brackets"
         )
-    if sum(c.isdigit() for c in text) > _MAX_DIGITS + 2:  # +2: a "00" prefix, a trunk "(0)"
+    international = text.startswith("+")
+    if international or text.startswith("00"):
+        text = _TRUNK_IN_BRACKETS.sub("", text)
+    digits = _NOT_DIGITS.sub("", text)
+    if not international and digits.startswith("00"):
+        digits, international = digits[2:], True
+    if international:
+        if digits.startswith("0"):
+            raise Invalid("a country code never starts with 0")
+    elif digits.startswith("0") or "(" in text:
+        if default_country_code is None:
+            raise Invalid(
+                "looks like a national number and has no country code: write it with + and "
+                "its country code, or pass --default-country-code"
+            )
+        digits = default_country_code + digits.lstrip("0")
+    elif default_country_code is not None and not digits.startswith(default_country_code):
+        digits = default_country_code + digits
+    if len(digits) < _MIN_DIGITS:
+        raise Invalid("has too few digits for a phone number with its country code")
+    if len(digits) > _MAX_DIGITS:
         raise Invalid(f"has more than {_MAX_DIGITS} digits, the most a phone number has")
-    try:
-        digits = normalize("ph", text, default_country_code=default_country_code)
-    except ValidationError as exc:
-        reason = exc.reason.replace("default_country_code", "--default-country-code")
-        raise Invalid(reason) from None
     return f"+{digits}"
 
 

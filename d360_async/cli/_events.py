@@ -9,7 +9,9 @@ also be an ISO 8601 string). CSV: one event per row; columns are event fields
 The file is read once to check that it parses (a file that does not stops everything, exit
 code 2); then ``client.send_conversion_events`` hashes, validates, batches and posts the
 events. Events that are invalid (locally or for the API) or whose request failed for good are
-written to the rejected-events file; the exit code is then 1.
+written to the rejected-events file; the exit code is then 1. A ``user_data`` value that breaks
+its key's rule is left out of its event (which is still sent): it gets a ``value dropped`` row
+in the same file, and the summary counts the dropped values per key.
 """
 
 from __future__ import annotations
@@ -28,10 +30,12 @@ from ._output import CsvFile
 from ._progress import Tracker
 from ._rows import InputFile, Record
 
-__all__ = ["REJECTED_COLUMNS", "run_events"]
+__all__ = ["DROPPED", "REJECTED_COLUMNS", "dropped_line", "run_events", "summary_line"]
 
 #: Columns of the rejected-events file.
 REJECTED_COLUMNS: Final = ("row", "status", "event_name", "event_id", "field", "reason")
+#: Status of a row for a ``user_data`` value left out of an event that was still sent.
+DROPPED: Final = "value dropped"
 
 _TOP_LEVEL: Final = frozenset(
     {
@@ -169,9 +173,21 @@ class _EventsFile:
 
 
 def _rejected_rows(result: BatchResult, ctx: Context) -> Iterator[tuple[Any, ...]]:
+    """The rows of one result, by input row: its dropped values first, then the event."""
+    rows: list[tuple[int, int, tuple[Any, ...]]] = []
+    for dropped in result.dropped:
+        row = (
+            dropped.index + 1,
+            DROPPED,
+            dropped.event_name or "",
+            dropped.event_id or "",
+            f"user_data.{dropped.key}",
+            dropped.reason,
+        )
+        rows.append((dropped.index, 0, row))
     for rejected in result.rejected:
         source = "rejected by the API" if rejected.from_server else "rejected"
-        yield (
+        row = (
             rejected.index + 1,
             source,
             rejected.event_name or "",
@@ -179,9 +195,29 @@ def _rejected_rows(result: BatchResult, ctx: Context) -> Iterator[tuple[Any, ...
             rejected.field,
             ctx.redact(rejected.reason),
         )
+        rows.append((rejected.index, 1, row))
     for failed in result.failed:
         reason = ctx.redact(str(result.error)) if result.error is not None else ""
-        yield (failed.index + 1, "failed", failed.event_name, failed.event_id, "", reason)
+        row = (failed.index + 1, "failed", failed.event_name, failed.event_id, "", reason)
+        rows.append((failed.index, 1, row))
+    rows.sort(key=lambda item: item[:2])
+    for _, _, row in rows:
+        yield row
+
+
+def dropped_line(report: EventsReport) -> str | None:
+    """``dropped values: db=2 ph=1``: values left out of events, per key (None when none).
+
+    Example:
+        >>> dropped_line(EventsReport(total=4, sent=4, received=4, rejected=0, failed=0,
+        ...     batches=1, requests=1, elapsed=2.0, dropped_values=3,
+        ...     dropped_by_key={"ph": 1, "db": 2}))
+        'dropped values: db=2 ph=1'
+    """
+    if not report.dropped_values:
+        return None
+    counts = " ".join(f"{key}={count}" for key, count in sorted(report.dropped_by_key.items()))
+    return f"dropped values: {counts}"
 
 
 def summary_line(report: EventsReport) -> str:
@@ -209,6 +245,7 @@ async def run_events(args: argparse.Namespace, ctx: Context) -> int:
     path = Path(args.file)
     rejected_path = args.rejected or str(path.with_name(path.stem + ".rejected.csv"))
     rejected = CsvFile(rejected_path, REJECTED_COLUMNS, always=args.rejected is not None)
+    not_delivered = 0  # rows of events not delivered (the others: values dropped)
     try:
         async with ctx.client(rate_limit=args.rate) as client:
             run = client.send_conversion_events(
@@ -226,10 +263,17 @@ async def run_events(args: argparse.Namespace, ctx: Context) -> int:
                         tracker.events_batch(result)
                         for row in _rejected_rows(result, ctx):
                             rejected.write(row)
+                            not_delivered += row[1] != DROPPED
             report = run.report
     finally:
         rejected.close()
     ctx.say(summary_line(report))
+    dropped = dropped_line(report)
+    if dropped is not None:
+        ctx.say(dropped)
     if rejected.rows:
-        ctx.note(f"{plural(rejected.rows, 'event')} not delivered: see {rejected_path}")
+        parts = [f"{plural(not_delivered, 'event')} not delivered"] if not_delivered else []
+        if report.dropped_values:
+            parts.append(f"{plural(report.dropped_values, 'value')} dropped")
+        ctx.note(f"{', '.join(parts)}: see {rejected_path}")
     return EXIT_OK if report.rejected == 0 and report.failed == 0 else EXIT_FAILURE

@@ -191,7 +191,8 @@ def build_parser() -> Parser:
         nargs="+",
         action="extend",
         metavar="COLUMN",
-        help="columns filling the body placeholders {{1}}, {{2}}, ... in order",
+        help="columns filling the body placeholders {{1}}, {{2}}, ... in order; for named "
+        "placeholders ({{first_name}}): NAME=COLUMN, or COLUMN for the parameter of that name",
     )
     send.add_argument("--header-url", metavar="URL", help="media of an IMAGE/VIDEO/DOCUMENT header")
     send.add_argument(

@@ -5,11 +5,18 @@ from __future__ import annotations
 import argparse
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from d360_async._client import D360Client
-from d360_async._models_insights import DatasetQuality, MetricType, TemplateAnalyticsResponse
-from d360_async._models_messages import MessageTemplate
+from d360_async._models_analytics import (
+    MetricType,
+    TemplateAnalyticsDataPoint,
+    TemplateAnalyticsResponse,
+    TemplateAnalyticsTotals,
+)
+from d360_async._models_insights import DatasetQuality
+from d360_async._models_templates import MessageTemplate
 
 from ._common import EXIT_OK, CLIError, Context, UsageError
 from ._output import emit
@@ -170,6 +177,14 @@ async def _analytics_targets(
     return list(dict.fromkeys(ids)), known
 
 
+def _metric(totals: TemplateAnalyticsTotals, metric: str) -> int | Decimal | None:
+    """One metric column (``COST`` is the amount spent)."""
+    if metric == MetricType.COST:
+        return totals.amount_spent
+    value: int | None = getattr(totals, metric.lower(), None)
+    return value
+
+
 def analytics_rows(
     response: TemplateAnalyticsResponse,
     known: Mapping[str, MessageTemplate],
@@ -179,23 +194,19 @@ def analytics_rows(
 ) -> list[list[Any]]:
     """Per template (and per day with ``daily``): id, name, language, then each metric."""
     rows: list[list[Any]] = []
-    for item in response.template_analytics:
-        template = known.get(item.template_id or "")
-        label = [item.template_id, template and template.name, template and template.language]
-        per_day: dict[int, dict[str, float]] = {}
-        totals: dict[str, float] = {}
-        for metric in item.analytics:
-            name = str(metric.metric_type)
-            for point in metric.data_points:
-                value = point.value or 0
-                totals[name] = totals.get(name, 0) + value
-                per_day.setdefault(point.start or 0, {})[name] = value
-        if daily:
-            for start, values in sorted(per_day.items()):
-                day = datetime.fromtimestamp(start, UTC).date().isoformat()
-                rows.append([day, *label, *(values.get(m) for m in metrics)])
-        else:
-            rows.append([*label, *(totals.get(m, 0) for m in metrics)])
+    by_day: dict[str, list[TemplateAnalyticsDataPoint]] = {}
+    for point in response.data_points:
+        by_day.setdefault(point.template_id or "", []).append(point)
+    for template_id, totals in response.by_template().items():
+        template = known.get(template_id)
+        label = [template_id, template and template.name, template and template.language]
+        if not daily:
+            rows.append([*label, *(_metric(totals, m) or 0 for m in metrics)])
+            continue
+        for point in sorted(by_day[template_id], key=lambda p: p.start or 0):
+            day = datetime.fromtimestamp(point.start or 0, UTC).date().isoformat()
+            one = TemplateAnalyticsTotals.of([point])
+            rows.append([day, *label, *(_metric(one, m) for m in metrics)])
     return rows
 
 

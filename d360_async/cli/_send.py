@@ -4,7 +4,11 @@
    problem of every row found in one pass (``_checks``): any bad row stops everything before a
    single message goes out (exit code 2), unless ``--skip-invalid`` writes them to a file.
 2. Preflight: the template must exist in that language, be APPROVED, and have as many body
-   placeholders as ``--param-columns`` gives (exit code 1 otherwise). ``--dry-run`` stops here.
+   placeholders as ``--param-columns`` gives, or, for a template with named parameters
+   (``{{first_name}}``), the names ``--param-columns`` maps columns to (``first_name=given_name``;
+   a bare column fills the parameter of its own name). The first rows' messages are checked
+   against the template; a problem of many rows is one line naming them (exit code 1).
+   ``--dry-run`` stops here.
 3. The file is read again and sent through ``client.send_bulk`` (de-duplicated, concurrent,
    rate-limited, journaled with ``--journal``), with a progress bar; every row's outcome goes
    to ``--results``.
@@ -14,7 +18,9 @@ from __future__ import annotations
 
 import argparse
 import csv
-from collections.abc import Iterator
+from collections.abc import Generator, Sequence
+from contextlib import closing
+from itertools import islice
 from typing import IO, Any, Final
 
 import attrs
@@ -23,8 +29,16 @@ from d360_async._builder import MessageBuilder, document, image, video
 from d360_async._bulk import BulkReport, SendResult, SendStatus
 from d360_async._client import D360Client
 from d360_async._errors import APIStatusError
-from d360_async._models_messages import MarketingMessageRequest, MessageTemplate
-from d360_async._payloads import MessageInput
+from d360_async._models_messages import MarketingMessageRequest
+from d360_async._models_templates import MessageTemplate
+from d360_async._payloads import MessageInput, prepare_message
+from d360_async._preflight import (
+    PreflightError,
+    PreflightProblem,
+    PreflightProblemKind,
+    number_ranges,
+)
+from d360_async._template_fit import TemplateFit, misfit
 
 from ._checks import Problem, RowChecker, check_file, default_rejected_path
 from ._common import (
@@ -39,7 +53,7 @@ from ._common import (
 from ._progress import Tracker
 from ._rows import InputFile, Record
 
-__all__ = ["RESULT_COLUMNS", "run_send"]
+__all__ = ["RESULT_COLUMNS", "preflight_message", "run_send"]
 
 #: Columns of the ``--results`` file.
 RESULT_COLUMNS: Final = ("row", "to", "status", "message_id", "error_code", "error")
@@ -48,6 +62,8 @@ TO_COLUMNS: Final = ("to", "phone", "phone_number", "wa_id", "msisdn", "mobile")
 _MEDIA_HEADERS: Final = {"IMAGE": image, "VIDEO": video, "DOCUMENT": document}
 #: Failed rows listed on stderr when there is no ``--results`` file.
 _LISTED_FAILURES: Final = 10
+#: Messages checked against the template before sending (and ``send_bulk``'s preflight window).
+_PREFLIGHT_ROWS: Final = 1000
 #: What an invalid row skipped by ``--skip-invalid`` becomes: refused by the SDK, never sent.
 _NOT_SENT: Final = {"to": "", "template": {}}
 
@@ -59,10 +75,12 @@ class _Campaign:
         self.source = InputFile(args.csv)
         self.template: str = args.template
         self.language: str = args.language
-        self.params: list[str] = [
-            name.strip() for group in args.param_columns or () for name in group.split(",")
-        ]
-        self.params = [name for name in self.params if name]
+        given = [item.strip() for group in args.param_columns or () for item in group.split(",")]
+        pairs = [_param_column(item) for item in given if item]
+        #: The parameter columns, and the parameter each fills (a bare column: its own name).
+        self.params: list[str] = [column for _, column in pairs]
+        self.names: list[str] = [name or column for name, column in pairs]
+        self.mapped = any(name is not None for name, _ in pairs)
         self.header_url: str | None = args.header_url
         self.to_column = self._to_column(args.to_column)
         self.checker = RowChecker(
@@ -74,6 +92,8 @@ class _Campaign:
         self.rejected_path: str = args.rejected or default_rejected_path(args.csv)
         #: Rows skipped as invalid (by message index), with their problems.
         self.invalid: dict[int, str] = {}
+        #: (row, line) of the messages made so far (the first ``_PREFLIGHT_ROWS``).
+        self.positions: list[tuple[int, int]] = []
 
     def _to_column(self, given: str | None) -> str:
         columns = self.source.columns()
@@ -115,7 +135,9 @@ class _Campaign:
         )
         return validation.rows
 
-    def messages(self, builder: MessageBuilder) -> Iterator[MessageInput]:
+    def messages(
+        self, builder: MessageBuilder, fit: TemplateFit
+    ) -> Generator[MessageInput, None, None]:
         """One message per row, in file order (the file is read again, lazily).
 
         An invalid row skipped by ``--skip-invalid`` still takes its place, as a message the
@@ -123,7 +145,10 @@ class _Campaign:
         row ``n`` stays message ``n - 1``, so a re-run with the same journal after fixing it
         sends it, and only it.
         """
+        self.positions = []
         for index, record in enumerate(self.source.records(lenient=True)):
+            if len(self.positions) < _PREFLIGHT_ROWS:
+                self.positions.append((record.row, record.line))
             checked = self.check(record)
             if isinstance(checked, list):
                 if not self.skip_invalid:  # the file changed since it was checked
@@ -133,8 +158,16 @@ class _Campaign:
                 self.invalid[index] = "invalid row: " + "; ".join(p.kind for p in checked)
                 yield _NOT_SENT
                 continue
-            to, body = checked
-            message: MarketingMessageRequest = builder.build(to, body=body)
+            to, values = checked
+            if fit.named:
+                by_name = dict(zip(self.names, values, strict=True))
+                header = {name: by_name[name] for name in fit.header or () if name in by_name}
+                body = {name: value for name, value in by_name.items() if name in fit.body}
+                message: MarketingMessageRequest = builder.build(
+                    to, header=header or None, body=body
+                )
+            else:
+                message = builder.build(to, body=values)
             yield message
 
     def outcome(self, report: BulkReport) -> BulkReport:
@@ -145,8 +178,97 @@ class _Campaign:
         )
 
 
-async def _preflight(client: D360Client, campaign: _Campaign) -> tuple[str | None, str]:
-    """The template's media header format (or None) and a description of the template.
+def _param_column(item: str) -> tuple[str | None, str]:
+    """``NAME=COLUMN`` or ``COLUMN`` of ``--param-columns``."""
+    name, sep, column = item.partition("=")
+    if not sep:
+        return None, item
+    if not name.strip() or not column.strip():
+        raise UsageError(f"--param-columns: {item!r} is not NAME=COLUMN")
+    return name.strip(), column.strip()
+
+
+def _check_names(campaign: _Campaign, fit: TemplateFit, label: str) -> str:
+    """Whether ``--param-columns`` fits the template's parameters; describes them."""
+    if fit.named:
+        expected = list(dict.fromkeys((*(fit.header or ()), *fit.body)))
+        given = campaign.names
+        missing = [n for n in expected if n not in given]
+        unknown = [n for n in dict.fromkeys(given) if n not in expected]
+        if missing or unknown or len(given) != len(set(given)):
+            details = [f"missing: {', '.join(missing)}"] if missing else []
+            details += [f"not in the template: {', '.join(unknown)}"] if unknown else []
+            twice = [n for n in dict.fromkeys(given) if given.count(n) > 1]
+            details += [f"given twice: {', '.join(twice)}"] if twice else []
+            raise CLIError(
+                f"preflight failed: {label} has named parameters {', '.join(expected)} but "
+                f"--param-columns gives {', '.join(given) or 'none'} ({'; '.join(details)})"
+            )
+        return plural(len(expected), "named parameter")
+    if campaign.mapped:
+        braces = ", ".join(f"{{{{{p}}}}}" for p in fit.body)
+        raise CLIError(
+            f"preflight failed: {label} has positional parameters ({braces}): give "
+            "--param-columns as columns in order, without NAME="
+        )
+    count = len(fit.body)
+    if count != len(campaign.params):
+        columns = ", ".join(campaign.params) or "none"
+        raise CLIError(
+            f"preflight failed: {label} has {plural(count, 'body placeholder')} but "
+            f"--param-columns gives {len(campaign.params)} ({columns})"
+        )
+    return plural(count, "body parameter")
+
+
+def preflight_message(error: PreflightError, positions: Sequence[tuple[int, int]]) -> str:
+    """A preflight error in rows: ``preflight failed: template 'promo' (en): 301 rows: ...
+    (rows 1-301, lines 2-302)``; ``positions`` holds each message's (row, line)."""
+
+    def where(messages: Sequence[int]) -> str:
+        known = [positions[i] for i in messages if i < len(positions)]
+        rows = [row for row, _ in known]
+        lines = [line for _, line in known]
+        return (
+            f"{'row' if len(rows) == 1 else 'rows'} {number_ranges(rows)}, "
+            f"{'line' if len(set(lines)) == 1 else 'lines'} {number_ranges(lines)}"
+        )
+
+    return "preflight failed: " + "; ".join(p.describe("row", where) for p in error.grouped)
+
+
+def _check_rows(campaign: _Campaign, builder: MessageBuilder, fit: TemplateFit) -> None:
+    """The first rows' messages checked against the template, as ``send_bulk`` will.
+
+    Raises:
+        CLIError: Some do not fit; one line per problem, naming its rows.
+    """
+    problems = []
+    messages = campaign.messages(builder, fit)
+    with closing(messages):
+        for index, message in enumerate(islice(messages, _PREFLIGHT_ROWS)):
+            if message is _NOT_SENT:  # an invalid row, skipped
+                continue
+            reason = misfit(fit, prepare_message(message))
+            if reason is not None:
+                problems.append(
+                    PreflightProblem(
+                        kind=PreflightProblemKind.PARAMETERS,
+                        template=campaign.template,
+                        language=campaign.language,
+                        reason=reason,
+                        messages=(index,),
+                    )
+                )
+    if problems:
+        raise CLIError(preflight_message(PreflightError(problems), campaign.positions))
+
+
+async def _preflight(
+    client: D360Client, campaign: _Campaign
+) -> tuple[str | None, str, TemplateFit]:
+    """The template's media header format (or None), a description of the template, and
+    what its messages must carry.
 
     Raises:
         CLIError: The template cannot be used for this campaign (exit code 1).
@@ -166,13 +288,8 @@ async def _preflight(client: D360Client, campaign: _Campaign) -> tuple[str | Non
     label = f"template {name!r} ({language})"
     if found.status != "APPROVED":
         raise CLIError(f"preflight failed: {label} is {found.status}, not APPROVED")
-    expected = found.body_placeholder_count
-    if expected != len(campaign.params):
-        given = ", ".join(campaign.params) or "none"
-        raise CLIError(
-            f"preflight failed: {label} has {plural(expected, 'body placeholder')} but "
-            f"--param-columns gives {len(campaign.params)} ({given})"
-        )
+    fit = TemplateFit.of(found)
+    parameters = _check_names(campaign, fit, label)
     header = next((c.format for c in found.components if c.type == "HEADER"), None)
     media = str(header) if header is not None and str(header) in _MEDIA_HEADERS else None
     if media and not campaign.header_url:
@@ -182,7 +299,7 @@ async def _preflight(client: D360Client, campaign: _Campaign) -> tuple[str | Non
         )
     if campaign.header_url and not media:
         raise CLIError(f"preflight failed: {label} has no media header; drop --header-url")
-    return media, f"{label} is APPROVED, {plural(expected, 'body parameter')}"
+    return media, f"{label} is APPROVED, {parameters}", fit
 
 
 def _error_code(result: SendResult) -> str:
@@ -229,20 +346,24 @@ async def run_send(args: argparse.Namespace, ctx: Context) -> int:
     results = None if args.dry_run else _open_results(args.results)
     try:
         async with ctx.client(rate_limit=args.rate) as client:
-            media, described = await _preflight(client, campaign)
-            if args.dry_run:
-                ctx.say(f"dry run: {plural(rows, 'row')} valid, {described}; nothing was sent")
-                return EXIT_OK
-            ctx.note(f"preflight: {described}")
+            media, described, fit = await _preflight(client, campaign)
             header: Any = None
             if media is not None and campaign.header_url:
                 header = _MEDIA_HEADERS[media](campaign.header_url)
             builder = MessageBuilder(
                 name=campaign.template, language=campaign.language, header=header
             )
-            report = campaign.outcome(
-                await _send(ctx, client, campaign, builder, rows, args, results)
-            )
+            _check_rows(campaign, builder, fit)
+            if args.dry_run:
+                ctx.say(f"dry run: {plural(rows, 'row')} valid, {described}; nothing was sent")
+                return EXIT_OK
+            ctx.note(f"preflight: {described}")
+            try:
+                report = campaign.outcome(
+                    await _send(ctx, client, campaign, builder, fit, rows, args, results)
+                )
+            except PreflightError as exc:  # the template changed since it was checked
+                raise CLIError(preflight_message(exc, campaign.positions)) from exc
     finally:
         if results is not None:
             results.close()
@@ -260,6 +381,7 @@ async def _send(
     client: D360Client,
     campaign: _Campaign,
     builder: MessageBuilder,
+    fit: TemplateFit,
     rows: int,
     args: argparse.Namespace,
     results: IO[str] | None,
@@ -270,11 +392,12 @@ async def _send(
     listed = 0
     with Tracker(ctx, description="sending", total=rows, unit="msg") as tracker:
         run = client.send_bulk(
-            campaign.messages(builder),
+            campaign.messages(builder, fit),
             concurrency=args.concurrency,
             journal=args.journal,
             on_progress=tracker.bulk_progress,
             resend_unknown=args.resend_unknown,
+            preflight_window=_PREFLIGHT_ROWS,  # the rows whose positions are kept
         )
         async with run:
             async for result in run:

@@ -2,8 +2,16 @@
 
 Numbers are derived from the sends the emulator accepted, per template and UTC day:
 ``SENT`` = accepted sends, ``DELIVERED`` = 90 %, ``READ`` = 60 %, ``CLICKED`` = 10 % of SENT
-(rounded down) and ``COST`` = 25 per sent message. MM Lite sends are only counted when
-``product_type=MARKETING_MESSAGES_LITE_API`` is given, as on the live service.
+(rounded down; 0 for a template without URL or quick-reply buttons, all on its first such
+button). MM Lite sends are only counted when ``product_type=MARKETING_MESSAGES_LITE_API`` is
+given, as on the live service.
+
+Three answer shapes (``analytics_shape``): ``spec`` (the spec's ``{id, template_analytics:
+[{template_id, analytics: [{metric_type, granularity, data_points: [{start, end, value}]}]}]}``,
+``COST`` = 25 per sent message, an integer as the spec types it), ``meta`` (Meta's ``{data:
+[{granularity, product_type, data_points: [{template_id, start, end, sent, delivered, read,
+clicked: [...], cost: [...]}]}], paging}``, ``amount_spent`` = 0.025 per sent message) and
+``expanded`` (Graph field expansion: ``{id, template_analytics: {data: [...], paging}}``).
 """
 
 from __future__ import annotations
@@ -34,16 +42,63 @@ def _unix(raw: str | None, field: str) -> int:
         raise InvalidParam(f"{field} must be Unix seconds, got {raw!r}") from None
 
 
-def _derive(metric: str, sent: int) -> int:
-    if metric == "SENT":
-        return sent
-    if metric == "DELIVERED":
-        return sent * 9 // 10
-    if metric == "READ":
-        return sent * 6 // 10
-    if metric == "CLICKED":
-        return sent // 10
-    return sent * 25
+#: Meta's click types of the buttons that count clicks.
+_CLICKABLE = {"URL": "url_button", "QUICK_REPLY": "quick_reply_button"}
+_PAGING = {"cursors": {"before": "MAZDZD", "after": "MjQZD"}}
+
+
+def _buttons(state: State, template_id: str) -> list[tuple[str, str]]:
+    """(click type, text) of the template's URL and quick-reply buttons."""
+    template = state.templates.by_id.get(template_id)
+    buttons = []
+    for component in template.components if template is not None else ():
+        for button in component.get("buttons", ()):
+            kind = _CLICKABLE.get(button.get("type"))
+            if kind is not None:
+                buttons.append((kind, str(button.get("text", ""))))
+    return buttons
+
+
+def _numbers(sent: int, clickable: bool) -> dict[str, int]:
+    return {
+        "SENT": sent,
+        "DELIVERED": sent * 9 // 10,
+        "READ": sent * 6 // 10,
+        "CLICKED": sent // 10 if clickable else 0,
+        "COST": sent * 25,
+    }
+
+
+def _costs(numbers: dict[str, int]) -> list[dict[str, Any]]:
+    spent = round(numbers["SENT"] * 25 / 1000, 4)
+    costs: list[dict[str, Any]] = [{"type": "amount_spent", "value": spent}]
+    for kind, count in (
+        ("cost_per_delivered", numbers["DELIVERED"]),
+        ("cost_per_url_button_click", numbers["CLICKED"]),
+    ):
+        costs.append({"type": kind, "value": round(spent / count, 4)} if count else {"type": kind})
+    return costs
+
+
+def _meta_point(
+    template_id: str,
+    day: int,
+    numbers: dict[str, int],
+    metrics: list[str],
+    buttons: list[tuple[str, str]],
+) -> dict[str, Any]:
+    point: dict[str, Any] = {"template_id": template_id, "start": day, "end": day + DAY}
+    for metric in ("SENT", "DELIVERED", "READ"):
+        if metric in metrics:
+            point[metric.lower()] = numbers[metric]
+    if "CLICKED" in metrics:
+        point["clicked"] = [
+            {"type": kind, "button_content": text, "count": numbers["CLICKED"] if i == 0 else 0}
+            for i, (kind, text) in enumerate(buttons)
+        ]
+    if "COST" in metrics:
+        point["cost"] = _costs(numbers)
+    return point
 
 
 def _parse(query: dict[str, str]) -> tuple[int, int, list[str], list[str], bool]:
@@ -94,21 +149,44 @@ async def get_template_analytics(state: State, request: web.Request, api_key: st
             if message.template_id in wanted:
                 day = int(message.timestamp) - int(message.timestamp) % DAY
                 sent[(message.template_id, day)] += 1
+    shape = state.config.analytics_shape
     result: list[dict[str, Any]] = []
+    data_points: list[dict[str, Any]] = []
     for template_id in template_ids:
-        analytics = []
-        for metric in metrics:
-            points = [
-                {
-                    "start": day,
-                    "end": day + DAY,
-                    "value": _derive(metric, sent[(template_id, day)]),
-                }
-                for day in range(first_day, last_day, DAY)
-            ]
-            analytics.append({"metric_type": metric, "granularity": "DAILY", "data_points": points})
+        buttons = _buttons(state, template_id)
+        per_day = {
+            day: _numbers(sent[(template_id, day)], bool(buttons))
+            for day in range(first_day, last_day, DAY)
+        }
+        if shape != "spec":
+            data_points.extend(
+                _meta_point(template_id, day, numbers, metrics, buttons)
+                for day, numbers in per_day.items()
+            )
+            continue
+        analytics = [
+            {
+                "metric_type": metric,
+                "granularity": "DAILY",
+                "data_points": [
+                    {"start": day, "end": day + DAY, "value": numbers[metric]}
+                    for day, numbers in per_day.items()
+                ],
+            }
+            for metric in metrics
+        ]
         result.append({"template_id": template_id, "analytics": analytics})
-    return json_response({"id": state.config.waba_id, "template_analytics": result})
+    if shape == "spec":
+        return json_response({"id": state.config.waba_id, "template_analytics": result})
+    entry = {
+        "granularity": "DAILY",
+        "product_type": request.query.get("product_type", "CLOUD_API"),
+        "data_points": data_points,
+    }
+    if shape == "meta":
+        return json_response({"data": [entry], "paging": _PAGING})
+    expanded = {"data": [entry], "paging": _PAGING}
+    return json_response({"id": state.config.waba_id, "template_analytics": expanded})
 
 
 async def enable_template_analytics(

@@ -8,7 +8,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from ._config import DEFAULT_API_KEY
+from ._config import ANALYTICS_SHAPES, DEFAULT_API_KEY
 from ._emulator import Emulator
 from ._faults import DEFAULT_RATE_KINDS, FAULT_KINDS
 
@@ -75,6 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
     add("--wrap-errors", action="store_true", help='wrap Meta errors in {"detail": ...}')
     add("--no-seed-templates", action="store_true", help="start without the built-in templates")
     add("--analytics-disabled", action="store_true", help="require enabling template analytics")
+    add(
+        "--analytics-shape",
+        choices=ANALYTICS_SHAPES,
+        default="spec",
+        help="template analytics as the spec shows them, as Meta sends them ({data: "
+        "[{data_points}]}) or by field expansion (default: %(default)s)",
+    )
     return parser
 
 
@@ -102,6 +109,7 @@ def emulator_from_args(args: argparse.Namespace) -> Emulator:
         wrap_errors=args.wrap_errors,
         seed_templates=not args.no_seed_templates,
         analytics_enabled=not args.analytics_disabled,
+        analytics_shape=args.analytics_shape,
     )
 
 

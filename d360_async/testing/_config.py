@@ -12,6 +12,8 @@ from ._faults import DEFAULT_RATE_KINDS, check_kinds
 
 DEFAULT_API_KEY = "d360-emulator-key"
 DEFAULT_WABA_ID = "102290129340398"
+#: Shapes template analytics can be answered in (see ``_analytics``).
+ANALYTICS_SHAPES = ("spec", "meta", "expanded")
 
 
 def _keys(value: str | Iterable[str]) -> tuple[str, ...]:
@@ -32,6 +34,13 @@ def _optional_positive(_: Any, attribute: Any, value: Any) -> None:
 def _non_negative(_: Any, attribute: Any, value: Any) -> None:
     if value < 0:
         raise ValueError(f"{attribute.name} must not be negative, got {value!r}")
+
+
+def _analytics_shape(_: Any, attribute: Any, value: Any) -> None:
+    if value not in ANALYTICS_SHAPES:
+        raise ValueError(
+            f"analytics_shape must be one of {', '.join(ANALYTICS_SHAPES)}, got {value!r}"
+        )
 
 
 def _pair_limit(value: bool | int) -> int:
@@ -74,6 +83,7 @@ class EmulatorConfig:
     seed_templates: bool = True
     waba_id: str = DEFAULT_WABA_ID
     analytics_enabled: bool = True
+    analytics_shape: str = attrs.field(default="spec", validator=_analytics_shape)
     clock: Callable[[], float] | None = None
     wall_clock: Callable[[], float] = time.time
 

@@ -4,8 +4,9 @@
 - ``POST /_emulator/reset``: forget records and counters (``{"templates": false}`` keeps the
   current templates).
 - ``POST /_emulator/templates``: upsert ``{name, language, status?, category?, body_text?,
-  components?}``: creates the template, or changes every given field of the existing one; a
-  field that cannot be applied is refused (400 ``{"error", "field"}``) and nothing changes.
+  components?, parameter_format?}``: creates the template, or changes every given field of
+  the existing one; a field that cannot be applied is refused (400 ``{"error", "field"}``)
+  and nothing changes.
 - ``POST /_emulator/faults``: append ``{"faults": [...]}`` to the fault schedule.
 - ``POST /_emulator/recipient_errors``: ``{"to": "...", "code": 131050}`` (``null`` clears).
 """
@@ -30,6 +31,7 @@ _TEMPLATE_FIELDS: dict[str, type] = {
     "category": str,
     "body_text": str,
     "components": list,
+    "parameter_format": str,
 }
 
 

@@ -165,6 +165,10 @@ class Emulator:
         seed_templates: Start with the built-in template catalogue.
         waba_id: The WABA id reported by template analytics.
         analytics_enabled: Whether template analytics start enabled.
+        analytics_shape: How template analytics are answered: ``"spec"`` (the spec's
+            ``{id, template_analytics: [...]}``), ``"meta"`` (Meta's ``{data: [{data_points:
+            [...]}]}``) or ``"expanded"`` (Graph field expansion: ``{id, template_analytics:
+            {data: [...]}}``).
         clock: Monotonic clock for the limiters (default: the running loop's ``time``).
         wall_clock: Unix-time clock for timestamps, event age and analytics days.
 
@@ -204,6 +208,7 @@ class Emulator:
         seed_templates: bool = True,
         waba_id: str = DEFAULT_WABA_ID,
         analytics_enabled: bool = True,
+        analytics_shape: str = "spec",
         clock: Callable[[], float] | None = None,
         wall_clock: Callable[[], float] | None = None,
     ) -> None:
@@ -230,6 +235,7 @@ class Emulator:
             seed_templates=seed_templates,
             waba_id=waba_id,
             analytics_enabled=analytics_enabled,
+            analytics_shape=analytics_shape,
             clock=clock,
             **extra,
         )
@@ -447,8 +453,13 @@ class Emulator:
         body_text: str | None = None,
         components: list[dict[str, Any]] | None = None,
         template_id: str | None = None,
+        parameter_format: str | None = None,
     ) -> Template:
-        """Add a template (``body_text`` is a shortcut for one BODY component)."""
+        """Add a template (``body_text`` is a shortcut for one BODY component).
+
+        ``parameter_format`` is ``"POSITIONAL"`` (``{{1}}``) or ``"NAMED"``
+        (``{{first_name}}``); by default, what the placeholders are.
+        """
         return self._state.templates.add(
             name,
             language,
@@ -457,6 +468,7 @@ class Emulator:
             components=components,
             body_text=body_text,
             template_id=template_id,
+            parameter_format=parameter_format,
         )
 
     def set_template_status(self, name: str, language: str, status: str) -> Template:

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from ._responses import parse_json_object
 from ._state import State
+from ._templates import Template, placeholders
 
 #: Meta's messages for the recipient outcomes a test can force with ``set_recipient_error``.
 RECIPIENT_ERRORS: dict[int, tuple[int, str]] = {
@@ -43,23 +44,64 @@ def wa_id_of(to: str) -> str | None:
     return None
 
 
-def _body_params(components: Any) -> int | None:
-    """Number of body parameters in the request, or None when components are malformed."""
+def _parameters(components: Any) -> tuple[list[Any], list[Any]] | None:
+    """The (header, body) parameters of the request, or None when components are malformed."""
     if not isinstance(components, list | tuple):
         return None
-    count = 0
+    header: list[Any] = []
+    body: list[Any] = []
     for component in components:
         if not isinstance(component, dict):
             return None
         kind = component.get("type")
         if not isinstance(kind, str):
             return None
-        if kind.lower() == "body":
+        kind = kind.lower()
+        if kind == "body" or kind == "header":
             parameters = component.get("parameters", [])
             if not isinstance(parameters, list):
                 return None
-            count += len(parameters)
-    return count
+            (body if kind == "body" else header).extend(parameters)
+    return header, body
+
+
+def _mismatch(where: str, named: bool, expected: tuple[str, ...], given: list[Any]) -> str | None:
+    """Meta's 132000 details when the parameters of one component do not fit, else None."""
+    if not named:
+        for parameter in given:
+            if isinstance(parameter, dict) and "parameter_name" in parameter:
+                return (
+                    f"{where}: parameter_name is not allowed by a template with positional "
+                    "parameters"
+                )
+        if len(given) != len(expected):
+            return (
+                f"{where}: number of localizable_params ({len(given)}) does not match the "
+                f"expected number of params ({len(expected)})"
+            )
+        return None
+    names = [p.get("parameter_name") if isinstance(p, dict) else None for p in given]
+    if given and None in names:
+        return f"{where}: parameter_name is required by a template with named parameters"
+    if sorted(map(str, names)) != sorted(expected):
+        return (
+            f"{where}: parameter names ({', '.join(map(str, names))}) do not match the "
+            f"template's ({', '.join(expected)})"
+        )
+    return None
+
+
+def parameter_mismatch(template: Template, header: list[Any], body: list[Any]) -> str | None:
+    """Why the parameters of a send do not fit ``template`` (checked as Meta does: by count
+    for positional templates, by ``parameter_name`` for named ones; the BODY and a TEXT
+    header), or None."""
+    named = template.named
+    header_text = template.header_text
+    if header_text is not None:
+        problem = _mismatch("header", named, placeholders(header_text), header)
+        if problem is not None:
+            return problem
+    return _mismatch("body", named, placeholders(template.body_text), body)
 
 
 _ACCEPTED = (
@@ -131,7 +173,7 @@ def _check_payload(state: State, payload: dict[str, Any] | None) -> web.Response
             "(#100) The parameter template['language']['code'] is required.",
         )
     components = template.get("components", [])
-    if not isinstance(components, list) or _body_params(components) is None:
+    if not isinstance(components, list) or _parameters(components) is None:
         return errors.invalid("template.components must be an array of objects with a 'type'")
     return None
 
@@ -149,7 +191,7 @@ async def handle_send(state: State, request: web.Request, api_key: str) -> web.R
         name = template["name"]
         code = template["language"]["code"]
         components = template.get("components", ())
-        sent_params = _body_params(components)
+        sent_params = _parameters(components)
         wa_id = wa_id_of(to)
         if (
             payload["messaging_product"] != "whatsapp"
@@ -175,16 +217,13 @@ async def handle_send(state: State, request: web.Request, api_key: str) -> web.R
         )
     if found.status != "APPROVED":
         return _template_error(state, name, code, found.status)
-    expected = found.body_params
-    if sent_params != expected:
+    mismatch = parameter_mismatch(found, *sent_params)
+    if mismatch is not None:
         return state.errors.response(
             400,
             132000,
             "(#132000) Number of parameters does not match the expected number of params",
-            details=(
-                f"body: number of localizable_params ({sent_params}) does not match "
-                f"the expected number of params ({expected})"
-            ),
+            details=mismatch,
         )
     if state.recipient_errors:
         forced = state.recipient_errors.get(wa_id)

@@ -1,8 +1,9 @@
-"""Message templates: the model, placeholder counting and the seeded catalogue."""
+"""Message templates: the model, placeholders (positional or named) and the seeded catalogue."""
 
 from __future__ import annotations
 
 import copy
+import functools
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -24,6 +25,7 @@ STATUSES = frozenset(
     }
 )
 CATEGORIES = frozenset({"MARKETING", "UTILITY", "AUTHENTICATION"})
+PARAMETER_FORMATS = frozenset({"POSITIONAL", "NAMED"})
 
 
 class TemplateError(ValueError):
@@ -43,7 +45,19 @@ class TemplateError(ValueError):
 
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")
+_NAMED = re.compile(r"[a-z][a-z0-9_]*")
 _FIRST_ID = 1_024_000_000_000_001
+
+
+@functools.lru_cache(maxsize=4096)  # every send of a template parses the same texts
+def placeholders(text: str) -> tuple[str, ...]:
+    """The distinct ``{{1}}``/``{{name}}`` placeholders of ``text``, in order of first use.
+
+    Example:
+        >>> placeholders("Hi {{1}}, {{2}} off until {{3}}; {{1}}!")
+        ('1', '2', '3')
+    """
+    return tuple(dict.fromkeys(_PLACEHOLDER.findall(text)))
 
 
 def count_placeholders(text: str) -> int:
@@ -53,7 +67,7 @@ def count_placeholders(text: str) -> int:
         >>> count_placeholders("Hi {{1}}, {{2}} off until {{3}}; {{1}}!")
         3
     """
-    return len(set(_PLACEHOLDER.findall(text)))
+    return len(placeholders(text))
 
 
 @attrs.define(eq=False)
@@ -67,6 +81,7 @@ class Template:
         status: ``APPROVED``, ``PAUSED``, ``REJECTED``, ``PENDING``, ``DISABLED``, ...
         category: ``MARKETING``, ``UTILITY`` or ``AUTHENTICATION``.
         components: Meta-style components (``HEADER``, ``BODY``, ``FOOTER``, ``BUTTONS``).
+        parameter_format: ``POSITIONAL`` (``{{1}}``) or ``NAMED`` (``{{first_name}}``).
 
     Example:
         >>> t = Template("1", "promo", "en_US", "APPROVED", "MARKETING",
@@ -81,6 +96,12 @@ class Template:
     status: str
     category: str
     components: list[dict[str, Any]]
+    parameter_format: str = "POSITIONAL"
+
+    @property
+    def named(self) -> bool:
+        """Whether sends fill the placeholders by ``parameter_name``."""
+        return self.parameter_format == "NAMED"
 
     @property
     def body_text(self) -> str:
@@ -91,6 +112,14 @@ class Template:
         return ""
 
     @property
+    def header_text(self) -> str | None:
+        """The text of a TEXT header; None without one (or with a media header)."""
+        for component in self.components:
+            if component.get("type") == "HEADER" and component.get("format", "TEXT") == "TEXT":
+                return str(component.get("text", ""))
+        return None
+
+    @property
     def body_params(self) -> int:
         """How many body parameters a send must carry."""
         return count_placeholders(self.body_text)
@@ -99,6 +128,7 @@ class Template:
         """The template as the API returns it."""
         return {
             "name": self.name,
+            "parameter_format": self.parameter_format,
             "components": copy.deepcopy(self.components),
             "language": self.language,
             "status": self.status,
@@ -113,6 +143,22 @@ def body(text: str, *examples: str) -> dict[str, Any]:
     if examples:
         component["example"] = {"body_text": [list(examples)]}
     return component
+
+
+def named_body(text: str, **examples: str) -> dict[str, Any]:
+    """A BODY component with named placeholders and their examples, as Meta returns it."""
+    named = [{"param_name": name, "example": value} for name, value in examples.items()]
+    return {"type": "BODY", "text": text, "example": {"body_text_named_params": named}}
+
+
+def _named_header(text: str, **examples: str) -> dict[str, Any]:
+    named = [{"param_name": name, "example": value} for name, value in examples.items()]
+    return {
+        "type": "HEADER",
+        "format": "TEXT",
+        "text": text,
+        "example": {"header_text_named_params": named},
+    }
 
 
 def _image_header(url: str) -> dict[str, Any]:
@@ -130,7 +176,8 @@ def _footer(text: str) -> dict[str, Any]:
 _SHOP = "https://shop.example.com"
 _MEDIA = "https://scontent.whatsapp.net/v/t61.29466-34/emulator"
 
-# (name, language, status, category, components)
+# (name, language, status, category, components); a template whose placeholders are names
+# (``{{first_name}}``) is NAMED, the others POSITIONAL.
 _SEED: tuple[tuple[str, str, str, str, list[dict[str, Any]]], ...] = (
     (
         "summer_sale",
@@ -275,6 +322,23 @@ _SEED: tuple[tuple[str, str, str, str, list[dict[str, Any]]], ...] = (
         "UTILITY",
         [body("Your order {{1}} has shipped.", "#1234")],
     ),
+    (
+        "vip_reminder",
+        "en_US",
+        "APPROVED",
+        "MARKETING",
+        [
+            _named_header("A gift for {{first_name}}", first_name="Ada"),
+            named_body(
+                "Hi {{first_name}}, your {{reward}} is waiting. Claim it before {{expiry}}!",
+                first_name="Ada",
+                reward="free shipping",
+                expiry="31 December",
+            ),
+            _footer("Reply STOP to opt out"),
+            _buttons({"type": "URL", "text": "Claim", "url": f"{_SHOP}/vip"}),
+        ],
+    ),
 )
 
 
@@ -318,8 +382,16 @@ class TemplateStore:
         components: list[dict[str, Any]] | None = None,
         body_text: str | None = None,
         template_id: str | None = None,
+        parameter_format: str | None = None,
     ) -> Template:
-        """Add a template; ``body_text`` is a shortcut for a single BODY component."""
+        """Add a template; ``body_text`` is a shortcut for a single BODY component.
+
+        ``parameter_format`` (``POSITIONAL`` or ``NAMED``) defaults to what the placeholders
+        are: names make the template NAMED. Named placeholders must be lower-case names.
+
+        Raises:
+            TemplateError: A value cannot be used (naming the field).
+        """
         _check_fields(status=status, category=category, components=components, body_text=body_text)
         if components is None:
             components = [body(body_text if body_text is not None else "Hello!")]
@@ -333,6 +405,7 @@ class TemplateStore:
         template = Template(
             template_id, name, language, status, category, copy.deepcopy(components)
         )
+        template.parameter_format = _parameter_format(template, parameter_format)
         self._insert(template)
         return template
 
@@ -360,11 +433,13 @@ class TemplateStore:
         category: str | None = None,
         components: list[dict[str, Any]] | None = None,
         body_text: str | None = None,
+        parameter_format: str | None = None,
     ) -> Template:
         """Change every given field of an existing template, or none of them.
 
         ``body_text`` replaces the text of the BODY component (and drops its now stale
         ``example``), keeping the header, footer and buttons; ``components`` replaces them all.
+        ``parameter_format`` is that of the new placeholders unless given.
 
         Raises:
             KeyError: No such template.
@@ -378,14 +453,17 @@ class TemplateStore:
         """
         _check_fields(status=status, category=category, components=components, body_text=body_text)
         template = self.get(name, language)
-        if status is not None:
-            template.status = status
-        if category is not None:
-            template.category = category
+        changed = attrs.evolve(template)
         if components is not None:
-            template.components = copy.deepcopy(components)
+            changed.components = copy.deepcopy(components)
         if body_text is not None:
-            template.components = _with_body(template.components, body_text)
+            changed.components = _with_body(template.components, body_text)
+        if components is not None or body_text is not None or parameter_format is not None:
+            changed.parameter_format = _parameter_format(changed, parameter_format)
+        template.status = status or template.status
+        template.category = category or template.category
+        template.components = changed.components
+        template.parameter_format = changed.parameter_format
         return template
 
     def remove(self, name: str, language: str) -> Template:
@@ -432,3 +510,22 @@ def _with_body(components: list[dict[str, Any]], text: str) -> list[dict[str, An
     if not any(c is new_body for c in result):
         result.insert(1 if result and result[0].get("type") == "HEADER" else 0, new_body)
     return result
+
+
+def _parameter_format(template: Template, given: str | None) -> str:
+    names = placeholders(template.body_text) + placeholders(template.header_text or "")
+    if given is None:
+        return "POSITIONAL" if all(n.isdigit() for n in names) else "NAMED"
+    if given not in PARAMETER_FORMATS:
+        raise TemplateError(
+            "parameter_format", f"unknown parameter_format {given!r}; expected POSITIONAL or NAMED"
+        )
+    if given == "NAMED":
+        for name in names:
+            if not _NAMED.fullmatch(name):
+                raise TemplateError(
+                    "parameter_format",
+                    f"named placeholder {{{{{name}}}}} must be a lower-case name "
+                    "(letters, digits, _)",
+                )
+    return given

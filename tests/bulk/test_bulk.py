@@ -140,7 +140,8 @@ async def test_preflight_parameter_count(emu: Emulator, client: D360Client) -> N
     with pytest.raises(PreflightError) as info:
         await client.send_bulk(messages).run()
     assert info.value.problems == (
-        "message 3: 2 body parameter(s), template 'welcome_offer' (en_US) has 1 placeholder(s)",
+        "template 'welcome_offer' (en_US): 1 message: 2 body parameters for a template with "
+        "1 placeholder (message 3)",
     )
     assert emu.sent_messages == []
 

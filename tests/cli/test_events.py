@@ -79,12 +79,14 @@ async def test_csv_events_with_rejected_rows(d360_emulator: Emulator, tmp_path: 
     assert run.code == 1
     assert "summary: received=2 rejected=3 failed=0 of 5 events" in run.out
     rejected_file = tmp_path / "day.rejected.csv"
-    assert run.error_line == f"3 events not delivered: see {rejected_file}"
+    assert run.error_line == f"3 events not delivered, 1 value dropped: see {rejected_file}"
+    assert "dropped values: ph=1" in run.out
     with rejected_file.open(encoding="utf-8", newline="") as stream:
         rows = list(csv.DictReader(stream))
     assert [(r["row"], r["status"], r["event_id"], r["field"], r["reason"]) for r in rows] == [
         ("2", "rejected", "a-2", "event_time", "is older than 7 days"),
-        ("3", "rejected", "a-3", "user_data.ph", rows[1]["reason"]),
+        ("3", "value dropped", "a-3", "user_data.ph", rows[1]["reason"]),
+        ("3", "rejected", "a-3", "user_data", rows[2]["reason"]),
         ("4", "rejected", "a-4", "custom_data.value", "must be a finite number"),
     ]
     assert "12" not in rows[1]["reason"]  # reasons never quote the PII value
@@ -92,6 +94,40 @@ async def test_csv_events_with_rejected_rows(d360_emulator: Emulator, tmp_path: 
     assert set(delivered) == {"a-1", "a-5"}
     assert delivered["a-1"].data["custom_data"] == {"currency": "EUR", "value": 12.5}
     assert delivered["a-5"].event_time == now
+
+
+async def test_dropped_values_are_counted_per_key(d360_emulator: Emulator, tmp_path: Path) -> None:
+    now = int(time.time())
+    source = write(
+        tmp_path / "odd.csv",
+        "event_name,event_time,event_id,em,ge,ph,country,currency,value\n"
+        f"Purchase,{now},b-1,ada@example.com,Woman,1(650)123-4567,Russia,EUR,1\n"
+        f"Purchase,{now},b-2,bob@example.com,Qz-Plain,12,Atlantis,EUR,1\n"
+        f"Purchase,{now},b-3,eve@example.com,x,,,EUR,1\n"
+        f"Purchase,{now},b-4,not-an-email,,,,EUR,1\n",
+    )
+
+    run = await d360("events", "--dataset", NODE, "--file", source, emulator=d360_emulator)
+
+    assert run.code == 1, run.err
+    assert "summary: received=3 rejected=1 failed=0 of 4 events" in run.out
+    assert "dropped values: country=1 em=1 ge=2 ph=1" in run.out
+    delivered = {e.event_id: e.data["user_data"] for e in d360_emulator.events[NODE]}
+    assert set(delivered) == {"b-1", "b-2", "b-3"}
+    assert delivered["b-1"]["ge"] == [sha256("f")] and "ge" not in delivered["b-2"]
+    rejected_file = tmp_path / "odd.rejected.csv"
+    with rejected_file.open(encoding="utf-8", newline="") as stream:
+        rows = list(csv.DictReader(stream))
+    rows.sort(key=lambda r: (int(r["row"]), r["status"] != "value dropped"))  # by completion
+    assert [(r["row"], r["status"], r["event_id"], r["field"]) for r in rows] == [
+        ("2", "value dropped", "b-2", "user_data.ge"),
+        ("2", "value dropped", "b-2", "user_data.ph"),
+        ("2", "value dropped", "b-2", "user_data.country"),
+        ("3", "value dropped", "b-3", "user_data.ge"),
+        ("4", "value dropped", "b-4", "user_data.em"),
+        ("4", "rejected", "b-4", "user_data"),
+    ]
+    assert not any(v in r["reason"] for r in rows for v in ("Qz-Plain", "Atlantis", "not-an"))
 
 
 async def test_test_event_code_and_explicit_rejected_file(

@@ -27,7 +27,7 @@ async def test_templates_list_in_every_format(d360_emulator: Emulator) -> None:
 
     assert as_json.code == as_csv.code == as_table.code == 0
     listed = json.loads(as_json.out)
-    assert len(listed) == 12 and listed[0]["name"] == "summer_sale"
+    assert len(listed) == 13 and listed[0]["name"] == "summer_sale"
     approved = rows(as_csv.out)
     assert list(approved[0]) == ["id", "name", "language", "status", "category", "params", "header"]
     assert {r["name"] for r in approved} == {
@@ -35,6 +35,7 @@ async def test_templates_list_in_every_format(d360_emulator: Emulator) -> None:
         "welcome_offer",
         "cart_reminder",
         "order_update",
+        "vip_reminder",
     }
     assert all(r["status"] == "APPROVED" for r in approved)
     summer = next(r for r in approved if r["name"] == "summer_sale")
@@ -100,7 +101,7 @@ async def test_analytics_counts_the_sends(d360_emulator: Emulator, d360_client: 
     per_day = rows(daily.out)
     assert list(per_day[0]) == ["day", "template_id", "name", "language", "SENT", "CLICKED"]
     assert sum(int(r["SENT"]) for r in per_day) == 3
-    assert len(json.loads(every.out)) == 12
+    assert len(json.loads(every.out)) == 13  # one object per template, not per request
     assert unknown.code == 1
     assert unknown.err.strip() == "d360: error: template 'nope' not found"
 

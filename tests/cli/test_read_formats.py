@@ -66,7 +66,7 @@ async def test_analytics_json_is_a_list_without_repeated_responses(
     assert run.code == 0, run.err
     document = json.loads(run.out)
     assert is_list_of_objects(document)
-    assert len(document) == 12  # one per template: 12 ids take two requests, merged
+    assert len(document) == 13  # one per template: 13 ids take two requests, merged
     assert "responses" not in run.out
     digest = next(item for item in document if item["name"] == "weekly_digest")
     assert (digest["language"], digest["SENT"]) == ("en_GB", 1)

@@ -46,7 +46,7 @@ async def test_state_summarises_everything_without_api_key(
     assert state["faults"] == {"500": 1}
     assert state["fault_log"][0] == ["send-marketing-message", "500"]
     assert state["rate_limited"] == 1
-    assert len(state["templates"]) == 12
+    assert len(state["templates"]) == 13
 
 
 async def test_reset_clears_records_and_restores_templates(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -11,6 +12,7 @@ import orjson
 import pytest
 
 from d360_async import D360Client, RetryPolicy
+from d360_async._events import EventsRun
 from d360_async._models_events import ConversionEventsResponse
 
 NODE = "1122334455667788"
@@ -39,6 +41,11 @@ def raw_event(index: int, **overrides: Any) -> dict[str, Any]:
     }
     data.update(overrides)
     return data
+
+
+def events_run(client: D360Client, events: Any, **options: Any) -> EventsRun:
+    """What ``send_conversion_events`` builds, with the options it does not expose."""
+    return EventsRun(functools.partial(client._post_events_payload, NODE), NODE, events, **options)
 
 
 class PostTracker:

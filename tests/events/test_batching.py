@@ -10,11 +10,12 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from d360_async._events import _Batch, _Chunker, _Preparer
+from d360_async._events_batch import Batch, Chunker, Preparer
 from d360_async._models_events import BatchResult
+from d360_async._userdata import UserDataHasher
 
 BASE = len(orjson.dumps({"data": []}))
-PREPARE = _Preparer(True, None, True)
+PREPARE = Preparer(UserDataHasher())
 
 
 def size_on_the_wire(raw: dict[str, Any]) -> int:
@@ -39,12 +40,12 @@ def event(index: int, padding: int, valid: bool) -> dict[str, Any]:
 def test_batches_respect_both_limits_and_keep_every_event(
     events: list[tuple[int, bool]], batch_size: int, max_body: int
 ) -> None:
-    chunker = _Chunker(PREPARE, batch_size, max_body, BASE)
+    chunker = Chunker(PREPARE, batch_size, max_body, BASE)
     work: list[Any] = []
     for index, (padding, valid) in enumerate(events):
         work.extend(chunker.add(event(index, padding, valid)))
     work.extend(chunker.flush())
-    batches = [w for w in work if isinstance(w, _Batch)]
+    batches = [w for w in work if isinstance(w, Batch)]
     results = [w for w in work if isinstance(w, BatchResult)]
     for batch in batches:
         assert 1 <= len(batch.events) <= batch_size
@@ -67,7 +68,7 @@ def test_the_body_limit_is_exact_to_the_byte() -> None:
     one = size_on_the_wire(event(0, 100, True))
     assert one == size_on_the_wire(event(1, 100, True))
     for max_body, expected in ((BASE + 2 * one + 1, [2]), (BASE + 2 * one, [1, 1])):
-        chunker = _Chunker(PREPARE, 1000, max_body, BASE)
+        chunker = Chunker(PREPARE, 1000, max_body, BASE)
         work = chunker.add(event(0, 100, True)) + chunker.add(event(1, 100, True))
         work += chunker.flush()
-        assert [len(w.events) for w in work if isinstance(w, _Batch)] == expected
+        assert [len(w.events) for w in work if isinstance(w, Batch)] == expected

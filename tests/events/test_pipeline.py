@@ -29,7 +29,7 @@ from d360_async._events import EventsRun
 from d360_async._models_events import BatchResult, EventsReport
 from d360_async.testing import Emulator
 
-from .conftest import NODE, PostTracker, raw_event
+from .conftest import NODE, PostTracker, events_run, raw_event
 
 SEVEN_DAYS = 7 * 24 * 3600
 
@@ -89,9 +89,8 @@ async def test_what_reaches_the_wire_is_hashed_and_complete(
             "custom_data": {"currency": "USD", "value": Decimal("9.99")},
         },
     ]
-    report = await EventsRun(  # what send_conversion_events builds, plus a hashing option
+    report = await events_run(  # what send_conversion_events builds, plus a hashing option
         d360_client,
-        NODE,
         events,
         test_event_code="TEST42",
         partner_agent="d360-async",
@@ -154,14 +153,16 @@ async def test_10000_events_with_3_invalid_ones_caught_locally(
     rejected = sorted((r for b in batches for r in b.rejected), key=lambda r: r.index)
     assert [(r.index, r.field, r.from_server) for r in rejected] == [
         (1234, "event_time", False),
-        (5000, "user_data.em", False),
+        (5000, "user_data", False),  # its only value is invalid: nothing left to match on
         (9876, "custom_data.currency", False),
     ]
     assert [r.reason for r in rejected] == [
         "is older than 7 days",
-        "is not an e-mail address",
+        "has no customer information left: every value was invalid (em)",
         "must be a 3-letter ISO 4217 code ('USD')",
     ]
+    (dropped,) = [d for b in batches for d in b.dropped]
+    assert (dropped.index, dropped.key, dropped.reason) == (5000, "em", "is not an e-mail address")
     assert [r.event_id for r in rejected] == ["order-1234", "order-5000", "order-9876"]
     assert all(b.events_sent == 0 for b in batches if b.rejected)  # reported, never sent
     assert sum(posts.sizes) == 9_997 and len(posts.sizes) == 10
@@ -278,7 +279,7 @@ async def test_body_size_limit_cuts_batches_and_rejects_huge_events(
 ) -> None:
     events = [raw_event(i) for i in range(60)]
     events[7]["custom_data"]["content_name"] = "x" * 30_000
-    run = EventsRun(d360_client, NODE, events, max_body_bytes=20_000)
+    run = events_run(d360_client, events, max_body_bytes=20_000)
     batches = await collect(run)
     assert max(posts.body_bytes) <= 20_000
     assert len(posts.sizes) > 1 and sum(posts.sizes) == 59
@@ -454,10 +455,10 @@ async def test_bad_inputs_fail_at_once(d360_client: D360Client) -> None:
         d360_client.send_conversion_events(" ", [])
     assert caught.value.field == "meta_node_id"
     with pytest.raises(ValidationError) as caught:
-        EventsRun(d360_client, NODE, [], default_country_code="0")
+        events_run(d360_client, [], default_country_code="0")
     assert caught.value.field == "default_country_code"
     with pytest.raises(ValidationError) as caught:
-        EventsRun(d360_client, NODE, [], max_body_bytes=10)
+        events_run(d360_client, [], max_body_bytes=10)
     assert caught.value.field == "max_body_bytes"
 
 
@@ -465,24 +466,22 @@ async def test_no_raw_pii_in_reports_or_logs(
     d360_client: D360Client, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="d360_async")
-    secrets = ["Mallory.Secret@Example.org", "0151 9988 7766", "Sekretville-9", "Zorblax"]
+    secrets = ["Mallory.Secret@Example.org", "99 88 77", "Sekretville-9", "Zorblax"]
     events = [
         raw_event(0, user_data={"em": secrets[0]}),
-        raw_event(1, user_data={"ph": secrets[1]}),  # national number: rejected
-        raw_event(2, user_data={"ct": secrets[2], "em": "bad-Zorblax"}),
-        raw_event(3, user_data={"country": secrets[3]}),  # unknown country: rejected
+        raw_event(1, user_data={"ph": secrets[1]}),  # too short: dropped, nothing left
+        raw_event(2, user_data={"ct": secrets[2], "em": "bad-Zorblax"}),  # em dropped
+        raw_event(3, user_data={"country": secrets[3]}),  # unknown country: nothing left
     ]
     run = d360_client.send_conversion_events(NODE, events)
     batches = await collect(run)
     rejected = [r for b in batches for r in b.rejected]
-    assert [(r.index, r.field) for r in rejected] == [
-        (1, "user_data.ph"),
-        (2, "user_data.em"),
-        (3, "user_data.country"),
-    ]
+    assert [(r.index, r.field) for r in rejected] == [(1, "user_data"), (3, "user_data")]
+    dropped = [(d.index, d.key) for b in batches for d in b.dropped]
+    assert sorted(dropped) == [(1, "ph"), (2, "em"), (3, "country")]
     text = caplog.text + repr(batches) + repr(run.report)
     # Timings such as elapsed=0.0015988269 may contain any digits: they are not PII.
     text = re.sub(r"\d+\.\d+(e-?\d+)?", "<float>", text)
     assert caplog.records  # something was logged
-    for secret in [*secrets, "9988", "Mallory"]:
+    for secret in [*secrets, "998877", "Mallory"]:
         assert secret not in text

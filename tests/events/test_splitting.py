@@ -11,9 +11,8 @@ import pytest
 from aiohttp import web
 
 from d360_async import BadRequestError, D360Client, RetryPolicy
-from d360_async._events import EventsRun
 
-from .conftest import NODE, PostTracker, raw_event
+from .conftest import NODE, PostTracker, events_run, raw_event
 
 INVALID = {
     "message": "Invalid parameter",
@@ -110,7 +109,7 @@ async def test_the_split_budget_bounds_extra_requests_and_loses_nothing(
     server: tuple[MetaLikeServer, str], client: D360Client
 ) -> None:
     meta, _ = server
-    run = EventsRun(client, NODE, events_with_bad(1000, {999}), max_split_requests=3)
+    run = events_run(client, events_with_bad(1000, {999}), max_split_requests=3)
     (batch,) = [b async for b in run]
     assert meta.requests == batch.requests == 4
     assert isinstance(batch.error, BadRequestError)

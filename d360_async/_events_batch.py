@@ -1,0 +1,233 @@
+"""Preparing conversion events and cutting them into batches (the first half of the events
+pipeline; ``_events`` posts the batches).
+
+Each event is prepared once: defaults and an ``event_id`` filled in, its ``user_data``
+normalised and hashed (a value that breaks its key's rule is left out and reported as a
+``DroppedValue``), checked as the Conversions API will check it, and serialised. An event is
+rejected (``RejectedEvent``) only when it cannot be sent: a check fails, or no customer
+information is left once the invalid values are out.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+import orjson
+
+from ._converter import unstructure
+from ._errors import ValidationError
+from ._models_events import (
+    BatchResult,
+    ConversionEvent,
+    DroppedValue,
+    RejectedEvent,
+    check_event,
+    event_payload,
+)
+from ._payloads import EventInput
+from ._userdata import UserDataHasher
+
+__all__ = ["Batch", "Chunker", "Prepared", "Preparer", "Work"]
+
+logger = logging.getLogger("d360_async.events")
+
+
+class Prepared:
+    """An event ready to send, serialised once: the request body embeds ``fragment`` as is."""
+
+    __slots__ = ("dropped", "event_id", "event_name", "fragment", "index", "size")
+
+    def __init__(
+        self, index: int, data: dict[str, Any], encoded: bytes, dropped: tuple[DroppedValue, ...]
+    ) -> None:
+        self.index = index
+        self.event_id: str = data["event_id"]
+        self.event_name: str = data["event_name"]
+        self.fragment = orjson.Fragment(encoded)
+        self.size = len(encoded)
+        self.dropped = dropped
+
+
+class _Refused(Exception):
+    """An event that cannot be sent, with the values left out of it before that was known."""
+
+    def __init__(self, error: ValidationError, dropped: tuple[DroppedValue, ...]) -> None:
+        super().__init__(error.field)
+        self.error = error
+        self.dropped = dropped
+
+
+class Preparer:
+    """Turns one input event into a ``Prepared`` one, or raises ``_Refused``.
+
+    Args:
+        hasher: Normalises and hashes ``user_data``; None sends it as given.
+    """
+
+    __slots__ = ("hasher",)
+
+    def __init__(self, hasher: UserDataHasher | None) -> None:
+        self.hasher = hasher
+
+    def _user_data(self, index: int, data: dict[str, Any]) -> tuple[DroppedValue, ...]:
+        """Prepares ``data["user_data"]`` in place; returns the values left out."""
+        user_data = data["user_data"]
+        if type(user_data) is not dict and not isinstance(user_data, Mapping):
+            if not attrs.has(type(user_data)):
+                raise ValidationError("user_data", "must be a mapping or a UserData")
+            user_data = unstructure(user_data)
+            data["user_data"] = user_data
+        if self.hasher is None:
+            return ()
+        prepared = self.hasher.prepare(user_data)
+        data["user_data"] = prepared.user_data
+        if not prepared.dropped:
+            return ()
+        event_id, event_name = data["event_id"], data.get("event_name")
+        dropped = tuple(
+            DroppedValue(
+                index=index,
+                event_id=event_id,
+                event_name=event_name if isinstance(event_name, str) else None,
+                key=d.key,
+                reason=d.reason,
+                position=d.position,
+            )
+            for d in prepared.dropped
+        )
+        if not prepared.user_data:
+            keys = ", ".join(dict.fromkeys(d.key for d in dropped))
+            reason = f"has no customer information left: every value was invalid ({keys})"
+            raise _Refused(ValidationError("user_data", reason), dropped)
+        return dropped
+
+    def __call__(self, index: int, event: EventInput, now: float) -> Prepared:
+        data = event_payload(event)
+        dropped: tuple[DroppedValue, ...] = ()
+        try:
+            if data.get("user_data") is not None:
+                dropped = self._user_data(index, data)
+            check_event(data, now)
+        except ValidationError as exc:
+            raise _Refused(exc, dropped) from None
+        try:
+            encoded = orjson.dumps(data)
+        except TypeError:  # orjson.JSONEncodeError too; its text may quote a value
+            error = ValidationError("event", "contains a value that is not JSON-serialisable")
+            raise _Refused(error, dropped) from None
+        return Prepared(index, data, encoded, dropped)
+
+
+def _rejection(index: int, event: object, error: ValidationError) -> RejectedEvent:
+    event_id = event_name = None
+    if isinstance(event, ConversionEvent):
+        event_id, event_name = event.event_id, event.event_name
+    elif isinstance(event, Mapping):
+        event_id, event_name = event.get("event_id"), event.get("event_name")
+    return RejectedEvent(
+        index=index,
+        event_id=event_id if isinstance(event_id, str) else None,
+        event_name=event_name if isinstance(event_name, str) else None,
+        field=error.field,
+        reason=error.reason,
+        from_server=False,
+    )
+
+
+@attrs.define
+class Batch:
+    """Events to post in one request (or fewer, when the server rejects some)."""
+
+    batch_index: int
+    events: list[Prepared]
+
+    @property
+    def dropped(self) -> tuple[DroppedValue, ...]:
+        """The values left out of the batch's events."""
+        return tuple(d for e in self.events for d in e.dropped)
+
+
+Work = Batch | BatchResult  # a batch to post, or local rejections (already a result)
+
+
+class Chunker:
+    """Cuts prepared events into batches by count and body size; gathers local rejections."""
+
+    def __init__(self, prepare: Preparer, batch_size: int, max_body: int, base: int) -> None:
+        self.prepare = prepare
+        self._batch_size = batch_size
+        self._max_body = max_body
+        self._base = base  # bytes of the body without events
+        self._events: list[Prepared] = []
+        self._size = base
+        self._rejected: list[RejectedEvent] = []
+        self._dropped: list[DroppedValue] = []  # of the rejected events
+        self._indexes = itertools.count()  # batch_index of the next result
+        self.total = 0
+
+    def add(self, event: EventInput) -> list[Work]:
+        index = self.total
+        self.total += 1
+        out: list[Work] = []
+        try:
+            prepared = self.prepare(index, event, time.time())
+            if self._base + prepared.size > self._max_body:
+                error = ValidationError(
+                    "event", f"is larger than a request may be ({self._max_body} bytes)"
+                )
+                raise _Refused(error, prepared.dropped)
+        except (_Refused, TypeError, ValueError) as exc:
+            # ValidationError is a ValueError; any other error's text might quote a value.
+            if isinstance(exc, _Refused):
+                error, dropped = exc.error, exc.dropped
+            elif isinstance(exc, ValidationError):
+                error, dropped = exc, ()
+            else:
+                name = type(exc).__name__
+                error, dropped = ValidationError("event", f"could not be prepared ({name})"), ()
+            self._rejected.append(_rejection(index, event, error))
+            self._dropped.extend(dropped)
+            if len(self._rejected) >= self._batch_size:
+                out.append(self._take_rejected())
+            return out
+        if self._events and self._size + 1 + prepared.size > self._max_body:
+            out.extend(self.flush())
+        self._events.append(prepared)
+        self._size += prepared.size + (1 if len(self._events) > 1 else 0)
+        if len(self._events) >= self._batch_size:
+            out.extend(self.flush())
+        return out
+
+    def flush(self) -> list[Work]:
+        out: list[Work] = []
+        if self._rejected:
+            out.append(self._take_rejected())
+        if self._events:
+            out.append(Batch(next(self._indexes), self._events))
+            self._events = []
+            self._size = self._base
+        return out
+
+    def _take_rejected(self) -> BatchResult:
+        rejected, self._rejected = tuple(self._rejected), []
+        dropped, self._dropped = tuple(self._dropped), []
+        first = rejected[0]
+        logger.info(
+            "events: %d rejected before sending (first: event %d, %s)",
+            len(rejected),
+            first.index,
+            first.field,
+        )
+        return BatchResult(
+            batch_index=next(self._indexes),
+            events_sent=0,
+            events_received=0,
+            fbtrace_id=None,
+            rejected=rejected,
+            dropped=dropped,
+        )
