@@ -97,6 +97,8 @@ async def test_components_replace_the_existing_ones(
         ({"id": "1"}, "id"),
         ({"quality_score": "GREEN"}, "quality_score"),
         ({"language": 7}, "language"),
+        ({"parameter_format": "WEIRD"}, "parameter_format"),
+        ({"body_text": "Hi {{FirstName}}", "parameter_format": "NAMED"}, "parameter_format"),
     ],
 )
 async def test_what_cannot_be_applied_is_refused_and_nothing_changes(
@@ -135,3 +137,15 @@ async def test_a_new_template_takes_every_field(emu: Emulator, http: aiohttp.Cli
     created = emu.get_template("restock", "fr")
     assert (created.status, created.category, created.body_params) == ("PENDING", "UTILITY", 1)
     assert answer == created.to_json()
+
+
+async def test_named_placeholders_make_the_template_named(
+    emu: Emulator, http: aiohttp.ClientSession
+) -> None:
+    status, answer = await _upsert(
+        http, emu, {"name": "order_update", "language": "en_US", "body_text": "Hi {{first_name}}"}
+    )
+
+    assert status == 200
+    assert answer["parameter_format"] == "NAMED"
+    assert emu.get_template("order_update", "en_US").parameter_format == "NAMED"
