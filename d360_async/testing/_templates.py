@@ -525,7 +525,7 @@ def _parameter_format(template: Template, given: str | None) -> str:
             if not _NAMED.fullmatch(name):
                 raise TemplateError(
                     "parameter_format",
-                    f"named placeholder {{{{{name}}}}} must be a lower-case name "
-                    "(letters, digits, _)",
+                    f"parameter_format NAMED: placeholder {{{{{name}}}}} must be a lower-case "
+                    "name (letters, digits, _)",
                 )
     return given
