@@ -23,6 +23,7 @@ from ._output import CsvFile
 from ._rows import InputFile, Record
 
 __all__ = [
+    "LISTED",
     "REJECTED_ROW_COLUMNS",
     "Invalid",
     "Problem",

@@ -25,6 +25,7 @@ from typing import Any, Final
 from d360_async._models_events import BatchResult, EventsReport
 from d360_async.hashing import HASHED_KEYS, UNHASHED_KEYS
 
+from ._checks import LISTED
 from ._common import EXIT_FAILURE, EXIT_OK, Context, UsageError, plural
 from ._output import CsvFile
 from ._progress import Tracker
@@ -165,8 +166,37 @@ class _EventsFile:
                 event["event_time"] = event_time(event["event_time"])
             yield event
 
-    def count(self) -> int:
-        total = sum(1 for _ in self.source.records())
+    def count(self, ctx: Context) -> int:
+        """How many events there are; every record that cannot be read is found in this one
+        pass (the first 20 listed, every one with ``--verbose``).
+
+        Raises:
+            UsageError: Unreadable records, or none at all.
+        """
+        total = bad = 0
+        listed: list[str] = []  # the first ones, printed once it is known there are several
+        for record in self.source.records(lenient=True):
+            total += 1
+            if record.problem is None:
+                continue
+            bad += 1
+            if bad <= LISTED:
+                listed.append(self.source.unreadable(record))
+            elif ctx.verbose:
+                for line in listed:
+                    ctx.note(line)
+                listed = []
+                ctx.note(self.source.unreadable(record))
+        if bad == 1:
+            raise UsageError(listed[0])
+        if bad:
+            for line in listed:
+                ctx.note(line)
+            more = f"; {bad - LISTED:,} more not listed" if bad > LISTED and not ctx.verbose else ""
+            raise UsageError(
+                f"{self.source.name}: {bad:,} of {plural(total, 'record')} cannot be read "
+                f"(listed above{more}); nothing was sent"
+            )
         if total == 0:
             raise UsageError(f"{self.source.name} has no events")
         return total
@@ -240,7 +270,7 @@ async def run_events(args: argparse.Namespace, ctx: Context) -> int:
     """``d360 events``; returns the exit code (0: every event received)."""
     ctx.require_key()
     source = _EventsFile(args.file)
-    total = source.count()
+    total = source.count(ctx)
     ctx.note(f"{source.source.name}: {plural(total, 'event')}")
     path = Path(args.file)
     rejected_path = args.rejected or str(path.with_name(path.stem + ".rejected.csv"))

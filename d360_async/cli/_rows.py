@@ -66,6 +66,11 @@ class InputFile:
         """``customers.csv row 17 (line 18)``."""
         return f"{self.name} row {record.row} (line {record.line})"
 
+    def unreadable(self, record: Record) -> str:
+        """Where and why a record could not be read: ``events.jsonl line 3: invalid JSON``."""
+        where = f"{self.name} line {record.line}" if self.kind == "jsonl" else self.where(record)
+        return f"{where}: {record.problem}"
+
     def _open(self) -> IO[bytes]:
         try:
             return self.path.open("rb")
@@ -120,8 +125,7 @@ class InputFile:
             lines = self._lines(stream)
             for record in self._jsonl(lines) if self.kind == "jsonl" else self._csv(lines):
                 if record.problem is not None and not lenient:
-                    where = f"{self.name} line {record.line}" if self.kind == "jsonl" else None
-                    raise UsageError(f"{where or self.where(record)}: {record.problem}")
+                    raise UsageError(self.unreadable(record))
                 yield record
 
     def _csv(self, lines: Iterator[str]) -> Iterator[Record]:

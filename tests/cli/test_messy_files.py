@@ -236,3 +236,29 @@ async def test_events_with_national_numbers_and_a_default_country_code(
     assert digests("777") == sha(b"15110000001", b"491511000002")
     assert digests("778") == sha(b"4915110000001", b"491511000002")
     assert "10000001" not in without.err + run.err
+
+
+async def test_every_unreadable_line_of_an_events_file_in_one_pass(
+    d360_emulator: Emulator, tmp_path: Path
+) -> None:
+    lines = ['{"event_name": "Purchase", "event_time": 1}'] * 30
+    for at in (2, 5, 9):
+        lines[at] = '{"event_name": "Purchase", "em": "ada@example.com"'  # cut short
+    lines[12] = '["not", "an", "object"]'
+    source = tmp_path / "events.jsonl"
+    source.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
+
+    run = await d360("events", "--dataset", "777", "--file", source, emulator=d360_emulator)
+
+    assert run.code == 2
+    assert run.err.splitlines()[:4] == [
+        f"{source} line 3: invalid JSON (Expecting ',' delimiter)",
+        f"{source} line 6: invalid JSON (Expecting ',' delimiter)",
+        f"{source} line 10: invalid JSON (Expecting ',' delimiter)",
+        f"{source} line 13: expected a JSON object per line",
+    ]
+    assert run.error_line == (
+        f"d360: error: {source}: 4 of 30 records cannot be read (listed above); nothing was sent"
+    )
+    assert "ada@example.com" not in run.err
+    assert d360_emulator.requests["post-conversion-events"] == 0
