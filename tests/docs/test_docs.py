@@ -123,3 +123,17 @@ def test_the_documents_have_blocks_to_run() -> None:
     kinds = {block.kind for block in RUN}
     assert {"program", "pytest", "shell"} <= kinds
     assert {b.document for b in RUN} >= {"README.md", "docs/cli.md", "docs/web.md"}
+
+
+async def test_a_block_that_fails_or_prints_otherwise_is_caught(
+    d360_emulator: Emulator, tmp_path: Path
+) -> None:
+    wrong_output = Block("README.md", 1, "python", 'print("hello")\n# Output:\n# goodbye\n')
+    failing = Block("README.md", 2, "python", "import asyncio\nawait asyncio.sleep(0)\n")
+    right = Block("README.md", 3, "python", 'print("hello", 1)\n# Output:\n# hello ...\n')
+
+    with pytest.raises(AssertionError, match="but its # Output: comment says"):
+        await run_program(wrong_output, tmp_path, d360_emulator)
+    with pytest.raises(AssertionError, match="SyntaxError: 'await' outside function"):
+        await run_program(failing, tmp_path, d360_emulator)
+    await run_program(right, tmp_path, d360_emulator)
