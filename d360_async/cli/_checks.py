@@ -10,6 +10,7 @@ a rejected-rows file (``row,line,column,reason``) and the valid rows are sent.
 
 from __future__ import annotations
 
+import argparse
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -17,6 +18,8 @@ from pathlib import Path
 from typing import Final
 
 import attrs
+
+from d360_async._normalise_common import Invalid
 
 from ._common import Context, UsageError, plural
 from ._output import CsvFile
@@ -50,14 +53,6 @@ _TRUNK_IN_BRACKETS: Final = re.compile(r"\(\s*0\s*\)")
 _CALLING_CODE: Final = re.compile(r"(?:\+|00)?([1-9][0-9]{0,2})")
 
 
-class Invalid(Exception):
-    """A value breaks a rule; carries the reason only, never the value."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
 def country_code_arg(text: str) -> str:
     """``--default-country-code``: a calling code (``49``, ``+49``, ``0049``) as digits.
 
@@ -65,8 +60,6 @@ def country_code_arg(text: str) -> str:
         >>> country_code_arg("+49"), country_code_arg("1")
         ('49', '1')
     """
-    import argparse
-
     match = _CALLING_CODE.fullmatch(text.strip())
     if match is None:
         raise argparse.ArgumentTypeError(f"not a calling code (1 to 3 digits, e.g. 49): {text!r}")
@@ -92,10 +85,9 @@ def recipient_number(value: str, default_country_code: str | None = None) -> str
         ('+491512345678', '+491512345678')
         >>> recipient_number("0151/2345678", default_country_code="49")
         '+491512345678'
-        >>> recipient_number("0151 2345678")  # doctest: +ELLIPSIS
+        >>> recipient_number("0151 2345678")  # doctest: +IGNORE_EXCEPTION_DETAIL
         Traceback (most recent call last):
-        ...
-        d360_async.cli._checks.Invalid: looks like a national number and has no country code: ...
+        Invalid: looks like a national number and has no country code: ...
     """
     text = value.strip()
     if not text:
