@@ -44,6 +44,8 @@ from ._errors import (
     PermissionDeniedError,
     RateLimitError,
     ValidationError,
+    WebhookError,
+    WebhookSignatureError,
 )
 from ._events import EventsRun
 from ._journal import JournalError
@@ -117,12 +119,34 @@ from ._models_messages import (
     TemplateParameter,
     TemplateStatus,
 )
+from ._models_webhooks import (
+    Conversation,
+    ConversationOrigin,
+    DeliveryStatus,
+    IncomingButton,
+    IncomingMessage,
+    IncomingText,
+    MessageContext,
+    Pricing,
+    StatusUpdate,
+    Webhook,
+    WebhookChange,
+    WebhookContact,
+    WebhookContactProfile,
+    WebhookEntry,
+    WebhookErrorData,
+    WebhookErrorDetail,
+    WebhookMetadata,
+    WebhookValue,
+)
 from ._retry import (
     RetryPolicy,
 )
 from ._version import (
     __version__,
 )
+from ._webhook_parse import parse_webhook
+from ._webhook_receiver import WebhookAnswer, WebhookReceiver
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -142,6 +166,8 @@ __all__ = [
     "ButtonSubType",
     "ComponentType",
     "ContentType",
+    "Conversation",
+    "ConversationOrigin",
     "ConversionDataset",
     "ConversionDatasetRequest",
     "ConversionEvent",
@@ -163,6 +189,7 @@ __all__ = [
     "DatasetQualityPercentage",
     "DateTime",
     "DeliveryCategory",
+    "DeliveryStatus",
     "EnableTemplateAnalyticsResponse",
     "ErrorResponse",
     "EventContent",
@@ -170,6 +197,9 @@ __all__ = [
     "EventsRun",
     "FailedEvent",
     "HeaderFormat",
+    "IncomingButton",
+    "IncomingMessage",
+    "IncomingText",
     "InsightsAction",
     "InsightsPage",
     "InsightsRow",
@@ -182,6 +212,7 @@ __all__ = [
     "MediaObject",
     "MessageBuilder",
     "MessageContact",
+    "MessageContext",
     "MessageStatus",
     "MessageTemplate",
     "MessageTemplateButton",
@@ -195,6 +226,7 @@ __all__ = [
     "ParameterType",
     "PermissionDeniedError",
     "PreflightError",
+    "Pricing",
     "RateLimitError",
     "RawResponse",
     "RejectedEvent",
@@ -202,6 +234,7 @@ __all__ = [
     "SendResult",
     "SendStatus",
     "SentMessage",
+    "StatusUpdate",
     "TemplateAnalytics",
     "TemplateAnalyticsDataPoint",
     "TemplateAnalyticsMetric",
@@ -216,9 +249,23 @@ __all__ = [
     "UploadFrequency",
     "UserData",
     "ValidationError",
+    "Webhook",
+    "WebhookAnswer",
+    "WebhookChange",
+    "WebhookContact",
+    "WebhookContactProfile",
+    "WebhookEntry",
+    "WebhookError",
+    "WebhookErrorData",
+    "WebhookErrorDetail",
+    "WebhookMetadata",
+    "WebhookReceiver",
+    "WebhookSignatureError",
+    "WebhookValue",
     "__version__",
     "document",
     "image",
     "parameter",
+    "parse_webhook",
     "video",
 ]
