@@ -75,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--wrap-errors", action="store_true", help='wrap Meta errors in {"detail": ...}')
     add("--no-seed-templates", action="store_true", help="start without the built-in templates")
     add("--analytics-disabled", action="store_true", help="require enabling template analytics")
+    add("--webhook-url", default=None, help="deliver status webhooks there (or configure later)")
     return parser
 
 
@@ -102,6 +103,7 @@ def emulator_from_args(args: argparse.Namespace) -> Emulator:
         wrap_errors=args.wrap_errors,
         seed_templates=not args.no_seed_templates,
         analytics_enabled=not args.analytics_disabled,
+        webhook_url=args.webhook_url,
     )
 
 

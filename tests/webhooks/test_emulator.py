@@ -15,6 +15,7 @@ from aiohttp import web
 
 from d360_async import APIConnectionError, D360Client, MessageBuilder, RetryPolicy
 from d360_async.testing import Emulator, WebhookSettings
+from d360_async.testing._cli import build_parser, emulator_from_args, main
 from d360_async.testing._webhook_plan import plan_statuses
 from d360_async.webhooks import SIGNATURE_HEADER, StatusUpdate, Webhook, WebhookReceiver
 
@@ -391,3 +392,11 @@ async def test_a_10000_message_campaign_with_webhooks_and_a_receiver_in_the_same
     assert Counter(inbox.final().values()) == Counter(sender.final_statuses().values())
     assert receiver.failed == sender.responses["500"] == 4
     assert sender.given_up == 0 and sender.duplicates > 500
+
+
+def test_the_command_line_takes_a_webhook_url(capsys: pytest.CaptureFixture[str]) -> None:
+    args = build_parser().parse_args(["--webhook-url", "http://127.0.0.1:9/hook"])
+    assert emulator_from_args(args).webhooks.url == "http://127.0.0.1:9/hook"
+    assert build_parser().parse_args([]).webhook_url is None
+    assert main(["--webhook-url", "mailto:x"]) == 2
+    assert "http" in capsys.readouterr().err
