@@ -132,10 +132,13 @@ def make_converter() -> cattrs.Converter:
         enum_cls = _enum_or_str(tp)
         assert enum_cls is not None
         members: Mapping[Any, Any] = enum_cls._value2member_map_
+        nullable = _admits_none(tp)
 
         def hook(value: Any, _: Any) -> Any:
             if value is None:
-                return None
+                if nullable:
+                    return None
+                raise TypeError(f"expected a {enum_cls.__name__} value, got null")
             member = members.get(value) if isinstance(value, str | int) else None
             return member if member is not None else _structure_str(value, str)
 
@@ -269,7 +272,7 @@ def locate_error(data: Any, tp: Any, path: str) -> tuple[str, str]:
         options = [a for a in args if a is not type(None)]
         if len(options) == 1:
             return locate_error(data, options[0], path)
-        return path, "unexpected value"
+        return path, "expected a string" if str in options else "unexpected value"
     if attrs.has(tp):
         if not isinstance(data, Mapping):
             return path, "expected a JSON object"

@@ -140,7 +140,7 @@ def _status_with(**fields: Any) -> dict[str, Any]:
         if new is None:
             del status[key]
         else:
-            status[key] = new
+            status[key] = None if new == "null" else new
     return samples.envelope(samples.messages_change(statuses=[samples.READ, status]))
 
 
@@ -196,7 +196,9 @@ _STATUS = "entry[0].changes[0].value.statuses[1]"
         (_status_with(timestamp=PHONE + "x"), f"{_STATUS}.timestamp", "expected Unix seconds"),
         (_status_with(timestamp="9" * 30), f"{_STATUS}.timestamp", "expected Unix seconds"),
         (_status_with(id={"x": PHONE}), f"{_STATUS}.id", "expected a string"),
-        (_status_with(status=[PHONE]), f"{_STATUS}.status", "unexpected value"),
+        (_status_with(status=[PHONE]), f"{_STATUS}.status", "expected a string"),
+        (_status_with(status="null"), f"{_STATUS}.status", "expected a string"),
+        (_status_with(id="null"), f"{_STATUS}.id", "expected a string"),
         (
             _status_with(errors=[{"code": PHONE + "x"}]),
             f"{_STATUS}.errors[0].code",
