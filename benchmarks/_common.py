@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import resource
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import aiohttp
+from aiohttp import web
 
 ROOT = Path(__file__).resolve().parent.parent
 API_KEY = "bench-key"
@@ -97,3 +100,47 @@ async def reset_emulator(session: aiohttp.ClientSession, url: str) -> None:
     """Make the emulator forget its records and counters (so that each run starts empty)."""
     async with session.post(f"{url}/_emulator/reset", json={}) as response:
         response.raise_for_status()
+
+
+async def serve_forever(app: web.Application, name: str) -> None:
+    """Serve ``app`` on a free loopback port; print ``<name> listening on <url>`` (what
+    ``server`` waits for) and serve until killed."""
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    print(f"{name} listening on http://127.0.0.1:{port}", flush=True)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+
+
+async def drive(
+    url: str, payloads: Sequence[bytes], concurrency: int, headers: Mapping[str, str]
+) -> tuple[float, int]:
+    """POST every payload to ``url``, ``concurrency`` at a time, through one session.
+
+    Returns:
+        (requests per second, answers other than 200).
+    """
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    errors = 0
+    position = 0
+
+    async def worker(session: aiohttp.ClientSession) -> None:
+        nonlocal errors, position
+        while position < len(payloads):
+            body = payloads[position]
+            position += 1
+            async with session.post(url, data=body, headers=headers) as response:
+                await response.read()
+                if response.status != 200:
+                    errors += 1
+
+    async with aiohttp.ClientSession(connector=connector) as session:
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(session) for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    return len(payloads) / elapsed, errors

@@ -23,7 +23,6 @@ import json
 import os
 import statistics
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -31,7 +30,7 @@ import aiohttp
 from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import cpu_seconds, server
+from _common import cpu_seconds, drive, serve_forever, server
 
 API_KEY = "bench-key"
 PATH = "/marketing_messages"
@@ -56,16 +55,7 @@ async def _bare_handler(request: web.Request) -> web.Response:
 async def _serve_bare() -> None:
     app = web.Application()
     app.router.add_post(PATH, _bare_handler)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    print(f"bare server listening on http://127.0.0.1:{port}", flush=True)
-    try:
-        await asyncio.Event().wait()
-    finally:
-        await runner.cleanup()
+    await serve_forever(app, "bare server")
 
 
 # -- the driver ----------------------------------------------------------------------------
@@ -95,25 +85,7 @@ def _payloads(count: int, offset: int) -> list[bytes]:
 async def _drive(url: str, payloads: list[bytes], concurrency: int) -> tuple[float, int]:
     """Send every payload; returns (requests per second, non-200 answers)."""
     headers = {"D360-API-KEY": API_KEY, "Content-Type": "application/json"}
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    errors = 0
-    position = 0
-
-    async def worker(session: aiohttp.ClientSession) -> None:
-        nonlocal errors, position
-        while position < len(payloads):
-            body = payloads[position]
-            position += 1
-            async with session.post(url + PATH, data=body, headers=headers) as response:
-                await response.read()
-                if response.status != 200:
-                    errors += 1
-
-    async with aiohttp.ClientSession(connector=connector) as session:
-        started = time.perf_counter()
-        await asyncio.gather(*(worker(session) for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
-    return len(payloads) / elapsed, errors
+    return await drive(url + PATH, payloads, concurrency, headers)
 
 
 async def _bench(args: argparse.Namespace) -> int:

@@ -87,6 +87,24 @@ async def drained(emu: Emulator, seconds: float = 60) -> None:
         await emu.webhooks.drain()
 
 
+async def campaign(
+    inbox: Inbox,
+    n: int,
+    *,
+    seed: int,
+    settings: WebhookSettings | None = None,
+    app_secret: str | None = None,
+) -> tuple[WebhookReceiver, Emulator]:
+    """Send ``n`` messages through an emulator delivering webhooks to ``inbox``; wait for all."""
+    async with (
+        receiver_at(inbox, app_secret=app_secret) as (receiver, url),
+        Emulator(rate=None, seed=seed, webhook_url=url, webhooks=settings) as emu,
+    ):
+        await send(emu, n)
+        await drained(emu)
+    return receiver, emu
+
+
 # --- configuration, as 360dialog's endpoints do it ----------------------------------------------
 
 
@@ -181,12 +199,7 @@ async def test_nothing_is_sent_before_a_url_is_configured() -> None:
 async def test_every_generated_status_arrives_with_duplicates_and_reordering() -> None:
     inbox = Inbox()
     settings = WebhookSettings(duplicates=0.3, reorder=0.5, read_without_delivered=0.2)
-    async with (
-        receiver_at(inbox) as (receiver, url),
-        Emulator(rate=None, seed=3, webhook_url=url, webhooks=settings) as emu,
-    ):
-        await send(emu, 300)
-        await drained(emu)
+    receiver, emu = await campaign(inbox, 300, seed=3, settings=settings)
     sender = emu.webhooks
     assert inbox.final() == sender.final_statuses()
     assert inbox.unique() == sender.counts()
@@ -206,12 +219,7 @@ async def test_every_generated_status_arrives_with_duplicates_and_reordering() -
 async def test_failures_carry_meta_errors_and_the_payload_fields() -> None:
     inbox = Inbox()
     settings = WebhookSettings(delivered=0, read=0, failed=1, failed_codes=(131050,))
-    async with (
-        receiver_at(inbox) as (_, url),
-        Emulator(rate=None, seed=4, webhook_url=url, webhooks=settings) as emu,
-    ):
-        await send(emu, 3)
-        await drained(emu)
+    _, emu = await campaign(inbox, 3, seed=4, settings=settings)
     failed = [s for s in inbox.statuses if s.status == "failed"]
     assert len(failed) == 3
     assert {s.error_code for s in failed} == {131050}
@@ -229,12 +237,7 @@ async def test_failures_carry_meta_errors_and_the_payload_fields() -> None:
 async def test_a_failing_receiver_is_retried_with_backoff_until_it_accepts() -> None:
     inbox = Inbox(fail={1, 2, 3})
     settings = WebhookSettings(batch_size=50, batch_window_ms=50, retry_base_ms=10)
-    async with (
-        receiver_at(inbox) as (receiver, url),
-        Emulator(rate=None, seed=5, webhook_url=url, webhooks=settings) as emu,
-    ):
-        await send(emu, 20)
-        await drained(emu)
+    receiver, emu = await campaign(inbox, 20, seed=5, settings=settings)
     assert receiver.failed == 3
     assert emu.webhooks.responses["500"] == 3
     assert inbox.final() == emu.webhooks.final_statuses()  # nothing lost
@@ -304,12 +307,7 @@ async def test_deliveries_are_signed_and_carry_the_configured_headers() -> None:
 async def test_a_receiver_with_another_secret_refuses_them_all() -> None:
     inbox = Inbox()
     settings = WebhookSettings(app_secret="right", max_attempts=2, retry_base_ms=5)
-    async with (
-        receiver_at(inbox, app_secret="wrong") as (_, url),
-        Emulator(rate=None, seed=9, webhook_url=url, webhooks=settings) as emu,
-    ):
-        await send(emu, 1)
-        await drained(emu)
+    _, emu = await campaign(inbox, 1, seed=9, settings=settings, app_secret="wrong")
     assert inbox.statuses == []
     assert set(emu.webhooks.responses) == {"403"}
     assert emu.webhooks.given_up == len(emu.webhooks.generated)
