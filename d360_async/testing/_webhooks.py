@@ -314,6 +314,8 @@ class WebhookSender:
         return orjson.dumps({"object": "whatsapp_business_account", "entry": [entry]})
 
     async def _deliver(self, batch: _Batch) -> None:
+        if batch.generation != self._generation:  # scheduled before a reset
+            return
         if batch.body is None:
             batch.body = self._envelope(batch.statuses)
         headers = {"Content-Type": "application/json", **dict(batch.headers)}
