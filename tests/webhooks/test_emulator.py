@@ -362,6 +362,34 @@ async def test_reset_forgets_webhook_records_but_keeps_the_url() -> None:
         assert emu.snapshot()["webhooks"]["generated"] == {}
 
 
+async def test_a_reset_in_the_middle_of_deliveries_leaves_no_stale_counts() -> None:
+    arrived = asyncio.Event()
+    release = asyncio.Event()
+    bodies: list[bytes] = []
+
+    async def slow(request: web.Request) -> web.Response:
+        bodies.append(await request.read())
+        arrived.set()
+        await release.wait()
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_post("/", slow)
+    settings = WebhookSettings(delivered=0, read=0, failed=0, concurrency=1)
+    async with serving(app) as url, Emulator(rate=None, seed=13, webhooks=settings) as emu:
+        emu.webhooks.configure(url + "/")
+        await send(emu, 3)
+        await arrived.wait()  # one delivery in flight, two waiting
+        emu.reset()
+        release.set()
+        await drained(emu)
+        assert (emu.webhooks.delivered, emu.webhooks.attempts, emu.webhooks.pending) == (0, 0, 0)
+        await send(emu, 1, start=10)
+        await drained(emu)
+    assert emu.webhooks.delivered == 1 and len(emu.webhooks.generated) == 1
+    assert len(bodies) == 2  # the two deliveries scheduled before the reset were never sent
+
+
 async def test_a_10000_message_campaign_with_webhooks_and_a_receiver_in_the_same_test() -> None:
     """Issue #15's acceptance scale: the counts the receiver sees equal what was generated,
     with duplicates, reordering and a receiver failing now and then."""
