@@ -12,12 +12,21 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
+from hypothesis import HealthCheck, given
+from hypothesis import settings as examples
+from hypothesis import strategies as st
 
 from d360_async import APIConnectionError, D360Client, MessageBuilder, RetryPolicy
 from d360_async.testing import Emulator, WebhookSettings
 from d360_async.testing._cli import build_parser, emulator_from_args, main
 from d360_async.testing._webhook_plan import plan_statuses
-from d360_async.webhooks import SIGNATURE_HEADER, StatusUpdate, Webhook, WebhookReceiver
+from d360_async.webhooks import (
+    SIGNATURE_HEADER,
+    StatusUpdate,
+    Webhook,
+    WebhookReceiver,
+    parse_webhook,
+)
 
 from .conftest import serving
 
@@ -360,6 +369,47 @@ async def test_reset_forgets_webhook_records_but_keeps_the_url() -> None:
         emu.reset()
         assert (emu.webhooks.generated, emu.webhooks.delivered, emu.webhooks.url) == ([], 0, url)
         assert emu.snapshot()["webhooks"]["generated"] == {}
+
+
+@examples(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    answers=st.lists(st.sampled_from([200, 200, 204, 400, 500, 503]), min_size=1, max_size=10),
+    duplicates=st.sampled_from([0.0, 0.5]),
+    batch_size=st.integers(1, 4),
+)
+async def test_whatever_the_receiver_answers_every_status_is_delivered_or_given_up(
+    answers: list[int], duplicates: float, batch_size: int
+) -> None:
+    script = iter(answers)
+    acknowledged: list[str] = []
+    answered: list[int] = []
+
+    async def scripted(request: web.Request) -> web.Response:
+        body = await request.read()
+        status = next(script, 200)  # then 200 for ever
+        answered.append(status)
+        if status < 300:
+            acknowledged.extend(s.id for s in parse_webhook(body, {}).statuses)
+        return web.Response(status=status)
+
+    app = web.Application()
+    app.router.add_post("/", scripted)
+    webhooks = WebhookSettings(
+        duplicates=duplicates, batch_size=batch_size, max_attempts=3, retry_base_ms=1
+    )
+    async with serving(app) as url, Emulator(rate=None, seed=14, webhooks=webhooks) as emu:
+        emu.webhooks.configure(url + "/")
+        await send(emu, 4)
+        await drained(emu)
+    sender = emu.webhooks
+    copies = len(sender.generated) + sender.duplicates
+    assert sender.delivered + sender.given_up == copies
+    assert sender.delivered == len(acknowledged)
+    assert sender.pending == 0
+    assert sender.responses == Counter(str(status) for status in answered)
+    assert sender.attempts == len(answered)
 
 
 async def test_a_reset_in_the_middle_of_deliveries_leaves_no_stale_counts() -> None:
