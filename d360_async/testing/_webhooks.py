@@ -28,7 +28,14 @@ from d360_async.webhooks import SIGNATURE_HEADER, sign
 
 from ._records import RecordedSend
 from ._responses import API_KEY_HEADER, json_response, parse_json_object, unauthorized
-from ._webhook_plan import FAILED, FAILURES, GeneratedStatus, WebhookSettings, plan_statuses
+from ._webhook_plan import (
+    FAILED,
+    FAILURES,
+    GeneratedStatus,
+    PlannedStatus,
+    WebhookSettings,
+    plan_statuses,
+)
 
 __all__ = ["WebhookSender", "routes"]
 
@@ -57,6 +64,34 @@ class _Batch:
     @property
     def mergeable(self) -> bool:
         return self.attempt == 0
+
+
+def _status_payload(
+    message: RecordedSend, step: PlannedStatus, callback_data: str | None
+) -> dict[str, Any]:
+    """One element of ``statuses[]`` as Meta sends it."""
+    status: dict[str, Any] = {
+        "id": message.wamid,
+        "status": step.status,
+        "timestamp": str(step.timestamp),
+        "recipient_id": message.wa_id,
+    }
+    if step.status == FAILED and step.error_code is not None:
+        title, details = FAILURES[step.error_code]
+        status["errors"] = [
+            {
+                "code": step.error_code,
+                "title": title,
+                "message": title,
+                "error_data": {"details": details},
+                "href": _ERROR_HREF,
+            }
+        ]
+    else:
+        status["pricing"] = _PRICING
+    if callback_data is not None:
+        status["biz_opaque_callback_data"] = callback_data
+    return status
 
 
 def _callback_data(message: RecordedSend) -> str | None:
@@ -212,28 +247,7 @@ class WebhookSender:
         now = asyncio.get_running_loop().time()
         headers = tuple(self._headers.items())
         for step in planned:
-            status: dict[str, Any] = {
-                "id": message.wamid,
-                "status": step.status,
-                "timestamp": str(step.timestamp),
-                "recipient_id": message.wa_id,
-            }
-            if step.status == FAILED:
-                code = step.error_code or 131026
-                title, details = FAILURES[code]
-                status["errors"] = [
-                    {
-                        "code": code,
-                        "title": title,
-                        "message": title,
-                        "error_data": {"details": details},
-                        "href": _ERROR_HREF,
-                    }
-                ]
-            else:
-                status["pricing"] = _PRICING
-            if callback_data is not None:
-                status["biz_opaque_callback_data"] = callback_data
+            status = _status_payload(message, step, callback_data)
             if step.duplicate:
                 self.duplicates += 1
             batch = _Batch(self._url, headers, [status], self._generation)
