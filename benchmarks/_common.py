@@ -9,8 +9,9 @@ import resource
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import aiohttp
 from aiohttp import web
@@ -144,3 +145,63 @@ async def drive(
         await asyncio.gather(*(worker(session) for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
     return len(payloads) / elapsed, errors
+
+
+class Rounds(NamedTuple):
+    """What ``alternate_rounds`` measured, per server name."""
+
+    rates: dict[str, list[float]]  # requests per second, one per round
+    cpu_us: dict[str, list[float]]  # server CPU microseconds per request, one per round
+    failures: int  # answers other than 200, warm-up included
+
+
+async def alternate_rounds(
+    servers: Mapping[str, tuple[str, int]],
+    payloads: Callable[[int, int], list[bytes]],
+    post: Callable[[str, list[bytes]], Awaitable[tuple[float, int]]],
+    *,
+    count: int,
+    warmup: int,
+    rounds: int,
+) -> Rounds:
+    """Warm every server up, then run ``rounds`` rounds, the order reversed every other round.
+
+    Args:
+        servers: name -> (URL, pid) of each server, as ``server`` yields them.
+        payloads: ``(count, offset)`` -> that many fresh request bodies.
+        post: ``(url, bodies)`` -> (requests per second, non-200 answers); ``drive`` does it.
+        count: Requests per server per round.
+        warmup: Requests per server before the first round.
+        rounds: How many rounds.
+    """
+    rates: dict[str, list[float]] = {name: [] for name in servers}
+    cpu: dict[str, list[float]] = {name: [] for name in servers}
+    failures = 0
+    offset = 0
+    for url, _ in servers.values():
+        failures += (await post(url, payloads(warmup, offset)))[1]
+        offset += warmup
+    for round_ in range(rounds):
+        order = list(servers.items())
+        for name, (url, pid) in order if round_ % 2 == 0 else order[::-1]:
+            bodies = payloads(count, offset)
+            offset += count
+            before = cpu_seconds(pid)
+            rate, errors = await post(url, bodies)
+            after = cpu_seconds(pid)
+            failures += errors
+            rates[name].append(rate)
+            if before is not None and after is not None:
+                cpu[name].append(1e6 * (after - before) / count)
+    return Rounds(rates, cpu, failures)
+
+
+def verdict(label: str, ratio: float, threshold: float, failures: int, *, check: bool) -> int:
+    """Print the judged ratio (and any failures); the exit status for ``--check``."""
+    print(f"\nratio {label}: {ratio:.3f}  (threshold {threshold})")
+    if failures:
+        print(f"non-200 answers: {failures}")
+    if check and (ratio < threshold or failures):
+        print("CHECK FAILED")
+        return 1
+    return 0

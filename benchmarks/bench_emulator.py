@@ -30,7 +30,7 @@ import aiohttp
 from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import cpu_seconds, drive, serve_forever, server
+from _common import alternate_rounds, drive, serve_forever, server, verdict
 
 API_KEY = "bench-key"
 PATH = "/marketing_messages"
@@ -93,28 +93,16 @@ async def _bench(args: argparse.Namespace) -> int:
     emu_cmd = [sys.executable, "-m", "d360_async.testing", "--port", "0", "--rate", "none"]
     emu_cmd += ["--api-key", API_KEY]
     names = ("bare aiohttp handler", "emulator send")
-    rates: dict[str, list[float]] = {name: [] for name in names}
-    cpu: dict[str, list[float]] = {name: [] for name in names}
-    failures = 0
     with server(bare_cmd) as bare, server(emu_cmd) as emu:
-        servers = dict(zip(names, (bare, emu), strict=True))
-        offset = 0
-        for url, _ in servers.values():  # warm-up
-            _, errors = await _drive(url, _payloads(args.warmup, offset), args.concurrency)
-            offset += args.warmup
-            failures += errors
-        for round_ in range(args.rounds):
-            order = list(servers.items())
-            for name, (url, pid) in order if round_ % 2 == 0 else order[::-1]:
-                payloads = _payloads(args.requests, offset)
-                offset += args.requests
-                before = cpu_seconds(pid)
-                rate, errors = await _drive(url, payloads, args.concurrency)
-                after = cpu_seconds(pid)
-                failures += errors
-                rates[name].append(rate)
-                if before is not None and after is not None:
-                    cpu[name].append(1e6 * (after - before) / args.requests)
+        measured = await alternate_rounds(
+            dict(zip(names, (bare, emu), strict=True)),
+            _payloads,
+            lambda url, bodies: _drive(url, bodies, args.concurrency),
+            count=args.requests,
+            warmup=args.warmup,
+            rounds=args.rounds,
+        )
+    rates, cpu, failures = measured
     ratio = max(rates[names[1]]) / max(rates[names[0]])
     print(
         f"\n{args.requests} requests x {args.rounds} rounds per server, concurrency "
@@ -129,13 +117,7 @@ async def _bench(args: argparse.Namespace) -> int:
             f"{name:<22} {max(rates[name]):>11,.0f} {statistics.median(rates[name]):>13,.0f} "
             f"{cpu_text:>18}"
         )
-    print(f"\nratio emulator/bare (best req/s): {ratio:.3f}  (threshold {THRESHOLD})")
-    if failures:
-        print(f"non-200 answers: {failures}")
-    if args.check and (ratio < THRESHOLD or failures):
-        print("CHECK FAILED")
-        return 1
-    return 0
+    return verdict("emulator/bare (best req/s)", ratio, THRESHOLD, failures, check=args.check)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

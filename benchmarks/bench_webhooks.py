@@ -33,7 +33,7 @@ import orjson
 from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import cpu_seconds, drive, serve_forever, server
+from _common import alternate_rounds, drive, serve_forever, server, verdict
 
 THRESHOLD = 0.5
 
@@ -99,28 +99,16 @@ async def _bench(args: argparse.Namespace) -> int:
     names = ("bare: orjson.loads", "WebhookReceiver")
     commands = [[sys.executable, __file__, "--serve", kind] for kind in ("bare", "receiver")]
     headers = {"Content-Type": "application/json"}
-    rates: dict[str, list[float]] = {name: [] for name in names}
-    cpu: dict[str, list[float]] = {name: [] for name in names}
-    failures = 0
     with server(commands[0]) as bare, server(commands[1]) as receiver:
-        servers = dict(zip(names, (bare, receiver), strict=True))
-        offset = 0
-        for url, _ in servers.values():  # warm-up
-            warmup = _deliveries(args.warmup, args.statuses, offset)
-            offset += args.warmup
-            failures += (await drive(url + "/", warmup, args.concurrency, headers))[1]
-        for round_ in range(args.rounds):
-            order = list(servers.items())
-            for name, (url, pid) in order if round_ % 2 == 0 else order[::-1]:
-                payloads = _deliveries(args.deliveries, args.statuses, offset)
-                offset += args.deliveries
-                before = cpu_seconds(pid)
-                rate, errors = await drive(url + "/", payloads, args.concurrency, headers)
-                after = cpu_seconds(pid)
-                failures += errors
-                rates[name].append(rate)
-                if before is not None and after is not None:
-                    cpu[name].append(1e6 * (after - before) / args.deliveries)
+        measured = await alternate_rounds(
+            dict(zip(names, (bare, receiver), strict=True)),
+            lambda count, offset: _deliveries(count, args.statuses, offset),
+            lambda url, bodies: drive(url + "/", bodies, args.concurrency, headers),
+            count=args.deliveries,
+            warmup=args.warmup,
+            rounds=args.rounds,
+        )
+    rates, cpu, failures = measured
     ratio = max(rates[names[1]]) / max(rates[names[0]])
     print(
         f"\n{args.deliveries} deliveries of {args.statuses} status(es) x {args.rounds} rounds per "
@@ -139,13 +127,9 @@ async def _bench(args: argparse.Namespace) -> int:
             f"{name:<20} {best:>18,.0f} {statistics.median(rates[name]):>8,.0f} "
             f"{best * args.statuses:>16,.0f} {cpu_text:>23}"
         )
-    print(f"\nratio receiver/bare (best deliveries/s): {ratio:.3f}  (threshold {THRESHOLD})")
-    if failures:
-        print(f"non-200 answers: {failures}")
-    if args.check and (ratio < THRESHOLD or failures):
-        print("CHECK FAILED")
-        return 1
-    return 0
+    return verdict(
+        "receiver/bare (best deliveries/s)", ratio, THRESHOLD, failures, check=args.check
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
