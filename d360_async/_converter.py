@@ -263,7 +263,7 @@ def locate_error(data: Any, tp: Any, path: str) -> tuple[str, str]:
         ``(path, reason)`` of the innermost part that does not fit.
 
     Example:
-        >>> from d360_async._models_messages import MessageTemplatePage
+        >>> from d360_async import MessageTemplatePage
         >>> locate_error({"data": [{"name": "a"}, {"name": {}}]}, MessageTemplatePage, "body")
         ('body.data[1].name', 'expected a string')
     """
