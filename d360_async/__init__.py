@@ -43,6 +43,8 @@ from ._errors import (
     PermissionDeniedError,
     RateLimitError,
     ValidationError,
+    WebhookError,
+    WebhookSignatureError,
 )
 from ._events import EventsPoster, EventsRun
 from ._journal import JournalError
@@ -132,6 +134,26 @@ from ._models_templates import (
     TemplateQualityScore,
     TemplateStatus,
 )
+from ._models_webhooks import (
+    Conversation,
+    ConversationOrigin,
+    DeliveryStatus,
+    IncomingButton,
+    IncomingMessage,
+    IncomingText,
+    MessageContext,
+    Pricing,
+    StatusUpdate,
+    Webhook,
+    WebhookChange,
+    WebhookContact,
+    WebhookContactProfile,
+    WebhookEntry,
+    WebhookErrorData,
+    WebhookErrorDetail,
+    WebhookMetadata,
+    WebhookValue,
+)
 from ._preflight import (
     PreflightError,
     PreflightProblem,
@@ -143,6 +165,8 @@ from ._retry import (
 from ._version import (
     __version__,
 )
+from ._webhook_parse import parse_webhook
+from ._webhook_receiver import WebhookAnswer, WebhookReceiver
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -163,6 +187,8 @@ __all__ = [
     "CarouselCard",
     "ComponentType",
     "ContentType",
+    "Conversation",
+    "ConversationOrigin",
     "ConversionDataset",
     "ConversionDatasetRequest",
     "ConversionEvent",
@@ -184,6 +210,7 @@ __all__ = [
     "DatasetQualityPercentage",
     "DateTime",
     "DeliveryCategory",
+    "DeliveryStatus",
     "DroppedValue",
     "EnableTemplateAnalyticsResponse",
     "ErrorResponse",
@@ -193,6 +220,9 @@ __all__ = [
     "EventsRun",
     "FailedEvent",
     "HeaderFormat",
+    "IncomingButton",
+    "IncomingMessage",
+    "IncomingText",
     "InsightsAction",
     "InsightsPage",
     "InsightsRow",
@@ -206,6 +236,7 @@ __all__ = [
     "MediaObject",
     "MessageBuilder",
     "MessageContact",
+    "MessageContext",
     "MessageStatus",
     "MessageTemplate",
     "MessageTemplateButton",
@@ -224,6 +255,7 @@ __all__ = [
     "PreflightError",
     "PreflightProblem",
     "PreflightProblemKind",
+    "Pricing",
     "QualityScore",
     "RateLimitError",
     "RawResponse",
@@ -232,6 +264,7 @@ __all__ = [
     "SendResult",
     "SendStatus",
     "SentMessage",
+    "StatusUpdate",
     "SupportedApp",
     "TemplateAnalyticsDataPoint",
     "TemplateAnalyticsResponse",
@@ -251,9 +284,23 @@ __all__ = [
     "UploadFrequency",
     "UserData",
     "ValidationError",
+    "Webhook",
+    "WebhookAnswer",
+    "WebhookChange",
+    "WebhookContact",
+    "WebhookContactProfile",
+    "WebhookEntry",
+    "WebhookError",
+    "WebhookErrorData",
+    "WebhookErrorDetail",
+    "WebhookMetadata",
+    "WebhookReceiver",
+    "WebhookSignatureError",
+    "WebhookValue",
     "__version__",
     "document",
     "image",
     "parameter",
+    "parse_webhook",
     "video",
 ]
