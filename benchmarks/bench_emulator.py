@@ -23,7 +23,6 @@ import json
 import os
 import statistics
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -31,7 +30,7 @@ import aiohttp
 from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import cpu_seconds, server
+from _common import alternate_rounds, drive, serve_forever, server, verdict
 
 API_KEY = "bench-key"
 PATH = "/marketing_messages"
@@ -56,16 +55,7 @@ async def _bare_handler(request: web.Request) -> web.Response:
 async def _serve_bare() -> None:
     app = web.Application()
     app.router.add_post(PATH, _bare_handler)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    print(f"bare server listening on http://127.0.0.1:{port}", flush=True)
-    try:
-        await asyncio.Event().wait()
-    finally:
-        await runner.cleanup()
+    await serve_forever(app, "bare server")
 
 
 # -- the driver ----------------------------------------------------------------------------
@@ -95,25 +85,7 @@ def _payloads(count: int, offset: int) -> list[bytes]:
 async def _drive(url: str, payloads: list[bytes], concurrency: int) -> tuple[float, int]:
     """Send every payload; returns (requests per second, non-200 answers)."""
     headers = {"D360-API-KEY": API_KEY, "Content-Type": "application/json"}
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    errors = 0
-    position = 0
-
-    async def worker(session: aiohttp.ClientSession) -> None:
-        nonlocal errors, position
-        while position < len(payloads):
-            body = payloads[position]
-            position += 1
-            async with session.post(url + PATH, data=body, headers=headers) as response:
-                await response.read()
-                if response.status != 200:
-                    errors += 1
-
-    async with aiohttp.ClientSession(connector=connector) as session:
-        started = time.perf_counter()
-        await asyncio.gather(*(worker(session) for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
-    return len(payloads) / elapsed, errors
+    return await drive(url + PATH, payloads, concurrency, headers)
 
 
 async def _bench(args: argparse.Namespace) -> int:
@@ -121,28 +93,16 @@ async def _bench(args: argparse.Namespace) -> int:
     emu_cmd = [sys.executable, "-m", "d360_async.testing", "--port", "0", "--rate", "none"]
     emu_cmd += ["--api-key", API_KEY]
     names = ("bare aiohttp handler", "emulator send")
-    rates: dict[str, list[float]] = {name: [] for name in names}
-    cpu: dict[str, list[float]] = {name: [] for name in names}
-    failures = 0
     with server(bare_cmd) as bare, server(emu_cmd) as emu:
-        servers = dict(zip(names, (bare, emu), strict=True))
-        offset = 0
-        for url, _ in servers.values():  # warm-up
-            _, errors = await _drive(url, _payloads(args.warmup, offset), args.concurrency)
-            offset += args.warmup
-            failures += errors
-        for round_ in range(args.rounds):
-            order = list(servers.items())
-            for name, (url, pid) in order if round_ % 2 == 0 else order[::-1]:
-                payloads = _payloads(args.requests, offset)
-                offset += args.requests
-                before = cpu_seconds(pid)
-                rate, errors = await _drive(url, payloads, args.concurrency)
-                after = cpu_seconds(pid)
-                failures += errors
-                rates[name].append(rate)
-                if before is not None and after is not None:
-                    cpu[name].append(1e6 * (after - before) / args.requests)
+        measured = await alternate_rounds(
+            dict(zip(names, (bare, emu), strict=True)),
+            _payloads,
+            lambda url, bodies: _drive(url, bodies, args.concurrency),
+            count=args.requests,
+            warmup=args.warmup,
+            rounds=args.rounds,
+        )
+    rates, cpu, failures = measured
     ratio = max(rates[names[1]]) / max(rates[names[0]])
     print(
         f"\n{args.requests} requests x {args.rounds} rounds per server, concurrency "
@@ -157,13 +117,7 @@ async def _bench(args: argparse.Namespace) -> int:
             f"{name:<22} {max(rates[name]):>11,.0f} {statistics.median(rates[name]):>13,.0f} "
             f"{cpu_text:>18}"
         )
-    print(f"\nratio emulator/bare (best req/s): {ratio:.3f}  (threshold {THRESHOLD})")
-    if failures:
-        print(f"non-200 answers: {failures}")
-    if args.check and (ratio < THRESHOLD or failures):
-        print("CHECK FAILED")
-        return 1
-    return 0
+    return verdict("emulator/bare (best req/s)", ratio, THRESHOLD, failures, check=args.check)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -35,6 +35,7 @@ def main() -> int:
         ["bench_bulk.py", "ratelimit"],
         ["bench_bulk.py", "memory", *(["--messages", "150000"] if quick else [])],
         ["bench_events.py", *(["--events", "3000", "--rounds", "1"] if quick else [])],
+        ["bench_webhooks.py", *(["--deliveries", "3000", "--rounds", "1"] if quick else [])],
     ]
     failed = []
     for command in runs:

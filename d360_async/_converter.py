@@ -9,6 +9,10 @@ Rules it enforces:
   the digits it was sent with (``"152.33"`` or ``152.33``); numbers the API writes as strings
   (``number_as_text`` fields) are written back as strings, other decimals as JSON numbers.
 - Template analytics are rewritten into one shape before parsing (``_analytics_shapes``).
+- A ``str`` field takes a string or a number (ids are sometimes numbers), never ``null``, a
+  boolean, an object or an array (cattrs would turn them into ``"None"`` or ``"{...}"``).
+- A ``datetime`` is Unix seconds on the wire (a number or a string of digits, as Meta's
+  webhooks send it) and a timezone-aware UTC ``datetime`` in Python.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import enum
 import types
 import typing
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from functools import cache
 from typing import Any, TypeVar
@@ -30,7 +35,7 @@ from ._analytics_shapes import normalise_template_analytics
 from ._base import JSON_NAME, NUMBER_AS_TEXT, RawResponse
 from ._models_analytics import TemplateAnalyticsResponse
 
-__all__ = ["make_converter", "structure", "unstructure"]
+__all__ = ["locate_error", "make_converter", "structure", "unstructure"]
 
 T = TypeVar("T")
 
@@ -114,6 +119,28 @@ def _structure_bool(value: Any, _: Any) -> bool:
     raise TypeError(f"expected a boolean, got {value!r:.40}")
 
 
+def _structure_str(value: Any, _: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    raise TypeError(f"expected a string, got {type(value).__name__}")
+
+
+def _structure_datetime(value: Any, _: Any) -> datetime:
+    seconds = _structure_int(value, int)
+    try:
+        return datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError, ValueError):
+        raise ValueError(f"Unix time out of range: {seconds}") from None
+
+
+def _unstructure_datetime(value: datetime) -> int:
+    if value.tzinfo is None:
+        raise ValueError("a datetime sent as Unix seconds must be timezone-aware")
+    return int(value.timestamp())
+
+
 def _renames(cls: type) -> dict[str, Any]:
     return {
         a.name: override(rename=a.metadata[JSON_NAME])
@@ -134,12 +161,15 @@ def make_converter() -> cattrs.Converter:
         enum_cls = _enum_or_str(tp)
         assert enum_cls is not None
         members: Mapping[Any, Any] = enum_cls._value2member_map_
+        nullable = _admits_none(tp)
 
         def hook(value: Any, _: Any) -> Any:
             if value is None:
-                return None
-            member = members.get(value)
-            return member if member is not None else str(value)
+                if nullable:
+                    return None
+                raise TypeError(f"expected a {enum_cls.__name__} value, got null")
+            member = members.get(value) if isinstance(value, str | int) else None
+            return member if member is not None else _structure_str(value, str)
 
         return hook
 
@@ -149,6 +179,9 @@ def make_converter() -> cattrs.Converter:
     conv.register_structure_hook(bool, _structure_bool)
     conv.register_structure_hook(Decimal, _structure_decimal)
     conv.register_unstructure_hook(Decimal, float)
+    conv.register_structure_hook(str, _structure_str)
+    conv.register_structure_hook(datetime, _structure_datetime)
+    conv.register_unstructure_hook(datetime, _unstructure_datetime)
 
     def unstructure_factory(cls: type) -> Callable[[Any], dict[str, Any]]:
         overrides: dict[str, Any] = {}
@@ -234,3 +267,66 @@ def structure(data: Any, cls: type[T]) -> T:
 def unstructure(obj: Any) -> Any:
     """Turn a model into JSON-ready data with the SDK's converter."""
     return _converter().unstructure(obj)
+
+
+_EXPECTED: dict[Any, str] = {
+    int: "an integer",
+    bool: "a boolean",
+    str: "a string",
+    datetime: "Unix seconds",
+}
+
+
+def _fails(data: Any, tp: Any) -> bool:
+    try:
+        _converter().structure(data, tp)
+    except Exception:  # cattrs raises several types; all mean "does not fit"
+        return True
+    return False
+
+
+def locate_error(data: Any, tp: Any, path: str) -> tuple[str, str]:
+    """Where and why ``data`` does not structure into ``tp``, without quoting any value.
+
+    Args:
+        data: JSON data that failed to structure.
+        tp: The type it was structured into (an attrs class, a sequence, a union...).
+        path: The path of ``data`` itself, e.g. ``"entry[0].changes[0].value"``.
+
+    Returns:
+        ``(path, reason)`` of the innermost part that does not fit.
+
+    Example:
+        >>> from d360_async import MessageTemplatePage
+        >>> locate_error({"data": [{"name": "a"}, {"name": {}}]}, MessageTemplatePage, "body")
+        ('body.data[1].name', 'expected a string')
+    """
+    args = _union_args(tp)
+    if args is not None:
+        options = [a for a in args if a is not type(None)]
+        if len(options) == 1:
+            return locate_error(data, options[0], path)
+        return path, "expected a string" if str in options else "unexpected value"
+    if attrs.has(tp):
+        if not isinstance(data, Mapping):
+            return path, "expected a JSON object"
+        hints = typing.get_type_hints(tp)
+        for field in attrs.fields(tp):
+            if field.name == "raw" and issubclass(tp, RawResponse):
+                continue
+            key = field.metadata.get(JSON_NAME, field.name)
+            if key not in data:
+                if field.default is attrs.NOTHING:
+                    return f"{path}.{key}", "missing"
+            elif _fails(data[key], hints[field.name]):
+                return locate_error(data[key], hints[field.name], f"{path}.{key}")
+        return path, "unexpected value"
+    if is_sequence(tp):
+        if not isinstance(data, (list, tuple)):
+            return path, "expected a JSON array"
+        (item_type,) = typing.get_args(tp) or (Any,)
+        for index, item in enumerate(data):
+            if _fails(item, item_type):
+                return locate_error(item, item_type, f"{path}[{index}]")
+        return path, "unexpected value"
+    return path, f"expected {_EXPECTED.get(tp, getattr(tp, '__name__', 'another type'))}"

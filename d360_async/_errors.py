@@ -3,6 +3,8 @@
 ```
 D360Error
 ├── ValidationError (also a ValueError)      bad input caught before sending
+├── WebhookError                              a request body that is not a webhook
+│   └── WebhookSignatureError                 X-Hub-Signature-256 missing or wrong
 └── APIError
     ├── APIStatusError                        the server answered with an error status
     │   ├── BadRequestError          400
@@ -41,6 +43,8 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitError",
     "ValidationError",
+    "WebhookError",
+    "WebhookSignatureError",
 ]
 
 #: Meta error codes that mean "slow down", whatever HTTP status carries them.
@@ -83,6 +87,46 @@ class ValidationError(D360Error, ValueError):
         super().__init__(f"{field}: {reason}")
         self.field = field
         self.reason = reason
+
+
+class WebhookError(D360Error):
+    """A request body that is not a WhatsApp Business Account webhook.
+
+    The message names where the body is wrong, never a value from it (it may hold phone
+    numbers). A receiver answers it with a 4xx.
+
+    Attributes:
+        path: Where the body is wrong (``"entry[0].changes[1].value.statuses[3].timestamp"``,
+            ``"body"`` for the body as a whole).
+        reason: What is wrong there.
+
+    Example:
+        >>> err = WebhookError("entry[0].id", "missing")
+        >>> (err.path, str(err))
+        ('entry[0].id', 'entry[0].id: missing')
+    """
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+class WebhookSignatureError(WebhookError):
+    """``X-Hub-Signature-256`` is missing, malformed or does not match the body.
+
+    Attributes:
+        missing: True when the header is absent (a receiver answers 401), False when it is
+            there but wrong (403).
+
+    Example:
+        >>> WebhookSignatureError("does not match the body", missing=False).path
+        'X-Hub-Signature-256'
+    """
+
+    def __init__(self, reason: str, *, missing: bool) -> None:
+        super().__init__("X-Hub-Signature-256", reason)
+        self.missing = missing
 
 
 class APIError(D360Error):

@@ -16,6 +16,8 @@ from ._emulator import OPERATIONS, Emulator
 from ._faults import FAULT_KINDS
 from ._records import Dataset, RecordedEvent, RecordedSend
 from ._templates import Template
+from ._webhook_plan import GeneratedStatus, WebhookSettings
+from ._webhooks import WebhookSender
 
 __all__ = [
     "DEFAULT_API_KEY",
@@ -24,7 +26,10 @@ __all__ = [
     "Dataset",
     "Emulator",
     "EmulatorConfig",
+    "GeneratedStatus",
     "RecordedEvent",
     "RecordedSend",
     "Template",
+    "WebhookSender",
+    "WebhookSettings",
 ]

@@ -82,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="template analytics as the spec shows them, as Meta sends them ({data: "
         "[{data_points}]}) or by field expansion (default: %(default)s)",
     )
+    add("--webhook-url", default=None, help="deliver status webhooks there (or configure later)")
     return parser
 
 
@@ -110,6 +111,7 @@ def emulator_from_args(args: argparse.Namespace) -> Emulator:
         seed_templates=not args.no_seed_templates,
         analytics_enabled=not args.analytics_disabled,
         analytics_shape=args.analytics_shape,
+        webhook_url=args.webhook_url,
     )
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import attrs
 
 from ._faults import DEFAULT_RATE_KINDS, check_kinds
+from ._webhook_plan import WebhookSettings
 
 DEFAULT_API_KEY = "d360-emulator-key"
 DEFAULT_WABA_ID = "102290129340398"
@@ -86,6 +87,8 @@ class EmulatorConfig:
     analytics_shape: str = attrs.field(default="spec", validator=_analytics_shape)
     clock: Callable[[], float] | None = None
     wall_clock: Callable[[], float] = time.time
+    webhook_url: str | None = None
+    webhooks: WebhookSettings = attrs.field(factory=WebhookSettings)
 
     def __attrs_post_init__(self) -> None:
         check_kinds(self.fault_kinds, what="fault kind")

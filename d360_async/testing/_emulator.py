@@ -11,7 +11,16 @@ from typing import Any, Self
 
 from aiohttp import web
 
-from . import _analytics, _control, _events, _insights, _quality, _send, _templates_api
+from . import (
+    _analytics,
+    _control,
+    _events,
+    _insights,
+    _quality,
+    _send,
+    _templates_api,
+    _webhooks,
+)
 from ._config import DEFAULT_API_KEY, DEFAULT_WABA_ID, EmulatorConfig
 from ._faults import DEFAULT_RATE_KINDS, OK, STATUS_FAULTS, drop, fault_response, write_slowly
 from ._ratelimit import retry_after_header
@@ -19,6 +28,7 @@ from ._records import Dataset, RecordedEvent, RecordedSend
 from ._responses import API_KEY_HEADER, unauthorized
 from ._state import State
 from ._templates import Template
+from ._webhook_plan import WebhookSettings
 
 Handler = Callable[[State, web.Request, str], Awaitable[web.StreamResponse]]
 
@@ -171,6 +181,10 @@ class Emulator:
             {data: [...]}}``).
         clock: Monotonic clock for the limiters (default: the running loop's ``time``).
         wall_clock: Unix-time clock for timestamps, event age and analytics days.
+        webhook_url: Where to deliver status webhooks (also settable over HTTP, or with
+            ``webhooks.configure``); None: no webhooks until configured.
+        webhooks: Ratios, delays, duplicates, reordering, batching and retries of the
+            status webhooks (``WebhookSettings``).
 
     Example:
         In process (``rate=None`` lifts the 80 messages/s limit)::
@@ -211,8 +225,12 @@ class Emulator:
         analytics_shape: str = "spec",
         clock: Callable[[], float] | None = None,
         wall_clock: Callable[[], float] | None = None,
+        webhook_url: str | None = None,
+        webhooks: WebhookSettings | None = None,
     ) -> None:
         extra: dict[str, Any] = {} if wall_clock is None else {"wall_clock": wall_clock}
+        if webhooks is not None:
+            extra["webhooks"] = webhooks
         self.config = EmulatorConfig(
             host=host,
             port=port,
@@ -237,6 +255,7 @@ class Emulator:
             analytics_enabled=analytics_enabled,
             analytics_shape=analytics_shape,
             clock=clock,
+            webhook_url=webhook_url,
             **extra,
         )
         self._state = State(self.config)
@@ -250,7 +269,11 @@ class Emulator:
         for method, path, operation, handler, faultable, throttled in _ROUTES:
             endpoint = self._endpoint(operation, handler, faultable=faultable, throttled=throttled)
             app.router.add_route(method, path, endpoint)
-        for route in _control.routes(self._state):
+        control = [
+            *_control.routes(self._state),
+            *_webhooks.routes(self._state.webhooks, self._state.api_keys),
+        ]
+        for route in control:
             app.router.add_route(route.method, route.path, _quiet_disconnects(route.handler))
         return app
 
@@ -317,6 +340,7 @@ class Emulator:
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.cleanup()
+        await self._state.webhooks.close()
 
     async def __aenter__(self) -> Self:
         return await self.start()
@@ -364,6 +388,12 @@ class Emulator:
         self._state.api_keys.discard(key)
 
     # -- records and counters --------------------------------------------------------------
+
+    @property
+    def webhooks(self) -> _webhooks.WebhookSender:
+        """The status webhooks: ``configure(url)``, ``generated``, ``counts()``,
+        ``final_statuses()``, ``await drain()``... (see ``docs/emulator.md``)."""
+        return self._state.webhooks
 
     @property
     def sent_messages(self) -> list[RecordedSend]:

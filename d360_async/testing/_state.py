@@ -15,6 +15,7 @@ from ._ratelimit import PairLimiter, TokenBucket
 from ._records import Dataset, RecordedEvent, RecordedSend
 from ._responses import ErrorFactory
 from ._templates import TemplateStore
+from ._webhooks import WebhookSender
 
 _FIRST_DATASET_ID = 1_340_000_000_000_001
 
@@ -53,6 +54,9 @@ class State:
         self._tag = base64.b32encode(tag).decode().rstrip("=")
         self._tag_bytes = self._tag.encode()
         self.templates = TemplateStore(seed=config.seed_templates)
+        self.webhooks = WebhookSender(
+            config.webhooks, url=config.webhook_url, waba_id=config.waba_id, seed=self.faults.seed
+        )
         self._reset_records()
 
     def _reset_records(self) -> None:
@@ -80,6 +84,7 @@ class State:
     def reset(self, *, templates: bool = True) -> None:
         """Forget records and counters, restart faults; re-seed templates unless told not to."""
         self._reset_records()
+        self.webhooks.reset()
         self.faults.reset()
         self.latency.reset()
         if templates:
@@ -140,6 +145,7 @@ class State:
         self.sent.append(message)
         recipients = self.recipients
         recipients[wa_id] = recipients.get(wa_id, 0) + 1
+        self.webhooks.accepted(message)
         return message
 
     def dataset_for(self, node_id: str, name: str | None) -> Dataset:
@@ -167,6 +173,7 @@ class State:
             "rate_limited": self.rate_limited,
             "pair_rate_limited": self.pair_rate_limited,
             "analytics_enabled": self.analytics_enabled,
+            "webhooks": self.webhooks.snapshot(),
             "templates": [
                 {"id": t.id, "name": t.name, "language": t.language, "status": t.status}
                 for t in self.templates.ordered()
