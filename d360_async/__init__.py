@@ -167,6 +167,10 @@ from ._version import (
 )
 from ._webhook_parse import parse_webhook
 from ._webhook_receiver import WebhookAnswer, WebhookReceiver
+from ._wire import (
+    to_dict,
+    to_json,
+)
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -302,5 +306,7 @@ __all__ = [
     "image",
     "parameter",
     "parse_webhook",
+    "to_dict",
+    "to_json",
     "video",
 ]

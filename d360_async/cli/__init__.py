@@ -4,7 +4,7 @@ Commands: ``demo``, ``emulator``, ``send``, ``events``, ``templates list|get``,
 ``analytics``, ``insights``, ``quality``, ``dataset get|create``; ``d360 COMMAND --help``
 describes each. See ``docs/cli.md``.
 
-Errors are one line on stderr (``d360: error: ...``), never a traceback unless ``--verbose``;
+Errors are one line on stderr (``d360: error: ...``), never a traceback unless ``--debug``;
 the API key is never printed. Exit codes: 0 success, 1 operational failure, 2 usage or input
 error, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
 
@@ -110,14 +110,14 @@ def _describe(ctx: Context, exc: Exception) -> tuple[str, int]:
     if isinstance(exc, OSError):
         name = f" {exc.filename}" if exc.filename else ""
         return f"{exc.strerror or exc}{name}", 1
-    return f"unexpected {type(exc).__name__}: {exc} (--verbose shows the traceback)", 1
+    return f"unexpected {type(exc).__name__}: {exc} (--debug shows the traceback)", 1
 
 
 def _fail(ctx: Context, exc: Exception) -> int:
     message, code = _describe(ctx, exc)
+    if ctx.debug:
+        sys.stderr.write(ctx.redact("".join(traceback.format_exception(exc))))
     if ctx.verbose:
-        text = "".join(traceback.format_exception(exc))
-        sys.stderr.write(ctx.redact(text))
         from ._common import CLIError
 
         for line in exc.details if isinstance(exc, CLIError) else ():

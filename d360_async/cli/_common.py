@@ -1,4 +1,4 @@
-"""What every ``d360`` command shares: errors, settings, the client, phone numbers."""
+"""What every ``d360`` command shares: errors, settings, the client, argument types."""
 
 from __future__ import annotations
 
@@ -23,7 +23,6 @@ __all__ = [
     "Context",
     "UsageError",
     "as_rows",
-    "check_phone",
     "comma_list",
     "non_negative_int",
     "plural",
@@ -38,10 +37,7 @@ EXIT_FAILURE: Final = 1
 #: A usage or input error: a bad flag, a missing key, an unreadable or invalid input file.
 EXIT_USAGE: Final = 2
 
-_PHONE_PUNCTUATION: Final = re.compile(r"[\s+\-().]")
 _MESSAGE_INDEX: Final = re.compile(r"\bmessage (\d+)\b")
-_MIN_DIGITS: Final = 8
-_MAX_DIGITS: Final = 15
 
 
 class CLIError(Exception):
@@ -87,32 +83,6 @@ def as_rows(text: str) -> str:
     return _MESSAGE_INDEX.sub(lambda m: f"row {int(m.group(1)) + 1}", text)
 
 
-def check_phone(value: str) -> str | None:
-    """What is wrong with a recipient number, or None when it looks right.
-
-    A number is its country code and subscriber number: 8 to 15 digits once ``+``, spaces,
-    dashes, dots and brackets are removed, not starting with 0.
-
-    Example:
-        >>> check_phone("+49 (151) 123-45678") is None
-        True
-        >>> check_phone("0151 2345678")
-        'starts with 0: write it with the country code (+49 151 ...)'
-        >>> check_phone("12ab")
-        'contains characters other than digits, +, spaces, dashes, dots and brackets'
-    """
-    digits = _PHONE_PUNCTUATION.sub("", value)
-    if not digits:
-        return "is empty"
-    if not digits.isascii() or not digits.isdigit():
-        return "contains characters other than digits, +, spaces, dashes, dots and brackets"
-    if digits.startswith("0"):
-        return "starts with 0: write it with the country code (+49 151 ...)"
-    if not _MIN_DIGITS <= len(digits) <= _MAX_DIGITS:
-        return f"has {len(digits)} digits; expected {_MIN_DIGITS} to {_MAX_DIGITS}"
-    return None
-
-
 def _wide_console(*, stderr: bool) -> Console:
     stream = sys.stderr if stderr else sys.stdout
     terminal = stream.isatty()
@@ -131,7 +101,8 @@ class Context:
         base_url: From ``--base-url`` or ``D360_BASE_URL``.
         timeout: Seconds per request.
         retries: Retries per request after the first attempt.
-        verbose: Whether ``--verbose`` was given.
+        verbose: Whether ``--verbose`` (or ``--debug``) was given.
+        debug: Whether ``--debug`` was given: an error also shows its traceback.
         out: Console for results (stdout).
         err: Console for progress and diagnostics (stderr).
     """
@@ -141,6 +112,7 @@ class Context:
     timeout: float
     retries: int
     verbose: bool
+    debug: bool = False
     out: Console = attrs.field(factory=lambda: _wide_console(stderr=False))
     err: Console = attrs.field(factory=lambda: _wide_console(stderr=True))
 
@@ -156,7 +128,8 @@ class Context:
             base_url=base_url.strip(),
             timeout=getattr(args, "timeout", 30.0),
             retries=getattr(args, "retries", 3),
-            verbose=getattr(args, "verbose", False),
+            verbose=getattr(args, "verbose", False) or getattr(args, "debug", False),
+            debug=getattr(args, "debug", False),
         )
 
     def require_key(self) -> str:

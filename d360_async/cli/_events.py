@@ -17,16 +17,17 @@ in the same file, and the summary counts the dropped values per key.
 from __future__ import annotations
 
 import argparse
-import csv
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import Any, Final
 
 from d360_async._models_events import BatchResult, EventsReport
 from d360_async.hashing import HASHED_KEYS, UNHASHED_KEYS
 
+from ._checks import LISTED
 from ._common import EXIT_FAILURE, EXIT_OK, Context, UsageError, plural
+from ._output import CsvFile
 from ._progress import Tracker
 from ._rows import InputFile, Record
 
@@ -165,8 +166,37 @@ class _EventsFile:
                 event["event_time"] = event_time(event["event_time"])
             yield event
 
-    def count(self) -> int:
-        total = sum(1 for _ in self.source.records())
+    def count(self, ctx: Context) -> int:
+        """How many events there are; every record that cannot be read is found in this one
+        pass (the first 20 listed, every one with ``--verbose``).
+
+        Raises:
+            UsageError: Unreadable records, or none at all.
+        """
+        total = bad = 0
+        listed: list[str] = []  # the first ones, printed once it is known there are several
+        for record in self.source.records(lenient=True):
+            total += 1
+            if record.problem is None:
+                continue
+            bad += 1
+            if bad <= LISTED:
+                listed.append(self.source.unreadable(record))
+            elif ctx.verbose:
+                for line in listed:
+                    ctx.note(line)
+                listed = []
+                ctx.note(self.source.unreadable(record))
+        if bad == 1:
+            raise UsageError(listed[0])
+        if bad:
+            for line in listed:
+                ctx.note(line)
+            more = f"; {bad - LISTED:,} more not listed" if bad > LISTED and not ctx.verbose else ""
+            raise UsageError(
+                f"{self.source.name}: {bad:,} of {plural(total, 'record')} cannot be read "
+                f"(listed above{more}); nothing was sent"
+            )
         if total == 0:
             raise UsageError(f"{self.source.name} has no events")
         return total
@@ -236,47 +266,16 @@ def summary_line(report: EventsReport) -> str:
     )
 
 
-class _RejectedFile:
-    """Written on the first rejected event, or always when the user named it."""
-
-    def __init__(self, path: str, *, always: bool) -> None:
-        self.path = path
-        self.stream: IO[str] | None = None
-        self.writer: Any = None
-        self.rows = 0
-        self.events = 0  # rows of events not delivered (the others: values dropped)
-        if always:
-            self._open()
-
-    def _open(self) -> None:
-        try:
-            self.stream = open(self.path, "w", encoding="utf-8", newline="")  # noqa: SIM115
-        except OSError as exc:
-            raise UsageError(f"cannot write {self.path}: {exc.strerror or exc}") from exc
-        self.writer = csv.writer(self.stream, lineterminator="\n")
-        self.writer.writerow(REJECTED_COLUMNS)
-
-    def write(self, row: tuple[Any, ...]) -> None:
-        if self.stream is None:
-            self._open()
-        self.writer.writerow(row)
-        self.rows += 1
-        self.events += row[1] != DROPPED
-
-    def close(self) -> None:
-        if self.stream is not None:
-            self.stream.close()
-
-
 async def run_events(args: argparse.Namespace, ctx: Context) -> int:
     """``d360 events``; returns the exit code (0: every event received)."""
     ctx.require_key()
     source = _EventsFile(args.file)
-    total = source.count()
+    total = source.count(ctx)
     ctx.note(f"{source.source.name}: {plural(total, 'event')}")
     path = Path(args.file)
     rejected_path = args.rejected or str(path.with_name(path.stem + ".rejected.csv"))
-    rejected = _RejectedFile(rejected_path, always=args.rejected is not None)
+    rejected = CsvFile(rejected_path, REJECTED_COLUMNS, always=args.rejected is not None)
+    not_delivered = 0  # rows of events not delivered (the others: values dropped)
     try:
         async with ctx.client(rate_limit=args.rate) as client:
             run = client.send_conversion_events(
@@ -286,6 +285,7 @@ async def run_events(args: argparse.Namespace, ctx: Context) -> int:
                 concurrency=args.concurrency,
                 test_event_code=args.test_event_code,
                 hash_pii=not args.no_hash,
+                default_country_code=args.default_country_code,
             )
             with Tracker(ctx, description="events", total=total, unit="events") as tracker:
                 async with run:
@@ -293,6 +293,7 @@ async def run_events(args: argparse.Namespace, ctx: Context) -> int:
                         tracker.events_batch(result)
                         for row in _rejected_rows(result, ctx):
                             rejected.write(row)
+                            not_delivered += row[1] != DROPPED
             report = run.report
     finally:
         rejected.close()
@@ -301,7 +302,7 @@ async def run_events(args: argparse.Namespace, ctx: Context) -> int:
     if dropped is not None:
         ctx.say(dropped)
     if rejected.rows:
-        parts = [f"{plural(rejected.events, 'event')} not delivered"] if rejected.events else []
+        parts = [f"{plural(not_delivered, 'event')} not delivered"] if not_delivered else []
         if report.dropped_values:
             parts.append(f"{plural(report.dropped_values, 'value')} dropped")
         ctx.note(f"{', '.join(parts)}: see {rejected_path}")

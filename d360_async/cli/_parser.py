@@ -9,6 +9,7 @@ from typing import Any, Final, NoReturn
 from d360_async._version import __version__
 from d360_async.testing._cli import fault_kinds
 
+from ._checks import country_code_arg
 from ._common import (
     EXIT_USAGE,
     comma_list,
@@ -91,7 +92,13 @@ def _parents() -> tuple[Parser, Parser, Parser]:
         "--verbose",
         action="store_true",
         default=argparse.SUPPRESS,
-        help="show details: debug logging and the traceback of an error",
+        help="show details: debug logging, every invalid row of an input file",
+    )
+    verbose.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="like --verbose, and the traceback of an error",
     )
     connection = Parser(add_help=False)
     group = connection.add_argument_group("connection")
@@ -188,6 +195,20 @@ def build_parser() -> Parser:
         "placeholders ({{first_name}}): NAME=COLUMN, or COLUMN for the parameter of that name",
     )
     send.add_argument("--header-url", metavar="URL", help="media of an IMAGE/VIDEO/DOCUMENT header")
+    send.add_argument(
+        "--default-country-code",
+        type=country_code_arg,
+        metavar="CODE",
+        help="calling code of numbers written nationally (0151 ...), e.g. 49",
+    )
+    send.add_argument(
+        "--skip-invalid",
+        action="store_true",
+        help="send the valid rows; write the invalid ones to --rejected",
+    )
+    send.add_argument(
+        "--rejected", metavar="FILE", help="invalid rows (default: FILE.rejected.csv)"
+    )
     send.add_argument("--journal", metavar="FILE", help="SQLite journal: a re-run resumes")
     send.add_argument("--concurrency", type=positive_int, default=50, help="sends in flight")
     send.add_argument(
@@ -213,6 +234,12 @@ def build_parser() -> Parser:
     events.add_argument("--concurrency", type=positive_int, default=4, help="requests in flight")
     events.add_argument("--rate", type=rate_arg, default=80.0, help="requests/s (0: no limit)")
     events.add_argument("--no-hash", action="store_true", help="send user_data as it is")
+    events.add_argument(
+        "--default-country-code",
+        type=country_code_arg,
+        metavar="CODE",
+        help="calling code of phone numbers (ph) written nationally, e.g. 49",
+    )
     events.set_defaults(handler=run_events)
 
     templates = command("templates", "list message templates, or show one", connection)

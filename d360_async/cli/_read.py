@@ -102,8 +102,7 @@ async def run_templates(args: argparse.Namespace, ctx: Context) -> int:
         templates = await _find_templates(client, args.template, args.language)
     columns = (*TEMPLATE_COLUMNS, "body", "buttons")
     rows = [[*template_row(t), _body(t), _buttons(t)] for t in templates]
-    raw: Any = templates[0].raw if len(templates) == 1 else [t.raw for t in templates]
-    emit(ctx, args.format, columns, rows, raw, title="message template")
+    emit(ctx, args.format, columns, rows, [t.raw for t in templates], title="message template")
     return EXIT_OK
 
 
@@ -141,11 +140,16 @@ def day_arg(text: str) -> date:
 
 
 def _range(args: argparse.Namespace) -> tuple[datetime, datetime]:
+    """``[start, end)`` of whole UTC days: ``--days N`` is the N days that end with ``--end``
+    (default: today, until now)."""
+
     def midnight(day: date) -> datetime:
         return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
-    end = midnight(args.end) + timedelta(days=1) if args.end else datetime.now(UTC)
-    start = midnight(args.start) if args.start else end - timedelta(days=args.days)
+    now = datetime.now(UTC)
+    last: date = args.end or now.date()
+    start = midnight(args.start) if args.start else midnight(last) - timedelta(days=args.days - 1)
+    end = midnight(last) + timedelta(days=1) if args.end else max(now, start + timedelta(seconds=1))
     if start >= end:
         raise UsageError("--start must be before --end")
     return start, end
@@ -220,7 +224,8 @@ async def run_analytics(args: argparse.Namespace, ctx: Context) -> int:
     rows = analytics_rows(response, known, metrics, daily=args.daily)
     columns = [*(("day",) if args.daily else ()), "template_id", "name", "language", *metrics]
     title = f"template analytics {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC"
-    emit(ctx, args.format, columns, rows, response.raw, title=title)
+    objects = [dict(zip(columns, row, strict=True)) for row in rows]
+    emit(ctx, args.format, columns, rows, objects, title=title)
     return EXIT_OK
 
 
@@ -270,10 +275,10 @@ def quality_rows(quality: DatasetQuality) -> list[list[Any]]:
     rows = []
     for entry in quality.web:
         emq = entry.event_match_quality
-        keys = [
-            f"{k.identifier} {_pct(k.coverage.percentage) if k.coverage else '?'}"
+        keys = {
+            str(k.identifier): _pct(k.coverage.percentage) if k.coverage else None
             for k in (emq.match_key_feedback if emq else ())
-        ]
+        }
         rows.append(
             [
                 entry.event_name,
@@ -281,7 +286,7 @@ def quality_rows(quality: DatasetQuality) -> list[list[Any]]:
                 _pct(entry.event_coverage.percentage) if entry.event_coverage else None,
                 entry.data_freshness.upload_frequency if entry.data_freshness else None,
                 _pct(entry.acr.percentage) if entry.acr else None,
-                ", ".join(keys) or None,
+                keys or None,
                 ", ".join(d.name or "" for d in emq.diagnostics) if emq else None,
             ]
         )
@@ -296,7 +301,8 @@ async def run_quality(args: argparse.Namespace, ctx: Context) -> int:
         )
     rows = quality_rows(quality)
     title = f"dataset {args.dataset_id} quality"
-    emit(ctx, args.format, QUALITY_COLUMNS, rows, quality.raw, title=title)
+    events = quality.raw.get("web") or []
+    emit(ctx, args.format, QUALITY_COLUMNS, rows, events, title=title)
     return EXIT_OK
 
 

@@ -3,6 +3,9 @@
 A record is numbered twice: ``row`` counts data records from 1 (a CSV header is not a row,
 blank lines are skipped) and ``line`` is the line of the file where the record starts. Both
 appear in every error, e.g. ``customers.csv row 17 (line 18)``.
+
+Files as spreadsheets and shops export them are read as they are: a UTF-8 byte-order mark,
+CRLF line ends, ``,`` ``;`` tab or ``|`` separators, blank lines, quoted fields spanning lines.
 """
 
 from __future__ import annotations
@@ -30,12 +33,16 @@ class Record:
     Attributes:
         row: Its number among the data records, from 1.
         line: The line of the file where it starts.
-        values: Column (or key) → value; CSV values are strings.
+        values: Column (or key) → value; CSV values are strings. A CSV row shorter than the
+            header lacks the last columns.
+        problem: Why the record could not be read (only when reading leniently: a CSV row
+            with more fields than the header has columns, a line that is not a JSON object).
     """
 
     row: int
     line: int
     values: dict[str, Any]
+    problem: str | None = None
 
 
 class InputFile:
@@ -58,6 +65,11 @@ class InputFile:
     def where(self, record: Record) -> str:
         """``customers.csv row 17 (line 18)``."""
         return f"{self.name} row {record.row} (line {record.line})"
+
+    def unreadable(self, record: Record) -> str:
+        """Where and why a record could not be read: ``events.jsonl line 3: invalid JSON``."""
+        where = f"{self.name} line {record.line}" if self.kind == "jsonl" else self.where(record)
+        return f"{where}: {record.problem}"
 
     def _open(self) -> IO[bytes]:
         try:
@@ -98,18 +110,23 @@ class InputFile:
             seen.add(name)
         return header, delimiter
 
-    def records(self) -> Iterator[Record]:
+    def records(self, *, lenient: bool = False) -> Iterator[Record]:
         """Every record, in file order.
 
+        Args:
+            lenient: Yield a record that cannot be read with its ``problem`` instead of
+                raising, so that one pass finds every bad record.
+
         Raises:
-            UsageError: The file cannot be read or parsed; the message names the line.
+            UsageError: The file cannot be read or decoded, or (unless ``lenient``) a record
+                cannot be parsed; the message names the line.
         """
         with self._open() as stream:
             lines = self._lines(stream)
-            if self.kind == "jsonl":
-                yield from self._jsonl(lines)
-            else:
-                yield from self._csv(lines)
+            for record in self._jsonl(lines) if self.kind == "jsonl" else self._csv(lines):
+                if record.problem is not None and not lenient:
+                    raise UsageError(self.unreadable(record))
+                yield record
 
     def _csv(self, lines: Iterator[str]) -> Iterator[Record]:
         header, delimiter = self._header(lines)
@@ -127,13 +144,10 @@ class InputFile:
             if not fields or all(not f.strip() for f in fields):
                 continue
             row += 1
-            record = Record(row, line, {})
+            record = Record(row, line, dict(zip(header, fields, strict=False)))
             if len(fields) > len(header):
-                raise UsageError(
-                    f"{self.where(record)}: {len(fields)} fields, but the header has "
-                    f"{len(header)} columns"
-                )
-            record.values.update(zip(header, fields, strict=False))
+                problem = f"{len(fields)} fields, but the header has {len(header)} columns"
+                record = attrs.evolve(record, problem=problem)
             yield record
 
     def _jsonl(self, lines: Iterator[str]) -> Iterator[Record]:
@@ -146,7 +160,9 @@ class InputFile:
                 value = json.loads(text)
             except ValueError as exc:
                 reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
-                raise UsageError(f"{self.name} line {line}: invalid JSON ({reason})") from exc
+                yield Record(row, line, {}, f"invalid JSON ({reason})")
+                continue
             if not isinstance(value, dict):
-                raise UsageError(f"{self.name} line {line}: expected a JSON object per line")
+                yield Record(row, line, {}, "expected a JSON object per line")
+                continue
             yield Record(row, line, value)

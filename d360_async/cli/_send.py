@@ -1,7 +1,8 @@
 """``d360 send``: a campaign from a CSV or JSON Lines file.
 
-1. The file is read once to check every row (recipient number, parameter values): any bad
-   row stops everything before a single message goes out (exit code 2).
+1. The file is read once to check every row (recipient number, parameter values), every
+   problem of every row found in one pass (``_checks``): any bad row stops everything before a
+   single message goes out (exit code 2), unless ``--skip-invalid`` writes them to a file.
 2. Preflight: the template must exist in that language, be APPROVED, and have as many body
    placeholders as ``--param-columns`` gives, or, for a template with named parameters
    (``{{first_name}}``), the names ``--param-columns`` maps columns to (``first_name=given_name``;
@@ -22,6 +23,8 @@ from contextlib import closing
 from itertools import islice
 from typing import IO, Any, Final
 
+import attrs
+
 from d360_async._builder import MessageBuilder, document, image, video
 from d360_async._bulk import BulkReport, SendResult, SendStatus
 from d360_async._client import D360Client
@@ -37,6 +40,7 @@ from d360_async._preflight import (
 )
 from d360_async._template_fit import TemplateFit, misfit
 
+from ._checks import Problem, RowChecker, check_file, default_rejected_path
 from ._common import (
     EXIT_FAILURE,
     EXIT_OK,
@@ -44,7 +48,6 @@ from ._common import (
     Context,
     UsageError,
     as_rows,
-    check_phone,
     plural,
 )
 from ._progress import Tracker
@@ -61,6 +64,8 @@ _MEDIA_HEADERS: Final = {"IMAGE": image, "VIDEO": video, "DOCUMENT": document}
 _LISTED_FAILURES: Final = 10
 #: Messages checked against the template before sending (and ``send_bulk``'s preflight window).
 _PREFLIGHT_ROWS: Final = 1000
+#: What an invalid row skipped by ``--skip-invalid`` becomes: refused by the SDK, never sent.
+_NOT_SENT: Final = {"to": "", "template": {}}
 
 
 class _Campaign:
@@ -78,6 +83,15 @@ class _Campaign:
         self.mapped = any(name is not None for name, _ in pairs)
         self.header_url: str | None = args.header_url
         self.to_column = self._to_column(args.to_column)
+        self.checker = RowChecker(
+            to_column=self.to_column,
+            params=self.params,
+            default_country_code=args.default_country_code,
+        )
+        self.skip_invalid: bool = args.skip_invalid
+        self.rejected_path: str = args.rejected or default_rejected_path(args.csv)
+        #: Rows skipped as invalid (by message index), with their problems.
+        self.invalid: dict[int, str] = {}
         #: (row, line) of the messages made so far (the first ``_PREFLIGHT_ROWS``).
         self.positions: list[tuple[int, int]] = []
 
@@ -86,16 +100,14 @@ class _Campaign:
         if columns is None:  # JSON Lines: checked per record
             return given or "to"
         listed = ", ".join(columns)
-        for name in self.params:
-            if name not in columns:
-                raise UsageError(
-                    f"column {name!r} not found in {self.source.name} (columns: {listed})"
-                )
+        absent = [name for name in (*self.params, given) if name and name not in columns]
+        if absent:
+            names = ", ".join(repr(name) for name in dict.fromkeys(absent))
+            raise UsageError(
+                f"{'column' if len(absent) == 1 else 'columns'} {names} not found in "
+                f"{self.source.name} (columns: {listed})"
+            )
         if given is not None:
-            if given not in columns:
-                raise UsageError(
-                    f"column {given!r} not found in {self.source.name} (columns: {listed})"
-                )
             return given
         for name in TO_COLUMNS:
             if name in columns:
@@ -104,66 +116,48 @@ class _Campaign:
             f"no recipient column in {self.source.name}: pass --to-column (columns: {listed})"
         )
 
-    def check(self, record: Record) -> tuple[str, list[str]] | str:
-        """(to, body values) of a record, or what is wrong with it."""
-        values = record.values
-        if self.to_column not in values:
-            return f"no {self.to_column!r} field"
-        to = values[self.to_column]
-        if not isinstance(to, (str, int)) or isinstance(to, bool):
-            return f"{self.to_column!r} is not a phone number"
-        to = str(to).strip()
-        problem = check_phone(to)
-        if problem is not None:
-            return f"invalid phone number {to!r} in {self.to_column!r}: {problem}"
-        body: list[str] = []
-        for name in self.params:
-            value = values.get(name)
-            if name not in values:
-                return f"no {name!r} field"
-            if value is None or isinstance(value, (dict, list)):
-                return f"{name!r} must be text or a number"
-            text = str(value).strip()
-            if not text:
-                return f"{name!r} is empty (a body parameter cannot be blank)"
-            body.append(text)
-        return to, body
+    def check(self, record: Record) -> tuple[str, list[str]] | list[Problem]:
+        """(to, body values) of a record, or every problem it has."""
+        return self.checker.check(record, csv_file=self.source.kind == "csv")
 
-    def validate(self) -> int:
-        """Check every row; returns how many there are.
+    def validate(self, ctx: Context) -> int:
+        """Check every row in one pass; returns how many there are.
 
         Raises:
-            UsageError: The first bad row (and how many more there are).
+            UsageError: Invalid rows (without ``--skip-invalid``), or no row to send.
         """
-        rows = 0
-        first: str | None = None
-        more: list[str] = []
-        for record in self.source.records():
-            rows += 1
-            checked = self.check(record)
-            if isinstance(checked, str):
-                problem = f"{self.source.where(record)}: {checked}"
-                if first is None:
-                    first = problem
-                else:
-                    more.append(problem)
-        if first is not None:
-            if more:
-                first += f" (and {plural(len(more), 'more invalid row')})"
-            raise UsageError(first, details=tuple(more[:50]))
-        if rows == 0:
-            raise UsageError(f"{self.source.name} has no rows to send")
-        return rows
+        validation = check_file(
+            ctx,
+            self.source,
+            self.check,
+            skip_invalid=self.skip_invalid,
+            rejected_path=self.rejected_path,
+        )
+        return validation.rows
 
     def messages(
         self, builder: MessageBuilder, fit: TemplateFit
     ) -> Generator[MessageInput, None, None]:
-        """One message per row, in file order (the file is read again, lazily)."""
+        """One message per row, in file order (the file is read again, lazily).
+
+        An invalid row skipped by ``--skip-invalid`` still takes its place, as a message the
+        SDK refuses before sending (its result is ``failed``, it is never sent nor journaled):
+        row ``n`` stays message ``n - 1``, so a re-run with the same journal after fixing it
+        sends it, and only it.
+        """
         self.positions = []
-        for record in self.source.records():
+        for index, record in enumerate(self.source.records(lenient=True)):
+            if len(self.positions) < _PREFLIGHT_ROWS:
+                self.positions.append((record.row, record.line))
             checked = self.check(record)
-            if isinstance(checked, str):  # the file changed since it was checked
-                raise UsageError(f"{self.source.where(record)}: {checked}")
+            if isinstance(checked, list):
+                if not self.skip_invalid:  # the file changed since it was checked
+                    first = checked[0]
+                    column = f", column {first.column!r}" if first.column else ""
+                    raise UsageError(f"{self.source.where(record)}{column}: {first.reason}")
+                self.invalid[index] = "invalid row: " + "; ".join(p.kind for p in checked)
+                yield _NOT_SENT
+                continue
             to, values = checked
             if fit.named:
                 by_name = dict(zip(self.names, values, strict=True))
@@ -174,9 +168,14 @@ class _Campaign:
                 )
             else:
                 message = builder.build(to, body=values)
-            if len(self.positions) < _PREFLIGHT_ROWS:
-                self.positions.append((record.row, record.line))
             yield message
+
+    def outcome(self, report: BulkReport) -> BulkReport:
+        """``report`` with the invalid rows counted as skipped (the SDK counted them failed)."""
+        skipped = len(self.invalid)
+        return attrs.evolve(
+            report, failed=report.failed - skipped, skipped=report.skipped + skipped
+        )
 
 
 def _param_column(item: str) -> tuple[str | None, str]:
@@ -248,6 +247,8 @@ def _check_rows(campaign: _Campaign, builder: MessageBuilder, fit: TemplateFit) 
     messages = campaign.messages(builder, fit)
     with closing(messages):
         for index, message in enumerate(islice(messages, _PREFLIGHT_ROWS)):
+            if message is _NOT_SENT:  # an invalid row, skipped
+                continue
             reason = misfit(fit, prepare_message(message))
             if reason is not None:
                 problems.append(
@@ -339,8 +340,9 @@ async def run_send(args: argparse.Namespace, ctx: Context) -> int:
     """``d360 send``; returns the exit code (0: every row sent or skipped on purpose)."""
     ctx.require_key()
     campaign = _Campaign(args)
-    rows = campaign.validate()
-    ctx.note(f"{campaign.source.name}: {plural(rows, 'row')} OK")
+    rows = campaign.validate(ctx)
+    if not campaign.skip_invalid:
+        ctx.note(f"{campaign.source.name}: {plural(rows, 'row')} OK")
     results = None if args.dry_run else _open_results(args.results)
     try:
         async with ctx.client(rate_limit=args.rate) as client:
@@ -357,7 +359,9 @@ async def run_send(args: argparse.Namespace, ctx: Context) -> int:
                 return EXIT_OK
             ctx.note(f"preflight: {described}")
             try:
-                report = await _send(ctx, client, campaign, builder, fit, rows, args, results)
+                report = campaign.outcome(
+                    await _send(ctx, client, campaign, builder, fit, rows, args, results)
+                )
             except PreflightError as exc:  # the template changed since it was checked
                 raise CLIError(preflight_message(exc, campaign.positions)) from exc
     finally:
@@ -397,7 +401,11 @@ async def _send(
         )
         async with run:
             async for result in run:
-                if writer is not None:
+                invalid = campaign.invalid.get(result.index)
+                if invalid is not None:
+                    if writer is not None:
+                        writer.writerow((result.index + 1, "", "skipped", "", "", invalid))
+                elif writer is not None:
                     writer.writerow(
                         (
                             result.index + 1,

@@ -3,7 +3,10 @@
 - ``GET /_emulator/state``: the JSON summary of :meth:`State.snapshot`.
 - ``POST /_emulator/reset``: forget records and counters (``{"templates": false}`` keeps the
   current templates).
-- ``POST /_emulator/templates``: upsert ``{name, language, status?, category?, body_text?}``.
+- ``POST /_emulator/templates``: upsert ``{name, language, status?, category?, body_text?,
+  components?, parameter_format?}``: creates the template, or changes every given field of
+  the existing one; a field that cannot be applied is refused (400 ``{"error", "field"}``)
+  and nothing changes.
 - ``POST /_emulator/faults``: append ``{"faults": [...]}`` to the fault schedule.
 - ``POST /_emulator/recipient_errors``: ``{"to": "...", "code": 131050}`` (``null`` clears).
 """
@@ -17,12 +20,40 @@ from aiohttp import web
 from ._responses import json_response, parse_json_object
 from ._send import wa_id_of
 from ._state import State
+from ._templates import TemplateError
 
 PREFIX = "/_emulator"
+#: Fields ``POST /_emulator/templates`` takes, with the JSON type each must have.
+_TEMPLATE_FIELDS: dict[str, type] = {
+    "name": str,
+    "language": str,
+    "status": str,
+    "category": str,
+    "body_text": str,
+    "components": list,
+    "parameter_format": str,
+}
 
 
-def _bad(message: str) -> web.Response:
-    return json_response({"error": message}, status=400)
+def _bad(message: str, *, field: str | None = None) -> web.Response:
+    body = {"error": message} if field is None else {"error": message, "field": field}
+    return json_response(body, status=400)
+
+
+def _template_fields(body: dict[str, Any]) -> dict[str, Any]:
+    """The upsert's fields, type-checked; raises :class:`TemplateError` naming a bad one."""
+    for field, value in body.items():
+        kind = _TEMPLATE_FIELDS.get(field)
+        if kind is None:
+            raise TemplateError(
+                field,
+                f"field {field!r} cannot be set; expected {', '.join(_TEMPLATE_FIELDS)}",
+            )
+        if not isinstance(value, kind):
+            raise TemplateError(field, f"{field} must be a JSON {kind.__name__}, not {value!r:.40}")
+    if "name" not in body:
+        raise TemplateError("name", "name is required")
+    return body
 
 
 async def _body(request: web.Request) -> dict[str, Any] | None:
@@ -45,21 +76,17 @@ def routes(state: State) -> list[web.RouteDef]:
 
     async def upsert_template(request: web.Request) -> web.Response:
         body = await _body(request)
-        if body is None or not isinstance(body.get("name"), str):
-            return _bad("expected {name, language, status?, category?, body_text?}")
-        name, language = body["name"], str(body.get("language", "en_US"))
+        if body is None:
+            return _bad("expected {name, language, status?, category?, body_text?, components?}")
         try:
-            template = state.templates.find(name, language)
-            if template is None:
-                template = state.templates.add(
-                    name,
-                    language,
-                    status=str(body.get("status", "APPROVED")),
-                    category=str(body.get("category", "MARKETING")),
-                    body_text=body.get("body_text"),
-                )
-            elif "status" in body:
-                template = state.templates.set_status(name, language, str(body["status"]))
+            fields = _template_fields(body)
+            name, language = fields.pop("name"), fields.pop("language", "en_US")
+            if state.templates.find(name, language) is None:
+                template = state.templates.add(name, language, **fields)
+            else:
+                template = state.templates.update(name, language, **fields)
+        except TemplateError as exc:
+            return _bad(str(exc), field=exc.field)
         except ValueError as exc:
             return _bad(str(exc))
         return json_response(template.to_json())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from types import TracebackType
@@ -30,6 +31,8 @@ from ._templates import Template
 from ._webhook_plan import WebhookSettings
 
 Handler = Callable[[State, web.Request, str], Awaitable[web.StreamResponse]]
+
+_log = logging.getLogger("d360_async.testing")
 
 # (method, path, operationId, handler, faultable, throttled). Fixed paths come before
 # ``/marketing/{template_id}`` so they win.
@@ -122,6 +125,26 @@ MAX_BODY = 16 * 1024 * 1024
 
 #: operationId of every emulated operation, keyed by (method, path template).
 OPERATIONS: dict[tuple[str, str], str] = {(m, p): op for m, p, op, *_ in _ROUTES}
+
+
+Endpoint = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _quiet_disconnects(handler: Endpoint) -> Endpoint:
+    """``handler``, except that a client gone mid-request is one DEBUG line without a
+    traceback (aiohttp would log its ``ConnectionResetError`` as an error): routine for a
+    test server whose clients time out and retry."""
+
+    async def quiet(request: web.Request) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except ConnectionError as exc:
+            _log.debug(
+                "%s %s: client disconnected (%s)", request.method, request.path, type(exc).__name__
+            )
+            return drop(request)
+
+    return quiet
 
 
 class Emulator:
@@ -246,13 +269,17 @@ class Emulator:
         for method, path, operation, handler, faultable, throttled in _ROUTES:
             endpoint = self._endpoint(operation, handler, faultable=faultable, throttled=throttled)
             app.router.add_route(method, path, endpoint)
-        app.add_routes(_control.routes(self._state))
-        app.add_routes(_webhooks.routes(self._state.webhooks, self._state.api_keys))
+        control = [
+            *_control.routes(self._state),
+            *_webhooks.routes(self._state.webhooks, self._state.api_keys),
+        ]
+        for route in control:
+            app.router.add_route(route.method, route.path, _quiet_disconnects(route.handler))
         return app
 
     def _endpoint(
         self, operation: str, handler: Handler, *, faultable: bool, throttled: bool
-    ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    ) -> Endpoint:
         state = self._state
         config = self.config
 
@@ -288,7 +315,7 @@ class Emulator:
                 delay=config.slow_body_delay_ms / 1000.0,
             )
 
-        return endpoint
+        return _quiet_disconnects(endpoint)
 
     async def start(self) -> Self:
         """Bind and serve; returns ``self``. Prefer ``async with``."""

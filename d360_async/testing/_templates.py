@@ -27,6 +27,23 @@ STATUSES = frozenset(
 CATEGORIES = frozenset({"MARKETING", "UTILITY", "AUTHENTICATION"})
 PARAMETER_FORMATS = frozenset({"POSITIONAL", "NAMED"})
 
+
+class TemplateError(ValueError):
+    """A template field the emulator cannot accept.
+
+    Attributes:
+        field: The field at fault (``status``, ``category``, ``components``, ...).
+
+    Example:
+        >>> TemplateError("category", "unknown category 'SPAM'").field
+        'category'
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")
 _NAMED = re.compile(r"[a-z][a-z0-9_]*")
 _FIRST_ID = 1_024_000_000_000_001
@@ -371,14 +388,13 @@ class TemplateStore:
 
         ``parameter_format`` (``POSITIONAL`` or ``NAMED``) defaults to what the placeholders
         are: names make the template NAMED. Named placeholders must be lower-case names.
+
+        Raises:
+            TemplateError: A value cannot be used (naming the field).
         """
-        _check_status(status)
-        if category not in CATEGORIES:
-            raise ValueError(f"unknown category {category!r}")
+        _check_fields(status=status, category=category, components=components, body_text=body_text)
         if components is None:
             components = [body(body_text if body_text is not None else "Hello!")]
-        elif body_text is not None:
-            raise ValueError("give components or body_text, not both")
         if template_id is not None and not template_id.isdigit():
             raise ValueError(f"template_id must be digits, got {template_id!r}")
         if template_id is None:
@@ -406,9 +422,48 @@ class TemplateStore:
 
     def set_status(self, name: str, language: str, status: str) -> Template:
         """Change a template's status; raises ``KeyError``/``ValueError``."""
-        _check_status(status)
+        return self.update(name, language, status=status)
+
+    def update(
+        self,
+        name: str,
+        language: str,
+        *,
+        status: str | None = None,
+        category: str | None = None,
+        components: list[dict[str, Any]] | None = None,
+        body_text: str | None = None,
+        parameter_format: str | None = None,
+    ) -> Template:
+        """Change every given field of an existing template, or none of them.
+
+        ``body_text`` replaces the text of the BODY component (and drops its now stale
+        ``example``), keeping the header, footer and buttons; ``components`` replaces them all.
+        ``parameter_format`` is that of the new placeholders unless given.
+
+        Raises:
+            KeyError: No such template.
+            TemplateError: A value cannot be applied (nothing was changed).
+
+        Example:
+            >>> store = TemplateStore(seed=True)
+            >>> t = store.update("order_update", "en_US", category="MARKETING", body_text="{{1}}!")
+            >>> (t.category, t.body_text)
+            ('MARKETING', '{{1}}!')
+        """
+        _check_fields(status=status, category=category, components=components, body_text=body_text)
         template = self.get(name, language)
-        template.status = status
+        changed = attrs.evolve(template)
+        if components is not None:
+            changed.components = copy.deepcopy(components)
+        if body_text is not None:
+            changed.components = _with_body(template.components, body_text)
+        if components is not None or body_text is not None or parameter_format is not None:
+            changed.parameter_format = _parameter_format(changed, parameter_format)
+        template.status = status or template.status
+        template.category = category or template.category
+        template.components = changed.components
+        template.parameter_format = changed.parameter_format
         return template
 
     def remove(self, name: str, language: str) -> Template:
@@ -423,22 +478,54 @@ class TemplateStore:
         return sorted(self.by_id.values(), key=lambda t: int(t.id))
 
 
+def _check_fields(
+    *,
+    status: str | None,
+    category: str | None,
+    components: list[dict[str, Any]] | None,
+    body_text: str | None,
+) -> None:
+    """Raises :class:`TemplateError` naming the first field that cannot be applied."""
+    if status is not None and status not in STATUSES:
+        raise TemplateError(
+            "status", f"unknown template status {status!r}; expected one of {sorted(STATUSES)}"
+        )
+    if category is not None and category not in CATEGORIES:
+        raise TemplateError(
+            "category", f"unknown category {category!r}; expected one of {sorted(CATEGORIES)}"
+        )
+    if components is not None and body_text is not None:
+        raise TemplateError("body_text", "give components or body_text, not both")
+    if components is not None and not (
+        isinstance(components, list)
+        and all(isinstance(c, dict) and isinstance(c.get("type"), str) for c in components)
+    ):
+        raise TemplateError("components", 'components must be a list of {"type": ..., ...}')
+
+
+def _with_body(components: list[dict[str, Any]], text: str) -> list[dict[str, Any]]:
+    """``components`` with the BODY's text replaced (a BODY is added after the header)."""
+    new_body = {"type": "BODY", "text": text}
+    result = [new_body if c.get("type") == "BODY" else copy.deepcopy(c) for c in components]
+    if not any(c is new_body for c in result):
+        result.insert(1 if result and result[0].get("type") == "HEADER" else 0, new_body)
+    return result
+
+
 def _parameter_format(template: Template, given: str | None) -> str:
     names = placeholders(template.body_text) + placeholders(template.header_text or "")
     if given is None:
         return "POSITIONAL" if all(n.isdigit() for n in names) else "NAMED"
     if given not in PARAMETER_FORMATS:
-        raise ValueError(f"unknown parameter_format {given!r}; expected POSITIONAL or NAMED")
+        raise TemplateError(
+            "parameter_format", f"unknown parameter_format {given!r}; expected POSITIONAL or NAMED"
+        )
     if given == "NAMED":
         for name in names:
             if not _NAMED.fullmatch(name):
-                raise ValueError(
-                    f"named placeholder {{{{{name}}}}} must be a lower-case name "
-                    "(letters, digits, _)"
+                raise TemplateError(
+                    "parameter_format",
+                    f"parameter_format NAMED: placeholder {{{{{name}}}}} must be a lower-case "
+                    "name (letters, digits, _)",
                 )
     return given
-
-
-def _check_status(status: str) -> None:
-    if status not in STATUSES:
-        raise ValueError(f"unknown template status {status!r}; expected one of {sorted(STATUSES)}")

@@ -1,7 +1,9 @@
 """pytest fixtures for testing code built on d360-async against the local emulator.
 
 Registered automatically through the ``pytest11`` entry point when d360-async is installed.
-Requires pytest-asyncio (the fixtures are async).
+Requires pytest-asyncio (the fixtures are async); works in its strict mode (mark the tests
+``@pytest.mark.asyncio``) and in its auto mode. The fixtures live in the test's own event
+loop (function scope); a test run in a wider loop (``loop_scope="module"``) is told so.
 
 Fixtures:
     d360_emulator: a started :class:`~d360_async.testing.Emulator` (one per test).
@@ -43,6 +45,30 @@ except ImportError:  # pragma: no cover - async fixtures then need another async
 MARKER = "d360_emulator"
 
 
+def _test_loop_scope(request: pytest.FixtureRequest) -> str:
+    """The scope of the event loop the requesting test runs in (pytest-asyncio's rules)."""
+    marker = request.node.get_closest_marker("asyncio")
+    scope = marker.kwargs.get("loop_scope") or marker.kwargs.get("scope") if marker else None
+    if scope is None:
+        try:
+            scope = request.config.getini("asyncio_default_test_loop_scope")
+        except ValueError:  # an older pytest-asyncio without that option
+            scope = None
+    return str(scope or "function")
+
+
+def _check_loop(request: pytest.FixtureRequest) -> None:
+    scope = _test_loop_scope(request)
+    if scope != "function":
+        pytest.fail(
+            "d360_emulator and d360_client live in the test's own (function) event loop, but "
+            f"{request.node.nodeid} runs in loop_scope={scope!r}: run it in the function loop, "
+            f"or start an Emulator and a D360Client in fixtures of your own with "
+            f"loop_scope={scope!r}",
+            pytrace=False,
+        )
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """Register the ``d360_emulator`` marker (for ``--strict-markers``)."""
     config.addinivalue_line(
@@ -73,6 +99,7 @@ async def d360_emulator(
     """A started emulator on an ephemeral loopback port, closed after the test."""
     from ._emulator import Emulator
 
+    _check_loop(request)
     options = dict(d360_emulator_options)
     for marker in reversed(list(request.node.iter_markers(MARKER))):
         if marker.args:

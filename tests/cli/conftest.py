@@ -6,7 +6,6 @@ running in the test's own event loop on 127.0.0.1: the child is a real client ov
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 from collections.abc import Mapping
@@ -16,6 +15,7 @@ import attrs
 import pytest
 
 from d360_async.testing import Emulator
+from tests import child
 
 #: Looks like a real key, so that a leak would show in any output.
 SECRET_KEY = "k3y-SECRET-9f8e7d6c5b4a"
@@ -57,27 +57,14 @@ async def d360(
 ) -> Run:
     """Run ``d360 ARGS`` in a child process and wait for it.
 
-    Unless ``--verbose``/``-v`` is among the arguments, asserts that stderr holds no traceback.
+    Unless ``--debug`` is among the arguments, asserts that stderr holds no traceback.
     """
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "d360_async.cli",
-        *map(str, args),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=child_env(emulator, env),
-        cwd=cwd,
-    )
-    try:
-        out, err = await asyncio.wait_for(process.communicate(), TIMEOUT)
-    except TimeoutError:
-        process.kill()
-        await process.wait()
-        raise
-    assert process.returncode is not None
-    run = Run(process.returncode, out.decode(), err.decode())
-    if "-v" not in args and "--verbose" not in args:
+    ran = await child.run(
+        sys.executable, "-m", "d360_async.cli", *args,
+        env=child_env(emulator, env), cwd=cwd, seconds=TIMEOUT,
+    )  # fmt: skip
+    run = Run(ran.code, ran.out, ran.err)
+    if "--debug" not in args:
         assert "Traceback" not in run.err, run.err
     return run
 

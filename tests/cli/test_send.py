@@ -209,25 +209,35 @@ async def test_bad_phone_number_at_row_17_stops_before_sending(
     run = await d360("send", *WELCOME, "--csv", source, emulator=d360_emulator)
 
     assert run.code == 2
-    assert run.error_line == (
-        f"d360: error: {source} row 17 (line 18): invalid phone number '+49 151 12ab' in 'to': "
-        "contains characters other than digits, +, spaces, dashes, dots and brackets "
-        "(and 1 more invalid row)"
+    assert run.err.splitlines()[:2] == [
+        f"{source} row 17 (line 18), column 'to': invalid phone number: contains characters "
+        "other than digits, +, spaces, dashes, dots, slashes and brackets",
+        f"{source} row 30 (line 31), column 'to': invalid phone number: looks like a national "
+        "number and has no country code: write it with + and its country code, or pass "
+        "--default-country-code",
+    ]
+    assert run.error_line.startswith(
+        f"d360: error: {source}: 2 of 40 rows are invalid (listed above); nothing was sent."
     )
-    assert len(run.err.strip().splitlines()) == 1
+    assert "12ab" not in run.err and "1234567" not in run.err  # no customer data on stderr
     assert d360_emulator.requests["send-marketing-message"] == 0
 
 
 async def test_verbose_lists_every_bad_row(d360_emulator: Emulator, tmp_path: Path) -> None:
-    source = customers(tmp_path / "customers.csv", 40, bad={17: "12345", 30: "0151 1234567"})
+    bad = dict.fromkeys(range(5, 35), "12345")
+    source = customers(tmp_path / "customers.csv", 40, bad=bad)
 
+    quiet = await d360("send", *WELCOME, "--csv", source, emulator=d360_emulator)
     run = await d360("send", *WELCOME, "--csv", source, "--verbose", emulator=d360_emulator)
 
-    assert run.code == 2
-    assert "Traceback" in run.err  # --verbose shows details
-    assert "row 30 (line 31): invalid phone number '0151 1234567' in 'to': starts with 0" in run.err
-    assert run.error_line.startswith(f"d360: error: {source} row 17 (line 18): ")
-    assert "has 5 digits; expected 8 to 15" in run.error_line
+    assert quiet.code == run.code == 2
+    assert "Traceback" not in run.err  # a traceback only with --debug
+    listed = "column 'to': invalid phone number: has too few digits"
+    assert quiet.err.count(listed) == 21  # 20 rows, and the count of that kind
+    assert "30 rows (5-34): " + listed in quiet.err
+    assert "... and 10 more problems (--verbose lists every one)" in quiet.err
+    assert run.err.count(listed) == 31
+    assert "row 34 (line 35), column 'to': invalid phone number: has too few digits" in run.err
 
 
 async def test_column_that_does_not_exist(d360_emulator: Emulator, tmp_path: Path) -> None:

@@ -9,29 +9,42 @@ from pathlib import Path
 import pytest
 
 from d360_async.cli import main
-from d360_async.cli._common import UsageError, check_phone
-from d360_async.cli._rows import InputFile
+from d360_async.cli._checks import Invalid, Problem, RowChecker, recipient_number
+from d360_async.cli._common import UsageError
+from d360_async.cli._rows import InputFile, Record
 
 from .conftest import write
 
 
 @pytest.mark.parametrize(
-    ("number", "problem"),
+    ("number", "country_code", "expected"),
     [
-        ("+49 151 2345678", None),
-        ("(49) 151-234.5678", None),
-        ("4915123456789012", "has 16 digits; expected 8 to 15"),
-        ("+49 151", "has 5 digits; expected 8 to 15"),
-        ("", "is empty"),
-        ("0049 151 2345678", "starts with 0: write it with the country code (+49 151 ...)"),
-        (
-            "+49 151 234567\uff18",  # a full-width 8
-            "contains characters other than digits, +, spaces, dashes, dots and brackets",
-        ),
+        ("+49 151 2345678", None, "+491512345678"),
+        ("(49) 151-234.5678", None, None),  # brackets without +: a national area code
+        ("0049 151 2345678", None, "+491512345678"),
+        ("00491511000002", None, "+491511000002"),
+        ("+49 (0)151 2345678", None, "+491512345678"),
+        ("0151 2345678", "49", "+491512345678"),
+        ("0151/2345678", "49", "+491512345678"),
+        ("(650) 555-1212", "1", "+16505551212"),
+        ("1512345678", "49", "+491512345678"),
+        ("491512345678", "49", "+491512345678"),
+        ("4915123456789012", None, None),
+        ("+49 151", None, None),
+        ("", None, None),
+        ("0151 2345678", None, None),
+        ("+49 151 234567\uff18", None, None),  # a full-width 8
+        ("+49 151 1234567x", None, None),
+        ("1" * 64, None, None),  # 64 digits look like a SHA-256 digest: still not a number
     ],
 )
-def test_check_phone(number: str, problem: str | None) -> None:
-    assert check_phone(number) == problem
+def test_recipient_number(number: str, country_code: str | None, expected: str | None) -> None:
+    if expected is not None:
+        assert recipient_number(number, country_code) == expected
+        return
+    with pytest.raises(Invalid) as caught:
+        recipient_number(number, country_code)
+    assert number.strip() == "" or number not in caught.value.reason
 
 
 def test_csv_rows_and_lines(tmp_path: Path) -> None:
@@ -105,3 +118,42 @@ async def test_without_rich_the_cli_says_how_to_get_it() -> None:
     assert (
         err.decode() == "d360: error: the command line needs rich: pip install 'd360-async[cli]'\n"
     )
+
+
+def test_lenient_reading_yields_every_unreadable_record(tmp_path: Path) -> None:
+    csv_path = write(tmp_path / "c.csv", "to,name\n+491511,Ada,extra\n+491512\n+491513,Grace\n")
+    jsonl_path = write(tmp_path / "e.jsonl", '{"to": "+491511"}\nnot json\n[1]\n{"to": 1}\n')
+
+    csv_records = list(InputFile(str(csv_path)).records(lenient=True))
+    jsonl_records = list(InputFile(str(jsonl_path)).records(lenient=True))
+
+    assert [r.problem for r in csv_records] == [
+        "3 fields, but the header has 2 columns",
+        None,
+        None,
+    ]
+    assert csv_records[1].values == {"to": "+491512"}  # the missing cell is absent
+    assert [(r.row, r.line, r.problem) for r in jsonl_records] == [
+        (1, 1, None),
+        (2, 2, "invalid JSON (Expecting value)"),
+        (3, 3, "expected a JSON object per line"),
+        (4, 4, None),
+    ]
+
+
+def test_the_checker_reports_every_problem_of_a_row() -> None:
+    checker = RowChecker(to_column="to", params=["name", "code"], default_country_code=None)
+
+    problems = checker.check(Record(7, 9, {"to": "0151 2345678", "name": " "}), csv_file=True)
+    valid = checker.check(
+        Record(8, 10, {"to": 4915123456789, "name": "Zoë", "code": 7}), csv_file=False
+    )
+
+    assert problems == [
+        Problem(7, 9, "to", "invalid phone number: looks like a national number and has no "
+                "country code: write it with + and its country code, or pass "
+                "--default-country-code"),
+        Problem(7, 9, "name", "is empty (a body parameter cannot be blank)"),
+        Problem(7, 9, "code", "is missing (the row has fewer fields than the header)"),
+    ]  # fmt: skip
+    assert valid == ("+4915123456789", ["Zoë", "7"])
