@@ -47,6 +47,10 @@ from ._errors import (
     WebhookSignatureError,
 )
 from ._events import EventsPoster, EventsRun
+from ._export import (
+    to_dict,
+    to_json,
+)
 from ._journal import JournalError
 from ._models_analytics import (
     EnableTemplateAnalyticsResponse,
@@ -167,10 +171,6 @@ from ._version import (
 )
 from ._webhook_parse import parse_webhook
 from ._webhook_receiver import WebhookAnswer, WebhookReceiver
-from ._wire import (
-    to_dict,
-    to_json,
-)
 
 __all__ = [
     "DEFAULT_BASE_URL",
