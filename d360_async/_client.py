@@ -40,6 +40,7 @@ from ._payloads import EventInput, MessageInput, prepare_events, prepare_message
 from ._ratelimit import CoolDown, make_limiter
 from ._retry import RetryPolicy, Safety
 from ._transport import Transport
+from ._wire import WireConnector
 
 if TYPE_CHECKING:
     from ._builder import MessageBuilder  # noqa: F401 (docstring example)
@@ -190,7 +191,7 @@ class D360Client:
         if self._transport is None:
             if self._session is None:
                 self._session = aiohttp.ClientSession(
-                    connector=aiohttp.TCPConnector(limit=self._max_connections)
+                    connector=WireConnector(limit=self._max_connections)
                 )
             self._transport = Transport(
                 session=self._session,

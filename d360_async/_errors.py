@@ -9,7 +9,7 @@ D360Error
     │   ├── AuthenticationError      401
     │   ├── PermissionDeniedError    403
     │   ├── NotFoundError            404
-    │   ├── RateLimitError           429, or a Meta throttling code in any status
+    │   ├── RateLimitError           429, or a Meta throttling code in a 4xx
     │   └── InternalServerError      5xx
     ├── APIConnectionError                    no usable answer (connection failed or dropped)
     │   └── APITimeoutError
@@ -88,10 +88,17 @@ class ValidationError(D360Error, ValueError):
 class APIError(D360Error):
     """A request was made and did not succeed.
 
+    Attributes:
+        maybe_sent_before: True when an earlier attempt of the same request (retried because
+            ``RetryPolicy(retry_ambiguous_sends=True)`` or an idempotent operation allows it)
+            may have been acted upon, whatever this last attempt says.
+
     Example:
         >>> issubclass(RateLimitError, APIError)
         True
     """
+
+    maybe_sent_before: bool = False
 
 
 class APIResponseError(APIError):
@@ -239,7 +246,10 @@ class NotFoundError(APIStatusError):
 
 
 class RateLimitError(APIStatusError):
-    """Throttled: HTTP 429, or a Meta throttling code (130429, 131056, 4, 17, 613, 8000x) in a 400.
+    """Throttled: HTTP 429, or a throttling code (130429, 131056, 4, 17, 613, 8000x) in a 4xx.
+
+    A throttled request was not acted upon. A throttling code in a 5xx body does not make a
+    ``RateLimitError``: a 5xx may come from a proxy after the request was handed on.
 
     Example:
         >>> err = make_status_error(429, b'{"error": "slow down"}', {"Retry-After": "3"})
@@ -380,7 +390,7 @@ def make_status_error(
     retry_after = parse_retry_after(headers.get("Retry-After"))
     usage = _USAGE_LIMIT.search(fields["message"])
     cls: type[APIStatusError]
-    if status == 429 or fields.get("code") in THROTTLING_CODES or usage:
+    if status == 429 or (400 <= status < 500 and (fields.get("code") in THROTTLING_CODES or usage)):
         cls = RateLimitError
         if retry_after is None and usage:
             retry_after = float(usage.group(1))

@@ -20,9 +20,11 @@ from ._errors import (
     RateLimitError,
     make_status_error,
 )
+from ._outcome import may_have_been_acted_upon
 from ._ratelimit import CoolDown
 from ._retry import RetryPolicy, Safety
 from ._version import __version__
+from ._wire import CURRENT, OnWire, Phase, WireConnector, WireState
 
 __all__ = ["Transport", "dumps", "logger"]
 
@@ -39,16 +41,25 @@ _URL_CACHE_SIZE = 64
 _ATTEMPT_LOG = "%s %s -> %s attempt=%d elapsed=%.3fs"
 
 
-def connection_error(exc: BaseException, where: str) -> APIConnectionError:
-    """Wrap a transport exception; ``maybe_sent`` is False only when nothing left this host."""
+def connection_error(exc: BaseException, where: str, phase: Phase) -> APIConnectionError:
+    """Wrap a transport exception; ``maybe_sent`` is False only when nothing left this host.
+
+    ``phase`` says how far the attempt got (see ``_wire``): still waiting for or opening its
+    connection means not sent, whatever the exception (a total timeout that fires while waiting
+    for the pool is as harmless as a connect timeout). Without that knowledge (a session whose
+    connector is not a ``WireConnector``) the exception type decides.
+    """
     text = f"{where}: {type(exc).__name__}: {exc}".rstrip(": ")
-    if isinstance(exc, aiohttp.ConnectionTimeoutError):
-        return APITimeoutError(text, maybe_sent=False)
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return APIConnectionError(text, maybe_sent=False)
-    if isinstance(exc, (aiohttp.ServerTimeoutError, asyncio.TimeoutError)):
-        return APITimeoutError(text, maybe_sent=True)
-    return APIConnectionError(text, maybe_sent=True)
+    cls = APITimeoutError if isinstance(exc, TimeoutError) else APIConnectionError
+    if phase is Phase.CONNECTING:
+        maybe_sent = False
+    elif phase is Phase.WIRE:
+        maybe_sent = True
+    else:
+        maybe_sent = not isinstance(
+            exc, (aiohttp.ConnectionTimeoutError, aiohttp.ClientConnectorError)
+        )
+    return cls(text, maybe_sent=maybe_sent)
 
 
 class Transport:
@@ -65,6 +76,7 @@ class Transport:
         "_limiter",
         "_loop",
         "_retry",
+        "_seam",
         "_secret",
         "_timeout",
         "_urls",
@@ -95,6 +107,8 @@ class Transport:
         self._retry = retry
         self._cool_down = CoolDown()
         self._loop: asyncio.AbstractEventLoop | None = None
+        # Whether the session's pool reports the moment a request gets its connection.
+        self._seam = isinstance(session.connector, WireConnector)
 
     @property
     def cool_down(self) -> CoolDown:
@@ -109,6 +123,7 @@ class Transport:
         safety: Safety,
         params: Mapping[str, str] | None = None,
         json_body: Any = None,
+        on_wire: OnWire | None = None,
     ) -> Any:
         """Send one request (with its retries) and return the decoded JSON body.
 
@@ -118,10 +133,19 @@ class Transport:
             safety: Which failures may be retried.
             params: Query parameters, already encoded as strings.
             json_body: A JSON-ready body, or None for no body.
+            on_wire: Awaited at most once per request, the first time an attempt has waited
+                out the cool-down, taken its rate-limit slot and obtained a connection, right
+                before the request starts to be written (see ``_wire``). If it raises, the
+                request is not written and the exception propagates unchanged. Anything that
+                ends the request before it ran (cancellation while waiting, a failed connect,
+                a pool-wait or connect timeout) left the request certainly not sent. With a
+                session whose connector is not the client's own, it runs just before the
+                request is handed to aiohttp (before aiohttp's pool wait).
 
         Raises:
             APIStatusError: The server answered with an error (after any retries).
-            APIConnectionError: No answer (after any retries).
+            APIConnectionError: No answer (after any retries); ``maybe_sent`` is False when no
+                attempt reached the wire.
             APIResponseError: A 2xx whose body is not JSON.
         """
         if json_body is None:
@@ -141,6 +165,8 @@ class Transport:
         debug = logger.isEnabledFor(logging.DEBUG)
         started = sent_at = loop.time()
         attempt = 0
+        wire = WireState(on_wire)
+        maybe_sent_before = False  # an earlier attempt may have been acted upon
         while True:
             attempt += 1
             waited = attempt > 1
@@ -152,15 +178,29 @@ class Transport:
                 waited = True
             if waited:  # an attempt's timing starts when it goes out
                 sent_at = loop.time()
+            if wire.on_wire is not None and not self._seam:
+                await wire.run_on_wire()
+            wire.phase = Phase.BEFORE
             error: APIError
             try:
-                async with self.session.request(
-                    method, url, params=params, data=body, headers=headers, timeout=self._timeout
-                ) as response:
-                    raw = await response.read()
-                    status = response.status
+                token = CURRENT.set(wire)
+                try:
+                    async with self.session.request(
+                        method,
+                        url,
+                        params=params,
+                        data=body,
+                        headers=headers,
+                        timeout=self._timeout,
+                    ) as response:
+                        raw = await response.read()
+                        status = response.status
+                finally:
+                    CURRENT.reset(token)
             except (TimeoutError, aiohttp.ClientError) as exc:
-                error = connection_error(exc, f"{method} {path}")
+                if wire.hook_error is not None:  # on_wire raised; aiohttp may have wrapped it
+                    raise wire.hook_error from None
+                error = connection_error(exc, f"{method} {path}", wire.phase)
                 error.__cause__ = exc
                 outcome: object = type(exc).__name__
             else:
@@ -189,6 +229,7 @@ class Transport:
             else:
                 wait_here = delay or 0.0
             if delay is None:
+                error.maybe_sent_before = maybe_sent_before
                 if debug:
                     logger.debug(
                         "%s %s failed for good after %d attempt(s) in %.3fs: %s",
@@ -199,6 +240,7 @@ class Transport:
                         type(error).__name__,
                     )
                 raise error
+            maybe_sent_before = maybe_sent_before or may_have_been_acted_upon(error)
             logger.info(
                 "%s %s attempt %d failed after %.3fs (%s); retrying in %.2fs",
                 method,
