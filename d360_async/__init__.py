@@ -21,9 +21,15 @@ from ._builder import (
 from ._bulk import (
     BulkReport,
     BulkRun,
+    BulkRunError,
     PreflightError,
     SendResult,
     SendStatus,
+)
+from ._campaign_journal import (
+    CampaignJournal,
+    JournalError,
+    JournalRow,
 )
 from ._client import (
     DEFAULT_BASE_URL,
@@ -46,7 +52,9 @@ from ._errors import (
     ValidationError,
 )
 from ._events import EventsRun
-from ._journal import JournalError
+from ._journal import (
+    SQLiteJournal,
+)
 from ._models_events import (
     ActionSource,
     BatchResult,
@@ -139,7 +147,9 @@ __all__ = [
     "BatchResult",
     "BulkReport",
     "BulkRun",
+    "BulkRunError",
     "ButtonSubType",
+    "CampaignJournal",
     "ComponentType",
     "ContentType",
     "ConversionDataset",
@@ -175,6 +185,7 @@ __all__ = [
     "InsightsRow",
     "InternalServerError",
     "JournalError",
+    "JournalRow",
     "LanguageObject",
     "LocationMessage",
     "MarketingMessageRequest",
@@ -199,6 +210,7 @@ __all__ = [
     "RawResponse",
     "RejectedEvent",
     "RetryPolicy",
+    "SQLiteJournal",
     "SendResult",
     "SendStatus",
     "SentMessage",

@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from datetime import date, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import aiohttp
+import orjson
 from aiolimiter import AsyncLimiter
 
+from ._admission import encode_message
 from ._converter import structure
 from ._errors import APIResponseError, ValidationError
 from ._models_events import ConversionDataset, ConversionEventsResponse
@@ -45,6 +55,7 @@ from ._wire import WireConnector
 if TYPE_CHECKING:
     from ._builder import MessageBuilder  # noqa: F401 (docstring example)
     from ._bulk import BulkReport, BulkRun
+    from ._campaign_journal import CampaignJournal
     from ._events import EventsRun
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "MM_LITE_PRODUCT_TYPE", "D360Client"]
@@ -256,7 +267,7 @@ class D360Client:
         return await self._send("/marketing/marketing_messages", message)
 
     async def _send(self, path: str, message: MessageInput) -> MarketingMessageResponse:
-        body = prepare_message(message)
+        body = orjson.Fragment(encode_message(prepare_message(message)))
         return await self._call(
             "POST", path, MarketingMessageResponse, safety=Safety.SEND, json_body=body
         )
@@ -492,25 +503,35 @@ class D360Client:
         messages: Iterable[MessageInput] | AsyncIterable[MessageInput],
         *,
         concurrency: int = 50,
-        journal: str | Path | None = None,
+        journal: str | Path | CampaignJournal | None = None,
         on_progress: Callable[[BulkReport], object] | None = None,
         preflight: bool = True,
         dedupe: bool = True,
         resend_unknown: bool = False,
         preflight_window: int = 1000,
         progress_interval: float = 0.25,
+        campaign_id: str | None = None,
     ) -> BulkRun:
-        """Send a campaign of any size: streamed, concurrent, exactly once, resumable.
+        """Send a campaign of any size: streamed, concurrent, resumable, at most one send per
+        recipient.
 
         ``messages`` is consumed lazily; iterate the returned run for one ``SendResult`` per
         message, or ``await run.run()`` for the final ``BulkReport``. Sends go through this
         client's rate limiter, cool-down and safe-send retries.
 
+        The guarantee, with a journal: each recipient is sent at most one message per campaign,
+        across interruptions, crashes and re-runs; a message is ``unknown`` only when its
+        request was written and no usable answer came back (it may have been accepted, so it
+        is not sent again unless ``resend_unknown=True``); every other message not accepted is
+        sent by a plain re-run. Without a journal the same holds within one run.
+
         Args:
             messages: Any iterable or async iterable of ``MarketingMessageRequest`` or dicts.
             concurrency: Sends in flight at once.
-            journal: A SQLite file recording every message's state. Re-running the same
-                campaign with it sends only what was not sent.
+            journal: A SQLite file (or any ``CampaignJournal``) recording every message's
+                state. Re-running the same campaign with it sends only what was not sent; a
+                journal of another campaign is refused (``JournalError``) before anything is
+                sent.
             on_progress: Called with a ``BulkReport`` at most every ``progress_interval``
                 seconds, and once at the end.
             preflight: Before the first send, check that every template of the first
@@ -521,6 +542,10 @@ class D360Client:
             resend_unknown: Re-send messages whose outcome an earlier run left unknown.
             preflight_window: How many messages preflight looks at before the first send.
             progress_interval: Seconds between ``on_progress`` calls.
+            campaign_id: The campaign's name; binds the journal to it (another
+                ``campaign_id`` is refused). Without it, a journal is still bound to what its
+                messages send: the recipient, template, language and parameters at each
+                position.
 
         Example:
             >>> async def campaign(client: D360Client, numbers: list[str]) -> BulkReport:
@@ -531,10 +556,11 @@ class D360Client:
         from ._bulk import BulkRun
 
         return BulkRun(
-            self,
+            _CampaignPort(self),
             messages,
             concurrency=concurrency,
             journal=journal,
+            campaign_id=campaign_id,
             on_progress=on_progress,
             preflight=preflight,
             dedupe=dedupe,
@@ -598,6 +624,32 @@ class D360Client:
             default_country_code=default_country_code,
             hash_external_id=hash_external_id,
         )
+
+
+class _CampaignPort:
+    """The client as the bulk sender sees it (``_bulk.CampaignAPI``): one send, one lookup."""
+
+    __slots__ = ("_client",)
+
+    def __init__(self, client: D360Client) -> None:
+        self._client = client
+
+    async def send(self, body: bytes, *, on_wire: Callable[[], Awaitable[None]]) -> Any:
+        """POST one encoded marketing message; ``on_wire`` is the transport's seam."""
+        return await self._client._get_transport().request(
+            "POST",
+            "/marketing_messages",
+            safety=Safety.SEND,
+            json_body=orjson.Fragment(body),
+            on_wire=on_wire,
+        )
+
+    async def find_template(self, name: str, language: str) -> MessageTemplate | None:
+        """The template ``name`` in ``language`` (listing filtered by both), or None."""
+        async for template in self._client.iter_message_templates(name=name, language=language):
+            if template.name == name and template.language == language:
+                return template
+        return None
 
 
 def _parse(data: Any, cls: type[M]) -> M:
