@@ -77,7 +77,8 @@ def _type_name(value: object) -> str:
 
 
 def _check_components(components: object, where: str) -> None:
-    """Components and their parameters have the types the API expects (cheap: no copy)."""
+    """Components and their parameters have the types the API expects. On the hot path: no
+    copy, and the path of a field is only spelled out for an error."""
     if type(components) is not list and not isinstance(components, (list, tuple)):
         raise ValidationError(where, f"must be a list of components, not {_type_name(components)}")
     for i, component in enumerate(components):
@@ -87,36 +88,46 @@ def _check_components(components: object, where: str) -> None:
             )
         parameters = component.get("parameters")
         if parameters is not None:
-            _check_parameters(parameters, f"{where}[{i}].parameters")
+            _check_parameters(parameters, where, i)
         cards = component.get("cards")
         if cards is not None:  # a carousel: each card has its own components
-            if type(cards) is not list and not isinstance(cards, (list, tuple)):
-                raise ValidationError(f"{where}[{i}].cards", "must be a list of cards")
-            for k, card in enumerate(cards):
-                if type(card) is not dict and not isinstance(card, Mapping):
-                    raise ValidationError(f"{where}[{i}].cards[{k}]", "must be an object")
-                inner = card.get("components")
-                if inner is not None:
-                    _check_components(inner, f"{where}[{i}].cards[{k}].components")
+            _check_cards(cards, f"{where}[{i}].cards")
 
 
-def _check_parameters(parameters: object, where: str) -> None:
+def _check_parameters(parameters: object, where: str, i: int) -> None:
     if type(parameters) is not list and not isinstance(parameters, (list, tuple)):
-        raise ValidationError(where, f"must be a list of parameters, not {_type_name(parameters)}")
+        raise ValidationError(
+            f"{where}[{i}].parameters",
+            f"must be a list of parameters, not {_type_name(parameters)}",
+        )
     for j, parameter in enumerate(parameters):
         if type(parameter) is not dict and not isinstance(parameter, Mapping):
             raise ValidationError(
-                f"{where}[{j}]", f"must be an object, not {_type_name(parameter)}"
+                f"{where}[{i}].parameters[{j}]", f"must be an object, not {_type_name(parameter)}"
             )
         kind = parameter.get("type")
-        if type(kind) is not str and not isinstance(kind, str):
-            raise ValidationError(f"{where}[{j}].type", "must be a string such as 'text'")
         if kind == "text":  # a StrEnum member compares equal too
             text = parameter.get("text")
             if type(text) is not str and not isinstance(text, str):
                 raise ValidationError(
-                    f"{where}[{j}].text", f"must be a string, not {_type_name(text)}"
+                    f"{where}[{i}].parameters[{j}].text",
+                    f"must be a string, not {_type_name(text)}",
                 )
+        elif type(kind) is not str and not isinstance(kind, str):
+            raise ValidationError(
+                f"{where}[{i}].parameters[{j}].type", "must be a string such as 'text'"
+            )
+
+
+def _check_cards(cards: object, where: str) -> None:
+    if type(cards) is not list and not isinstance(cards, (list, tuple)):
+        raise ValidationError(where, "must be a list of cards")
+    for k, card in enumerate(cards):
+        if type(card) is not dict and not isinstance(card, Mapping):
+            raise ValidationError(f"{where}[{k}]", "must be an object")
+        inner = card.get("components")
+        if inner is not None:
+            _check_components(inner, f"{where}[{k}].components")
 
 
 def _not_json(value: object, where: str) -> tuple[str, str] | None:

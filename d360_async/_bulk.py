@@ -79,7 +79,7 @@ _LOOKUP_TRIES: Final = 2
 class CampaignAPI(Protocol):
     """What the bulk sender needs from a client (``D360Client`` provides it)."""
 
-    async def send(self, body: bytes, *, on_wire: Callable[[], Awaitable[None]]) -> Any:
+    def send(self, body: bytes, *, on_wire: Callable[[], Awaitable[None]]) -> Awaitable[Any]:
         """POST one marketing message, its JSON ``body`` already encoded; ``on_wire`` is
         awaited once, right before the request may start to be written."""
         ...

@@ -634,9 +634,9 @@ class _CampaignPort:
     def __init__(self, client: D360Client) -> None:
         self._client = client
 
-    async def send(self, body: bytes, *, on_wire: Callable[[], Awaitable[None]]) -> Any:
+    def send(self, body: bytes, *, on_wire: Callable[[], Awaitable[None]]) -> Awaitable[Any]:
         """POST one encoded marketing message; ``on_wire`` is the transport's seam."""
-        return await self._client._get_transport().request(
+        return self._client._get_transport().request(
             "POST",
             "/marketing_messages",
             safety=Safety.SEND,
