@@ -130,7 +130,7 @@ class SQLiteJournal:
         self._salt = b""
         self._error: JournalError | None = None
         self._closed = False
-        self._ahead: deque[JournalRow] = deque()
+        self._ahead: deque[tuple[Any, ...]] = deque()
         self._ahead_from = 0
         self._ahead_done = False
         self._fetching: _Future | None = None
@@ -175,7 +175,7 @@ class SQLiteJournal:
         """What an earlier run recorded for message ``index`` (asked in increasing order)."""
         ahead = self._ahead
         while True:
-            while ahead and ahead[0].index < index:
+            while ahead and ahead[0][0] < index:
                 ahead.popleft()
             if ahead or self._ahead_done:
                 break
@@ -186,8 +186,8 @@ class SQLiteJournal:
         running_low = ahead and len(ahead) < _READ_AHEAD // 2 and not self._ahead_done
         if running_low and self._fetching is None:  # fetch the next rows while these are used
             self._fetching = self._read_ahead(self._ahead_from)
-        if ahead and ahead[0].index == index:
-            return ahead.popleft()
+        if ahead and ahead[0][0] == index:
+            return _row(ahead.popleft())
         return None
 
     def _read_ahead(self, start: int) -> _Future:
@@ -195,10 +195,10 @@ class SQLiteJournal:
         self._queue.put(("read", start, future))
         return future
 
-    def _take(self, rows: list[JournalRow]) -> None:
+    def _take(self, rows: list[tuple[Any, ...]]) -> None:
         self._ahead.extend(rows)
         if rows:
-            self._ahead_from = rows[-1].index + 1
+            self._ahead_from = rows[-1][0] + 1
         self._ahead_done = len(rows) < _READ_AHEAD
 
     async def mark_pending(self, index: int, recipient: str, fingerprint: str) -> None:
@@ -441,12 +441,13 @@ class SQLiteJournal:
                 self._error = self._failure(exc)
 
     @staticmethod
-    def _read(conn: sqlite3.Connection, start: int) -> list[JournalRow]:
-        cursor = conn.execute(
+    def _read(conn: sqlite3.Connection, start: int) -> list[tuple[Any, ...]]:
+        """Rows as tuples: the thread does as little Python as it can (it would hold the
+        interpreter lock the event loop needs)."""
+        return conn.execute(
             f"SELECT {_COLUMNS} FROM messages WHERE idx >= ? ORDER BY idx LIMIT ?",
             (start, _READ_AHEAD),
-        )
-        return [_row(values) for values in cursor]
+        ).fetchall()
 
     @staticmethod
     def _find(conn: sqlite3.Connection, message_id: str) -> JournalRow | None:
