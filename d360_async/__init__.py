@@ -40,6 +40,7 @@ from ._errors import (
     BadRequestError,
     D360Error,
     InternalServerError,
+    LimiterUnavailableError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
@@ -47,6 +48,11 @@ from ._errors import (
 )
 from ._events import EventsRun
 from ._journal import JournalError
+from ._limits import (
+    LocalLimiter,
+    RateLimiter,
+    Scope,
+)
 from ._models_events import (
     ActionSource,
     BatchResult,
@@ -176,6 +182,8 @@ __all__ = [
     "InternalServerError",
     "JournalError",
     "LanguageObject",
+    "LimiterUnavailableError",
+    "LocalLimiter",
     "LocationMessage",
     "MarketingMessageRequest",
     "MarketingMessageResponse",
@@ -196,9 +204,11 @@ __all__ = [
     "PermissionDeniedError",
     "PreflightError",
     "RateLimitError",
+    "RateLimiter",
     "RawResponse",
     "RejectedEvent",
     "RetryPolicy",
+    "Scope",
     "SendResult",
     "SendStatus",
     "SentMessage",

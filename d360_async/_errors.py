@@ -3,6 +3,7 @@
 ```
 D360Error
 ├── ValidationError (also a ValueError)      bad input caught before sending
+├── LimiterUnavailableError                   the rate limiter could not decide (nothing sent)
 └── APIError
     ├── APIStatusError                        the server answered with an error status
     │   ├── BadRequestError          400
@@ -37,6 +38,7 @@ __all__ = [
     "BadRequestError",
     "D360Error",
     "InternalServerError",
+    "LimiterUnavailableError",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
@@ -83,6 +85,16 @@ class ValidationError(D360Error, ValueError):
         super().__init__(f"{field}: {reason}")
         self.field = field
         self.reason = reason
+
+
+class LimiterUnavailableError(D360Error):
+    """The rate limiter could not decide whether a request may start (e.g. its shared store is
+    unreachable). Limiters fail closed: the request was not sent.
+
+    Example:
+        >>> isinstance(LimiterUnavailableError("redis: connection refused"), D360Error)
+        True
+    """
 
 
 class APIError(D360Error):
