@@ -33,6 +33,7 @@ from ._campaign_journal import (
 )
 from ._client import (
     DEFAULT_BASE_URL,
+    DEFAULT_TIMEOUT,
     MM_LITE_PRODUCT_TYPE,
     D360Client,
 )
@@ -44,16 +45,32 @@ from ._errors import (
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
+    ClientClosedError,
     D360Error,
+    EventLoopError,
     InternalServerError,
+    LimiterUnavailableError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
+    RedirectError,
     ValidationError,
 )
 from ._events import EventsRun
+from ._hooks import (
+    Hooks,
+    RawResult,
+    RequestEvent,
+    ResponseEvent,
+    RetryEvent,
+)
 from ._journal import (
     SQLiteJournal,
+)
+from ._limits import (
+    LocalLimiter,
+    RateLimiter,
+    Scope,
 )
 from ._models_events import (
     ActionSource,
@@ -128,12 +145,14 @@ from ._models_messages import (
 from ._retry import (
     RetryPolicy,
 )
+from ._timeouts import Timeout
 from ._version import (
     __version__,
 )
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "DEFAULT_TIMEOUT",
     "MM_LITE_PRODUCT_TYPE",
     "APIConnectionError",
     "APIError",
@@ -150,6 +169,7 @@ __all__ = [
     "BulkRunError",
     "ButtonSubType",
     "CampaignJournal",
+    "ClientClosedError",
     "ComponentType",
     "ContentType",
     "ConversionDataset",
@@ -176,10 +196,12 @@ __all__ = [
     "EnableTemplateAnalyticsResponse",
     "ErrorResponse",
     "EventContent",
+    "EventLoopError",
     "EventsReport",
     "EventsRun",
     "FailedEvent",
     "HeaderFormat",
+    "Hooks",
     "InsightsAction",
     "InsightsPage",
     "InsightsRow",
@@ -187,6 +209,8 @@ __all__ = [
     "JournalError",
     "JournalRow",
     "LanguageObject",
+    "LimiterUnavailableError",
+    "LocalLimiter",
     "LocationMessage",
     "MarketingMessageRequest",
     "MarketingMessageResponse",
@@ -207,10 +231,17 @@ __all__ = [
     "PermissionDeniedError",
     "PreflightError",
     "RateLimitError",
+    "RateLimiter",
     "RawResponse",
+    "RawResult",
+    "RedirectError",
     "RejectedEvent",
+    "RequestEvent",
+    "ResponseEvent",
+    "RetryEvent",
     "RetryPolicy",
     "SQLiteJournal",
+    "Scope",
     "SendResult",
     "SendStatus",
     "SentMessage",
@@ -225,6 +256,7 @@ __all__ = [
     "TemplateObject",
     "TemplateParameter",
     "TemplateStatus",
+    "Timeout",
     "UploadFrequency",
     "UserData",
     "ValidationError",

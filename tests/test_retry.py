@@ -16,8 +16,10 @@ from d360_async import (
     APIStatusError,
     D360Client,
     InternalServerError,
+    LocalLimiter,
     RateLimitError,
     RetryPolicy,
+    Scope,
 )
 from d360_async._outcome import may_have_been_acted_upon
 
@@ -285,7 +287,8 @@ async def test_per_recipient_throttle_backs_off_four_to_the_n(mock_api: aiorespo
         await client.send_marketing_message(MESSAGE)
         assert loop.time() - start == pytest.approx(4.0 + 16.0)
         # Only that recipient was throttled: the client as a whole is not paused.
-        assert client.cool_down.paused_until <= loop.time()
+        assert isinstance(client.limiter, LocalLimiter)
+        assert client.limiter.paused_until(Scope.MESSAGES) <= loop.time()
 
 
 def test_backoff_grows_exponentially_within_jitter_and_cap() -> None:
