@@ -2,8 +2,8 @@
 
 ``encode_message`` is the rule for "can this body be sent at all": the right types where the
 API expects them, JSON that orjson can write, and a size no template message comes near. It
-answers with a ``ValidationError`` naming the field, or with the exact bytes that will be
-sent (the transport writes them as they are, so what was checked is what goes out).
+answers with a ``ValidationError`` naming the field, or with the JSON bytes (the journal's
+fingerprint of the message; the transport writes the same bytes from the same payload).
 
 ``Admission`` turns input messages into ``Item`` objects, in input order: checked, encoded,
 de-duplicated. A message that cannot be sent becomes its own ``failed`` result; the others

@@ -79,9 +79,11 @@ _LOOKUP_TRIES: Final = 2
 class CampaignAPI(Protocol):
     """What the bulk sender needs from a client (``D360Client`` provides it)."""
 
-    def send(self, body: bytes, *, on_wire: Callable[[], Awaitable[None]]) -> Awaitable[Any]:
-        """POST one marketing message, its JSON ``body`` already encoded; ``on_wire`` is
-        awaited once, right before the request may start to be written."""
+    def send(
+        self, payload: Mapping[str, Any], *, on_wire: Callable[[], Awaitable[None]]
+    ) -> Awaitable[Any]:
+        """POST one marketing message (``payload`` checked by ``encode_message``); ``on_wire``
+        is awaited once, right before the request may start to be written."""
         ...
 
     async def find_template(self, name: str, language: str) -> MessageTemplate | None:
@@ -552,7 +554,7 @@ class BulkRun:
                     item, SendStatus.FAILED, ValidationError("template", problem), problem
                 )
         try:
-            data = await self._api.send(item.body, on_wire=item)
+            data = await self._api.send(item.payload, on_wire=item)
         except asyncio.CancelledError:
             self._cancelled(item)
             raise

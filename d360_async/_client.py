@@ -15,8 +15,6 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-import orjson
-
 from ._admission import encode_message
 from ._core import DEFAULT_BASE_URL, ClientCore, parse
 from ._errors import ValidationError
@@ -147,7 +145,8 @@ class D360Client(ClientCore):
         return await self._send("/marketing/marketing_messages", message)
 
     async def _send(self, path: str, message: MessageInput) -> MarketingMessageResponse:
-        body = orjson.Fragment(encode_message(prepare_message(message)))
+        body = prepare_message(message)
+        encode_message(body)  # names the field the API would not take (ValidationError)
         return await self._call(
             "POST", path, MarketingMessageResponse, safety=Safety.SEND, json_body=body
         )
@@ -435,6 +434,7 @@ class D360Client(ClientCore):
         """
         from ._bulk import BulkRun
 
+        self._get_transport()  # a closed client fails here, not at the first send
         return BulkRun(
             _CampaignPort(self),
             messages,
@@ -514,14 +514,14 @@ class _CampaignPort:
     def __init__(self, client: D360Client) -> None:
         self._client = client
 
-    def send(self, body: bytes, *, on_wire: Callable[[], Awaitable[None]]) -> Awaitable[Any]:
-        """POST one encoded marketing message; ``on_wire`` is the transport's seam."""
+    def send(
+        self, payload: Mapping[str, Any], *, on_wire: Callable[[], Awaitable[None]]
+    ) -> Awaitable[Any]:
+        """POST one checked marketing message; ``on_wire`` is the transport's seam. (The
+        transport gets the payload, not its bytes: it reads the recipient from it for the
+        limiter's pair key and to keep personal data out of errors.)"""
         return self._client._get_transport().request(
-            "POST",
-            "/marketing_messages",
-            safety=Safety.SEND,
-            json_body=orjson.Fragment(body),
-            on_wire=on_wire,
+            "POST", "/marketing_messages", safety=Safety.SEND, json_body=payload, on_wire=on_wire
         )
 
     async def find_template(self, name: str, language: str) -> MessageTemplate | None:

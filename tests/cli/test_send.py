@@ -392,7 +392,7 @@ async def test_a_stopped_campaign_says_where_it_is_and_resumes_without_sending_t
     # The summary is the last line on stdout, and it agrees with the results and the journal.
     assert SUMMARY.fullmatch(out.strip().splitlines()[-1]), out
     sent, failed, skipped, unknown = counts(out)
-    assert 30 <= sent < n
+    assert 30 <= sent + unknown < n  # 30 were accepted: sent, or written with no answer yet
     rows = {int(r["row"]): r["status"] for r in results(first_results)}
     assert Counter(rows.values()) == {
         k: v
