@@ -45,8 +45,10 @@ from ._errors import (
     APIError,
     APIStatusError,
     AuthenticationError,
+    ClientClosedError,
     D360Error,
     PermissionDeniedError,
+    RedirectError,
     ValidationError,
 )
 from ._fanout import Crew, bounded_each, bounded_map
@@ -107,7 +109,10 @@ def _template_key(payload: Mapping[str, Any]) -> tuple[str, str]:
 
 
 def _is_fatal(error: D360Error) -> bool:
-    if isinstance(error, (AuthenticationError, PermissionDeniedError)):
+    """Whether every further message of the campaign would fail the same way."""
+    if isinstance(error, (AuthenticationError, PermissionDeniedError, RedirectError)):
+        return True
+    if isinstance(error, ClientClosedError):
         return True
     return isinstance(error, APIStatusError) and error.code in CAMPAIGN_FATAL_CODES
 

@@ -164,3 +164,17 @@ async def test_the_report_before_the_run_is_a_typed_error(client: D360Client) ->
 def test_report_fields_are_additive() -> None:
     report = BulkReport(total=1, sent=1, failed=0, skipped=0, unknown=0, elapsed=1.0)
     assert not report.interrupted and report.stopped is None
+
+
+@pytest.mark.d360_emulator(rate=None, latency_ms=5)
+async def test_closing_the_client_mid_run_stops_the_campaign(d360_emulator: Emulator) -> None:
+    client = D360Client(d360_emulator.api_key, base_url=d360_emulator.url, rate_limit=None)
+    run = client.send_bulk(welcome(5_000), concurrency=20)
+    task = asyncio.create_task(run.run())
+    while len(d360_emulator.sent_messages) < 200:  # noqa: ASYNC110 (polling the emulator)
+        await asyncio.sleep(0.005)
+    await client.close()
+    report = await asyncio.wait_for(task, 30)
+    assert report.stopped is not None and "closed" in report.stopped
+    assert report.total == 5_000 and report.skipped > 4_000
+    assert report.sent <= len(d360_emulator.accepted_counts()) <= report.sent + report.unknown

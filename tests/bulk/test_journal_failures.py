@@ -14,7 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from d360_async import D360Client, JournalError, SQLiteJournal
+from d360_async import (
+    D360Client,
+    JournalError,
+    LimiterUnavailableError,
+    Scope,
+    SQLiteJournal,
+)
 from d360_async.testing import Emulator
 
 from .conftest import number, welcome
@@ -166,3 +172,40 @@ async def test_cancelling_while_sends_wait_for_the_limiter_then_a_plain_resume_r
     await asyncio.sleep(0.05)  # requests the cancelled run abandoned have reached the emulator
     assert report.sent + report.skipped + report.unknown == n
     assert emu.accepted_counts() == {number(i): 1 for i in range(n)}
+
+
+class FailingLimiter:
+    """A shared limiter whose store goes away after ``good`` slots (as Redis stopping)."""
+
+    def __init__(self, good: int) -> None:
+        self.good = good
+
+    async def acquire(self, scope: Scope, *, key: str | None = None) -> None:
+        if scope is Scope.MESSAGES:
+            if self.good <= 0:
+                raise LimiterUnavailableError("the limiter's store cannot be reached")
+            self.good -= 1
+
+    async def pause(self, scope: Scope, seconds: float) -> None:
+        pass
+
+
+@pytest.mark.d360_emulator(rate=None, latency_ms=5)
+async def test_a_limiter_that_fails_mid_run_stops_it_and_a_resume_completes(
+    d360_emulator: Emulator, tmp_path: Path
+) -> None:
+    path = tmp_path / "j.sqlite"
+    emu = d360_emulator
+    async with D360Client(emu.api_key, base_url=emu.url, rate_limit=FailingLimiter(300)) as c:
+        run = c.send_bulk(welcome(2_000), journal=path, concurrency=20)
+        with pytest.raises(LimiterUnavailableError):
+            await run.run()
+    assert run.report.interrupted
+    first = rows(path)
+    assert first["pending"] == 0
+    assert first["sent"] + first["unknown"] <= 300
+    await asyncio.sleep(0.05)
+    async with D360Client(emu.api_key, base_url=emu.url, rate_limit=None) as client:
+        final = await client.send_bulk(welcome(2_000), journal=path).run()
+    assert final.sent + final.skipped + final.unknown == 2_000
+    assert emu.accepted_counts() == {number(i): 1 for i in range(2_000)}
