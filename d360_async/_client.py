@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from ._bulk import BulkReport, BulkRun
     from ._campaign_journal import CampaignJournal
     from ._events import EventsRun
+    from ._transport import Transport
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "MM_LITE_PRODUCT_TYPE", "D360Client"]
 
@@ -434,9 +435,8 @@ class D360Client(ClientCore):
         """
         from ._bulk import BulkRun
 
-        self._get_transport()  # a closed client fails here, not at the first send
         return BulkRun(
-            _CampaignPort(self),
+            _CampaignPort(self, self._get_transport()),  # a closed client fails here
             messages,
             concurrency=concurrency,
             journal=journal,
@@ -507,12 +507,17 @@ class D360Client(ClientCore):
 
 
 class _CampaignPort:
-    """The client as the bulk sender sees it (``_bulk.CampaignAPI``): one send, one lookup."""
+    """The client as the bulk sender sees it (``_bulk.CampaignAPI``): one send, one lookup.
 
-    __slots__ = ("_client",)
+    It keeps the client's transport: a run lives in one loop, and a client closed meanwhile is
+    still noticed by the transport (``ClientClosedError``), without checking the loop per send.
+    """
 
-    def __init__(self, client: D360Client) -> None:
+    __slots__ = ("_client", "_transport")
+
+    def __init__(self, client: D360Client, transport: Transport) -> None:
         self._client = client
+        self._transport = transport
 
     def send(
         self, payload: Mapping[str, Any], *, on_wire: Callable[[], Awaitable[None]]
@@ -520,7 +525,7 @@ class _CampaignPort:
         """POST one checked marketing message; ``on_wire`` is the transport's seam. (The
         transport gets the payload, not its bytes: it reads the recipient from it for the
         limiter's pair key and to keep personal data out of errors.)"""
-        return self._client._get_transport().request(
+        return self._transport.request(
             "POST", "/marketing_messages", safety=Safety.SEND, json_body=payload, on_wire=on_wire
         )
 
