@@ -134,6 +134,18 @@ async def _failing_lookup() -> AsyncIterator[MessageTemplate]:
     yield  # an async generator  # pragma: no cover
 
 
+def flaky_digest(emu: Emulator, *, failures: int) -> FlakyTemplates:
+    """A client on ``emu`` whose next ``failures`` lookups of weekly_digest fail."""
+    return FlakyTemplates(
+        emu.api_key,
+        base_url=emu.url,
+        rate_limit=None,
+        retry=RetryPolicy(wait=False),
+        name="weekly_digest",
+        failures=failures,
+    )
+
+
 def digest(i: int) -> dict[str, Any]:
     return {"to": number(i), "template": {"name": "weekly_digest", "language": {"code": "en_GB"}}}
 
@@ -142,14 +154,7 @@ async def test_a_late_template_lookup_failing_once_still_sends_its_messages(
     emu: Emulator,
 ) -> None:
     messages = [message(i) if i < 100 else digest(i) for i in range(300)]
-    async with FlakyTemplates(
-        emu.api_key,
-        base_url=emu.url,
-        rate_limit=None,
-        retry=RetryPolicy(wait=False),
-        name="weekly_digest",
-        failures=1,
-    ) as client:
+    async with flaky_digest(emu, failures=1) as client:
         run = client.send_bulk(messages, concurrency=10, preflight_window=50)
         results = [r async for r in run]
     assert Counter(r.status for r in results) == {SendStatus.SENT: 300}
@@ -162,14 +167,7 @@ async def test_a_template_lookup_that_keeps_failing_fails_only_its_messages(
     emu: Emulator,
 ) -> None:
     messages = [digest(i) if i >= 50 and i % 10 == 0 else message(i) for i in range(200)]
-    async with FlakyTemplates(
-        emu.api_key,
-        base_url=emu.url,
-        rate_limit=None,
-        retry=RetryPolicy(wait=False),
-        name="weekly_digest",
-        failures=10**6,
-    ) as client:
+    async with flaky_digest(emu, failures=10**6) as client:
         run = client.send_bulk(messages, concurrency=5, preflight_window=50)
         results = [r async for r in run]
     failed = [r for r in results if r.status is SendStatus.FAILED]
