@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from ._campaign_journal import ROW_STATUSES, JournalError, JournalRow
+from ._errors import ValidationError
 
 __all__ = ["SQLiteJournal"]
 
@@ -88,6 +89,11 @@ class SQLiteJournal:
         pragmas: Extra ``PRAGMA name = value`` settings for the connection, e.g.
             ``{"max_page_count": 250000}`` to cap the file's size.
 
+    An object serves one run: open it once (the bulk sender does), close it once.
+
+    Raises:
+        ValidationError: An argument that is not what it should be.
+
     Example:
         >>> journal = SQLiteJournal("spring.sqlite", busy_timeout=10.0)
         >>> journal.path.name
@@ -118,12 +124,22 @@ class SQLiteJournal:
         busy_timeout: float = 5.0,
         pragmas: Mapping[str, str | int] | None = None,
     ) -> None:
+        if isinstance(path, bytes) or not isinstance(path, (str, os.PathLike)):
+            raise ValidationError("path", "must be a file path")
+        interval = busy_timeout
+        if (
+            isinstance(interval, bool)
+            or not isinstance(interval, (int, float))
+            or not interval >= 0
+        ):
+            raise ValidationError("busy_timeout", "must be a number of seconds, 0 or more")
+        if pragmas is not None and not isinstance(pragmas, Mapping):
+            raise ValidationError("pragmas", "must be a mapping of pragma names to values")
         self.path = Path(path)
-        self.busy_timeout = busy_timeout
-        self._pragmas = dict(pragmas or {})
-        for name in self._pragmas:
-            if not name.replace("_", "").isalnum():
-                raise ValueError(f"not a pragma name: {name!r}")
+        self.busy_timeout = float(busy_timeout)
+        self._pragmas = {
+            name: _pragma_value(name, value) for name, value in (pragmas or {}).items()
+        }
         self._queue: queue.SimpleQueue[tuple[str, Any, _Future | None]] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -348,7 +364,7 @@ class SQLiteJournal:
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
             for name, value in self._pragmas.items():
-                conn.execute(f"PRAGMA {name} = {_pragma_value(value)}")
+                conn.execute(f"PRAGMA {name} = {value}")
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
             # Checkpoints (which wait for the disk) run after a batch's waiters were released,
@@ -457,10 +473,16 @@ class SQLiteJournal:
         return None if values is None else _row(values)
 
 
-def _pragma_value(value: str | int) -> str:
-    if isinstance(value, int) or (isinstance(value, str) and value.isalnum()):
-        return str(value)
-    raise ValueError(f"not a pragma value: {value!r}")
+def _pragma_value(name: object, value: object) -> str:
+    """``PRAGMA name = value`` text, for plain names and values only (no SQL gets in)."""
+    if not isinstance(name, str) or not name.replace("_", "").isalnum() or not name.isascii():
+        raise ValidationError("pragmas", f"not a pragma name: {name!r}")
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ValidationError(f"pragmas.{name}", "must be an integer or a word")
+    text = str(value)
+    if not (text.isascii() and (text.isalnum() or text.lstrip("-").isdigit())):
+        raise ValidationError(f"pragmas.{name}", "must be an integer or a word")
+    return text
 
 
 def _rollback(conn: sqlite3.Connection) -> None:
