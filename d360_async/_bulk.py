@@ -32,6 +32,7 @@ from typing import Any, Final, Protocol, TypeVar
 
 from ._admission import Admission, Item
 from ._bulk_journal import JournalItem, RunJournal
+from ._bulk_options import check_options, journal_of
 from ._bulk_report import (
     BulkReport,
     BulkRunError,
@@ -52,7 +53,6 @@ from ._errors import (
     ValidationError,
 )
 from ._fanout import Crew, bounded_each, bounded_map
-from ._journal import SQLiteJournal
 from ._models_messages import MessageTemplate
 from ._outcome import may_have_been_acted_upon
 from ._payloads import MessageInput
@@ -117,42 +117,6 @@ def _is_fatal(error: D360Error) -> bool:
     return isinstance(error, APIStatusError) and error.code in CAMPAIGN_FATAL_CODES
 
 
-def _check_options(
-    *,
-    messages: object,
-    concurrency: object,
-    campaign_id: object,
-    on_progress: object,
-    flags: Mapping[str, object],
-    preflight_window: object,
-    progress_interval: object,
-) -> None:
-    """Refuse bad arguments of ``send_bulk`` at once, naming them (nothing is sent)."""
-    if isinstance(messages, (str, bytes)) or not isinstance(messages, (Iterable, AsyncIterable)):
-        raise ValidationError("messages", "must be an iterable or async iterable of messages")
-    for name, value in (("concurrency", concurrency), ("preflight_window", preflight_window)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValidationError(name, "must be an integer of at least 1")
-    if campaign_id is not None and (not isinstance(campaign_id, str) or not campaign_id.strip()):
-        raise ValidationError("campaign_id", "must be a non-empty string")
-    if on_progress is not None and not callable(on_progress):
-        raise ValidationError("on_progress", "must be a callable taking a BulkReport")
-    for name, flag in flags.items():
-        if not isinstance(flag, bool):
-            raise ValidationError(name, "must be True or False")
-    interval = progress_interval
-    if isinstance(interval, bool) or not isinstance(interval, (int, float)) or not interval >= 0:
-        raise ValidationError("progress_interval", "must be a number of seconds, 0 or more")
-
-
-def _journal(journal: str | os.PathLike[str] | CampaignJournal | None) -> CampaignJournal | None:
-    if journal is None or isinstance(journal, CampaignJournal):
-        return journal
-    if isinstance(journal, (str, os.PathLike)):
-        return SQLiteJournal(journal)
-    raise ValidationError("journal", "must be a file path or a CampaignJournal")
-
-
 class _Results:
     """What ``async for`` iterates. When the loop drops it (``break``, an exception in the
     loop's body), CPython frees it at once: the run stops there, before any other step."""
@@ -208,7 +172,7 @@ class BulkRun:
         preflight_window: int,
         progress_interval: float,
     ) -> None:
-        _check_options(
+        check_options(
             messages=messages,
             concurrency=concurrency,
             campaign_id=campaign_id,
@@ -217,7 +181,7 @@ class BulkRun:
             preflight_window=preflight_window,
             progress_interval=progress_interval,
         )
-        store = _journal(journal)
+        store = journal_of(journal)
         if campaign_id is not None and store is None:
             raise ValidationError(
                 "campaign_id", "names the campaign a journal belongs to: pass journal= too"
