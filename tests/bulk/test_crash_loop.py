@@ -31,6 +31,7 @@ async def test_sigkilled_campaign_loses_nobody_and_doubles_nobody(tmp_path: Path
         messages=2_000, kills=5, concurrency=20, latency_ms=20, fault_every=50, folder=tmp_path
     )
     print("\n".join(figures.lines()))  # shown with pytest -s
+    assert figures.kills == 5
     assert figures.duplicates == 0
     assert figures.pending_left == 0
     # Every recipient was messaged, except those whose only request the server refused (a
@@ -45,4 +46,28 @@ async def test_sigkilled_campaign_loses_nobody_and_doubles_nobody(tmp_path: Path
     assert figures.unknown == figures.pending_at_kills + figures.unknown_answered_503
     assert figures.never_window <= figures.pending_at_kills - figures.written_at_kills
     assert figures.never_throttled == 0  # no 429 in this run
+    assert figures.sound
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+async def test_sends_waiting_for_the_rate_limit_are_not_pending_at_a_kill(tmp_path: Path) -> None:
+    """100 workers, 100 messages/s: most workers wait for a token at any moment. Those are
+    not pending (before the fix they were, and a kill left them unknown, never sent)."""
+    harness = _harness()
+    kills = 3
+    figures = await harness.crash_loop(
+        messages=900,
+        kills=kills,
+        concurrency=100,
+        latency_ms=20,
+        fault_every=50,
+        rate_limit=100,
+        folder=tmp_path,
+    )
+    print("\n".join(figures.lines()))
+    # In flight on the wire: the token bucket (an eighth of a second's worth) plus what the
+    # rate lets out during a round trip; far fewer than the 100 workers.
+    assert figures.pending_at_kills <= kills * 40
+    assert figures.kills == kills
     assert figures.sound
