@@ -21,11 +21,18 @@ from ._builder import (
 from ._bulk import (
     BulkReport,
     BulkRun,
+    BulkRunError,
     SendResult,
     SendStatus,
 )
+from ._campaign_journal import (
+    CampaignJournal,
+    JournalError,
+    JournalRow,
+)
 from ._client import (
     DEFAULT_BASE_URL,
+    DEFAULT_TIMEOUT,
     MM_LITE_PRODUCT_TYPE,
     D360Client,
 )
@@ -37,11 +44,15 @@ from ._errors import (
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
+    ClientClosedError,
     D360Error,
+    EventLoopError,
     InternalServerError,
+    LimiterUnavailableError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
+    RedirectError,
     ValidationError,
     WebhookError,
     WebhookSignatureError,
@@ -51,7 +62,21 @@ from ._export import (
     to_dict,
     to_json,
 )
-from ._journal import JournalError
+from ._hooks import (
+    Hooks,
+    RawResult,
+    RequestEvent,
+    ResponseEvent,
+    RetryEvent,
+)
+from ._journal import (
+    SQLiteJournal,
+)
+from ._limits import (
+    LocalLimiter,
+    RateLimiter,
+    Scope,
+)
 from ._models_analytics import (
     EnableTemplateAnalyticsResponse,
     MetricType,
@@ -166,6 +191,7 @@ from ._preflight import (
 from ._retry import (
     RetryPolicy,
 )
+from ._timeouts import Timeout
 from ._version import (
     __version__,
 )
@@ -174,6 +200,7 @@ from ._webhook_receiver import WebhookAnswer, WebhookReceiver
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "DEFAULT_TIMEOUT",
     "MM_LITE_PRODUCT_TYPE",
     "APIConnectionError",
     "APIError",
@@ -187,8 +214,11 @@ __all__ = [
     "BatchResult",
     "BulkReport",
     "BulkRun",
+    "BulkRunError",
     "ButtonSubType",
+    "CampaignJournal",
     "CarouselCard",
+    "ClientClosedError",
     "ComponentType",
     "ContentType",
     "Conversation",
@@ -219,11 +249,13 @@ __all__ = [
     "EnableTemplateAnalyticsResponse",
     "ErrorResponse",
     "EventContent",
+    "EventLoopError",
     "EventsPoster",
     "EventsReport",
     "EventsRun",
     "FailedEvent",
     "HeaderFormat",
+    "Hooks",
     "IncomingButton",
     "IncomingMessage",
     "IncomingText",
@@ -232,8 +264,11 @@ __all__ = [
     "InsightsRow",
     "InternalServerError",
     "JournalError",
+    "JournalRow",
     "LanguageObject",
     "LimitedTimeOffer",
+    "LimiterUnavailableError",
+    "LocalLimiter",
     "LocationMessage",
     "MarketingMessageRequest",
     "MarketingMessageResponse",
@@ -262,9 +297,17 @@ __all__ = [
     "Pricing",
     "QualityScore",
     "RateLimitError",
+    "RateLimiter",
     "RawResponse",
+    "RawResult",
+    "RedirectError",
     "RejectedEvent",
+    "RequestEvent",
+    "ResponseEvent",
+    "RetryEvent",
     "RetryPolicy",
+    "SQLiteJournal",
+    "Scope",
     "SendResult",
     "SendStatus",
     "SentMessage",
@@ -285,6 +328,7 @@ __all__ = [
     "TemplateParameter",
     "TemplateQualityScore",
     "TemplateStatus",
+    "Timeout",
     "UploadFrequency",
     "UserData",
     "ValidationError",

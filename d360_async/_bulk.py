@@ -1,152 +1,98 @@
-"""``client.send_bulk``: a campaign of any size, streamed, concurrent, exactly once, resumable.
+"""``client.send_bulk``: a campaign of any size, streamed, concurrent, resumable, at most one
+send per recipient.
 
-Every input message gets exactly one ``SendResult``: ``sent`` (accepted, with its id),
-``failed`` (certainly not accepted), ``skipped`` (not sent on purpose: a duplicate recipient,
-the campaign stopped, already sent in an earlier run) or ``unknown`` (may have been accepted:
-a dropped connection, a read timeout, an ambiguous 5xx). Nothing is dropped silently and
-nothing is sent twice unless asked.
+Every message the run decides on gets exactly one ``SendResult``: ``sent`` (accepted, with its
+id), ``failed`` (certainly not accepted), ``skipped`` (not sent on purpose: a repeated
+recipient, the campaign stopped, already sent in an earlier run) or ``unknown`` (its request
+was written and no usable answer came back: it may have been accepted). Nothing is dropped
+silently and nothing is sent twice unless asked.
+
+The engine depends on a narrow ``CampaignAPI`` (send one encoded body, look a template up),
+not on the client; a journal is any ``CampaignJournal``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 import time
 from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
     AsyncIterator,
+    Awaitable,
     Callable,
     Iterable,
     Mapping,
 )
 from contextlib import aclosing, asynccontextmanager
-from enum import StrEnum
 from itertools import chain, count, islice
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Final, Protocol, TypeVar
 
 import attrs
 
+from ._admission import Admission, Item
+from ._bulk_journal import JournalItem, RunJournal
+from ._bulk_options import check_options, journal_of
+from ._bulk_report import (
+    BulkReport,
+    BulkRunError,
+    Counts,
+    SendResult,
+    SendStatus,
+)
+from ._campaign_journal import CampaignJournal, JournalError
 from ._errors import (
-    APIConnectionError,
     APIError,
-    APIResponseError,
     APIStatusError,
     AuthenticationError,
+    ClientClosedError,
     D360Error,
     PermissionDeniedError,
-    RateLimitError,
+    RedirectError,
     ValidationError,
 )
-from ._fanout import bounded_each, bounded_map
-from ._journal import Journal, JournalError
-from ._models_messages import MarketingMessageRequest
-from ._payloads import MessageInput, prepare_message
+from ._fanout import Crew, bounded_each, bounded_map
+from ._models_templates import MessageTemplate
+from ._outcome import may_have_been_acted_upon
+from ._payloads import MessageInput
 from ._preflight import PreflightError, PreflightProblem, PreflightProblemKind
-from ._recipients import RecipientSet, recipient_key
-from ._retry import Safety
 from ._template_fit import TemplateFit, misfit
 
-if TYPE_CHECKING:
-    from ._client import D360Client
-
-__all__ = ["BulkReport", "BulkRun", "PreflightError", "SendResult", "SendStatus"]
+__all__ = [
+    "BulkReport",
+    "BulkRun",
+    "BulkRunError",
+    "CampaignAPI",
+    "PreflightError",
+    "SendResult",
+    "SendStatus",
+]
 
 T = TypeVar("T")
+logger = logging.getLogger("d360_async")
 
 #: Meta codes after which every further message of the campaign would fail too.
 CAMPAIGN_FATAL_CODES = frozenset({132001, 132015, 132016, 131055, 200})
-_AMBIGUOUS_STATUSES = frozenset({408, 500, 502, 504})
-_SEND_PATH = "/marketing_messages"
+_NEW, _RUNNING, _ENDED = 0, 1, 2
+#: Template lookups one message makes at most (each with the client's retries) before it fails.
+_LOOKUP_TRIES: Final = 2
 
 
-class SendStatus(StrEnum):
-    """What happened to one message of a campaign."""
+class CampaignAPI(Protocol):
+    """What the bulk sender needs from a client (``D360Client`` provides it)."""
 
-    SENT = "sent"
-    FAILED = "failed"
-    SKIPPED = "skipped"
-    UNKNOWN = "unknown"
+    def send(
+        self, payload: Mapping[str, Any], *, on_wire: Callable[[], Awaitable[None]]
+    ) -> Awaitable[Any]:
+        """POST one marketing message (``payload`` checked by ``encode_message``); ``on_wire``
+        is awaited once, right before the request may start to be written."""
+        ...
 
-
-@attrs.frozen(kw_only=True)
-class SendResult:
-    """The outcome of one input message.
-
-    Attributes:
-        index: Position of the message in the input (0-based).
-        to: The recipient as given.
-        status: sent, failed, skipped or unknown.
-        message_id: The ``wamid`` of an accepted message.
-        error: The error behind a failed or unknown message.
-        reason: Why a message was skipped, failed locally or is unknown.
-
-    Example:
-        >>> SendResult(index=0, to="4915112345678", status=SendStatus.SENT).status
-        <SendStatus.SENT: 'sent'>
-    """
-
-    index: int
-    to: str
-    status: SendStatus
-    message_id: str | None = None
-    error: D360Error | None = None
-    reason: str | None = None
-
-
-@attrs.frozen(kw_only=True)
-class BulkReport:
-    """Counts of a campaign (so far, or at the end).
-
-    Example:
-        >>> r = BulkReport(total=10, sent=8, failed=1, skipped=1, unknown=0, elapsed=2.0)
-        >>> r.rate
-        4.0
-    """
-
-    total: int
-    sent: int
-    failed: int
-    skipped: int
-    unknown: int
-    elapsed: float
-    stopped: str | None = None
-
-    @property
-    def rate(self) -> float:
-        """Accepted messages per second."""
-        return self.sent / self.elapsed if self.elapsed > 0 else 0.0
-
-
-class _Item:
-    """A message admitted for sending (internal; cheaper than an attrs class on the hot path)."""
-
-    __slots__ = ("index", "payload", "to")
-
-    def __init__(self, index: int, to: str, payload: dict[str, Any]) -> None:
-        self.index = index
-        self.to = to
-        self.payload = payload
-
-
-class _Counts:
-    """Running totals (internal, updated once per message)."""
-
-    __slots__ = ("failed", "sent", "skipped", "total", "unknown")
-
-    def __init__(self) -> None:
-        self.total = self.sent = self.failed = self.skipped = self.unknown = 0
-
-    def add(self, status: SendStatus) -> None:
-        self.total += 1
-        if status is SendStatus.SENT:
-            self.sent += 1
-        elif status is SendStatus.FAILED:
-            self.failed += 1
-        elif status is SendStatus.SKIPPED:
-            self.skipped += 1
-        else:
-            self.unknown += 1
+    async def find_template(self, name: str, language: str) -> MessageTemplate | None:
+        """The template ``name`` in ``language``, or None."""
+        ...
 
 
 def _template_key(payload: Mapping[str, Any]) -> tuple[str, str]:
@@ -155,31 +101,46 @@ def _template_key(payload: Mapping[str, Any]) -> tuple[str, str]:
 
 
 def _is_fatal(error: D360Error) -> bool:
-    if isinstance(error, (AuthenticationError, PermissionDeniedError)):
+    """Whether every further message of the campaign would fail the same way."""
+    if isinstance(error, (AuthenticationError, PermissionDeniedError, RedirectError)):
+        return True
+    if isinstance(error, ClientClosedError):
         return True
     return isinstance(error, APIStatusError) and error.code in CAMPAIGN_FATAL_CODES
 
 
-def _outcome(error: D360Error) -> SendStatus:
-    """Failed when the message was certainly not accepted, else unknown."""
-    if isinstance(error, RateLimitError):
-        return SendStatus.FAILED
-    if isinstance(error, APIConnectionError):
-        return SendStatus.UNKNOWN if error.maybe_sent else SendStatus.FAILED
-    if isinstance(error, APIStatusError):
-        return SendStatus.UNKNOWN if error.status in _AMBIGUOUS_STATUSES else SendStatus.FAILED
-    if isinstance(error, APIResponseError):
-        return SendStatus.UNKNOWN  # a 2xx we could not read: probably accepted
-    return SendStatus.FAILED
+class _Results:
+    """What ``async for`` iterates. When the loop drops it (``break``, an exception in the
+    loop's body), CPython frees it at once: the run stops there, before any other step."""
+
+    __slots__ = ("_gen", "_run")
+
+    def __init__(self, run: BulkRun, gen: AsyncGenerator[SendResult, None]) -> None:
+        self._run = run
+        self._gen = gen
+
+    def __aiter__(self) -> _Results:
+        return self
+
+    def __anext__(self) -> Awaitable[SendResult]:
+        return self._gen.__anext__()
+
+    def __del__(self) -> None:
+        self._run._abandoned()
 
 
 class BulkRun:
     """A campaign in progress; made by ``D360Client.send_bulk``.
 
-    Iterate it once for one ``SendResult`` per input message (in completion order), then read
-    ``report``; or ``await run.run()`` to go to the end without keeping results. To be able to
-    leave the loop early, iterate inside ``async with``: leaving the block cancels what is in
-    flight, records it in the journal and closes the journal.
+    Iterate it once for one ``SendResult`` per message (in completion order), then read
+    ``report``; or ``await run.run()`` to go to the end without keeping results.
+
+    Stopping early is safe: after ``break``, ``aclose()``, leaving ``async with run:`` or
+    cancelling the task, no new request starts; requests already written end as ``unknown``
+    (the journal says so), the others are left unsent (a re-run with the journal sends them),
+    and ``report`` is there at once, marked ``interrupted`` (``await run.aclose()`` waits until
+    the requests that were in flight are recorded). Results the loop did not get are in
+    ``leftover_results()``.
 
     Example:
         >>> async def campaign(client: D360Client, numbers: list[str]) -> BulkReport:
@@ -190,11 +151,12 @@ class BulkRun:
 
     def __init__(
         self,
-        client: D360Client,
+        api: CampaignAPI,
         messages: Iterable[MessageInput] | AsyncIterable[MessageInput],
         *,
         concurrency: int,
-        journal: str | Path | None,
+        journal: str | os.PathLike[str] | CampaignJournal | None,
+        campaign_id: str | None,
         on_progress: Callable[[BulkReport], object] | None,
         preflight: bool,
         dedupe: bool,
@@ -202,37 +164,64 @@ class BulkRun:
         preflight_window: int,
         progress_interval: float,
     ) -> None:
-        if concurrency < 1:
-            raise ValidationError("concurrency", "must be at least 1")
-        self._client = client
-        self._transport = client._get_transport()
+        check_options(
+            messages=messages,
+            concurrency=concurrency,
+            campaign_id=campaign_id,
+            on_progress=on_progress,
+            flags={"preflight": preflight, "dedupe": dedupe, "resend_unknown": resend_unknown},
+            preflight_window=preflight_window,
+            progress_interval=progress_interval,
+        )
+        store = journal_of(journal)
+        if campaign_id is not None and store is None:
+            raise ValidationError(
+                "campaign_id", "names the campaign a journal belongs to: pass journal= too"
+            )
+        self._api = api
         self._messages = messages
         self._concurrency = concurrency
-        self._journal = Journal(journal) if journal is not None else None
+        self._journal = (
+            RunJournal(store, campaign_id=campaign_id, resend_unknown=resend_unknown)
+            if store is not None
+            else None
+        )
+        self._admission = Admission(dedupe=dedupe)
         self._on_progress = on_progress
+        self._progress_failed = False
         self._preflight = preflight
-        self._seen = RecipientSet() if dedupe else None
-        self._resend_unknown = resend_unknown
         self._window = preflight_window
         self._interval = progress_interval
-        self._counts = _Counts()
+        self._counts = Counts()
         # (name, language) -> what its messages must carry, or why it cannot be used
         self._templates: dict[tuple[str, str], TemplateFit | PreflightProblem] = {}
+        self._lookups: dict[tuple[str, str], asyncio.Task[TemplateFit | PreflightProblem]] = {}
         self._stopped: str | None = None
         self._started = 0.0
         self._last_progress = 0.0
         self._report: BulkReport | None = None
-        self._iterated = False
-        self._results: AsyncGenerator[SendResult, None] | None = None
+        self._state = _NEW
+        self._interrupted = False
+        self._crew = Crew()
+        self._gen: AsyncGenerator[SendResult, None] | None = None
+        self._closing: asyncio.Task[None] | None = None
+        self._ended = asyncio.Event()
+        self._leftover: list[SendResult] = []
         self._keep = True  # False in run(): sent messages are counted, no SendResult is made
-        self._fetching: dict[tuple[str, str], asyncio.Future[TemplateFit | PreflightProblem]] = {}
 
     @property
     def report(self) -> BulkReport:
-        """The final counts; available once the iteration has finished."""
-        if self._report is None:
-            raise RuntimeError("the campaign has not finished: iterate it or await run()")
-        return self._report
+        """The final counts once the run ended; after an early exit, at once (counting what
+        had ended so far until the run is closed).
+
+        Raises:
+            BulkRunError: The run has not started, or is still going.
+        """
+        if self._report is not None:
+            return self._report
+        if self._interrupted:
+            return self.snapshot()
+        raise BulkRunError("the campaign has not finished: iterate it or await run()")
 
     def snapshot(self) -> BulkReport:
         """The counts so far."""
@@ -243,25 +232,39 @@ class BulkRun:
             failed=counts.failed,
             skipped=counts.skipped,
             unknown=counts.unknown,
-            elapsed=time.perf_counter() - self._started,
+            elapsed=time.perf_counter() - self._started if self._started else 0.0,
             stopped=self._stopped,
+            interrupted=self._interrupted,
         )
 
+    def leftover_results(self) -> list[SendResult]:
+        """Results the ``async for`` loop did not get because it stopped early: those that
+        were waiting to be handed over, and sends in flight at the stop (``unknown`` when their
+        request had been written). With the results the loop got, one per message counted in
+        ``report``."""
+        return list(self._leftover)
+
     async def run(self) -> BulkReport:
-        """Send the whole campaign, keep no results, return the final report."""
-        await self._start()
+        """Send the whole campaign, keep no results, return the final report (marked
+        ``interrupted`` if ``aclose()`` stopped it)."""
+        self._begin()
         self._keep = False
         try:
+            await self._open()
             async with self._admitted() as items:
-                await bounded_each(items, self._one, self._concurrency)
+                await bounded_each(items, self._one, self._concurrency, crew=self._crew)
             await self._end()
+        except BaseException as exc:
+            self._fail(exc)
+            raise
         finally:
             await self._close()
         return self.report
 
     def __aiter__(self) -> AsyncIterator[SendResult]:
-        self._results = self._iterate()
-        return self._results
+        self._begin()
+        self._gen = self._iterate()
+        return _Results(self, self._gen)
 
     async def __aenter__(self) -> BulkRun:
         return self
@@ -270,45 +273,101 @@ class BulkRun:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Stop early: cancel what is in flight, record it, close the journal.
+        """Stop now: no new request starts; wait until what was in flight is recorded and
+        the journal is closed. Does nothing once the run has ended."""
+        if self._state != _RUNNING:
+            return
+        self._interrupt()
+        gen = self._gen
+        if self._closing is not None:
+            await asyncio.shield(self._closing)
+        elif gen is not None and not _running(gen):
+            await gen.aclose()
+        else:  # run() or the iteration is in another task: it ends now that the crew stopped
+            await self._ended.wait()
 
-        Leaving an ``async for`` with ``break`` does not run this at once (Python closes an
-        abandoned async generator later); use ``async with client.send_bulk(...) as run:``.
-        """
-        if self._results is not None:
-            await self._results.aclose()
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def _begin(self) -> None:
+        if self._state != _NEW:
+            raise BulkRunError("a BulkRun can be iterated only once")
+        self._state = _RUNNING
+        self._started = time.perf_counter()
+
+    def _interrupt(self) -> None:
+        """Stop synchronously: every worker is cancelled before it runs another step."""
+        if self._state == _RUNNING and not self._interrupted:
+            self._interrupted = True
+            self._crew.stop()
+
+    def _abandoned(self) -> None:
+        """The ``async for`` loop dropped its iterator without finishing (``break``)."""
+        if self._state != _RUNNING or self._gen is None:
+            return
+        self._interrupt()
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop: the generator's finalizer closes it
+            return
+        if self._closing is None and not _running(self._gen):
+            self._closing = loop.create_task(self._gen.aclose())
 
     async def _iterate(self) -> AsyncGenerator[SendResult, None]:
-        await self._start()
         try:
+            await self._open()
             async with (
                 self._admitted() as items,
-                aclosing(bounded_map(items, self._one, self._concurrency)) as results,
+                aclosing(
+                    bounded_map(
+                        items,
+                        self._one,
+                        self._concurrency,
+                        crew=self._crew,
+                        leftover=self._left,
+                    )
+                ) as results,
             ):
                 async for result in results:
                     assert result is not None  # results are kept when iterating
                     yield result
             await self._end()
+        except BaseException as exc:  # GeneratorExit (aclose, break), cancellation, errors
+            self._fail(exc)
+            raise
         finally:
             await self._close()
 
-    async def _start(self) -> None:
-        if self._iterated:
-            raise RuntimeError("a BulkRun can be iterated only once")
-        self._iterated = True
-        self._started = time.perf_counter()
+    def _left(self, result: SendResult | None) -> None:
+        if result is not None:
+            self._leftover.append(result)
+
+    async def _open(self) -> None:
         if self._journal is not None:
             await self._journal.open()
 
     async def _end(self) -> None:
         if self._journal is not None:
-            await self._journal.flush()
-        self._report = self.snapshot()
-        self._progress(final=True)
+            await self._journal.journal.flush()
+
+    def _fail(self, exc: BaseException) -> None:
+        self._interrupted = True
+        self._crew.stop()
+        if self._stopped is None and isinstance(exc, JournalError):
+            self._stopped = f"campaign stopped: {exc}"
 
     async def _close(self) -> None:
-        if self._journal is not None:
-            await self._journal.close()
+        for lookup in self._lookups.values():
+            lookup.cancel()
+        try:
+            if self._journal is not None:
+                await self._journal.journal.close()
+        finally:
+            self._report = self.snapshot()
+            self._state = _ENDED
+            self._ended.set()
+            self._progress(final=True)
+
+    # -- counting -------------------------------------------------------------------------
 
     def _done(self, result: SendResult) -> SendResult:
         self._count(result.status)
@@ -320,17 +379,29 @@ class BulkRun:
             self._progress(final=False)
 
     def _progress(self, *, final: bool) -> None:
-        if self._on_progress is None:
+        callback = self._on_progress
+        if callback is None:
             return
         now = time.perf_counter()
         if final or now - self._last_progress >= self._interval:
             self._last_progress = now
-            self._on_progress(self._report if final and self._report else self.snapshot())
+            try:
+                callback(self._report if final and self._report else self.snapshot())
+            except Exception as exc:  # a callback must not kill a campaign
+                if not self._progress_failed:
+                    self._progress_failed = True
+                    logger.warning(
+                        "on_progress raised %s; the campaign goes on (later errors of the "
+                        "callback are not logged)",
+                        type(exc).__name__,
+                    )
+
+    # -- input ----------------------------------------------------------------------------
 
     @asynccontextmanager
     async def _admitted(
         self,
-    ) -> AsyncGenerator[Iterable[_Item | SendResult] | AsyncIterable[_Item | SendResult], None]:
+    ) -> AsyncGenerator[Iterable[Item | SendResult] | AsyncIterable[Item | SendResult], None]:
         source = await self._source()
         try:
             yield source
@@ -338,120 +409,85 @@ class BulkRun:
             if isinstance(source, AsyncGenerator):
                 await source.aclose()
 
-    async def _source(self) -> Iterable[_Item | SendResult] | AsyncIterable[_Item | SendResult]:
+    async def _source(self) -> Iterable[Item | SendResult] | AsyncIterable[Item | SendResult]:
         """The admitted messages, preflight done. A sync input without a journal stays a plain
         iterator (the fast path: workers share it without a lock); otherwise an async one."""
         if isinstance(self._messages, AsyncIterable) or self._journal is not None:
             return self._items()
-        admitted = map(self._admit, count(), self._messages)
+        admitted = map(self._admission.admit, count(), self._messages)
         if not self._preflight:
             return admitted
         window = list(islice(admitted, self._window))
         await self._preflight_window(window)
         return chain(window, admitted)
 
-    async def _items(self) -> AsyncGenerator[_Item | SendResult, None]:
-        """Async input or a journal: admitted one by one, in input order."""
-        held: list[_Item | SendResult] | None = [] if self._preflight else None
+    async def _items(self) -> AsyncGenerator[Item | SendResult, None]:
+        """Async input or a journal: admitted one by one, in input order. Nothing is handed
+        out before preflight passed and the journal was found to be this campaign's."""
+        journal = self._journal
+        held: list[Item | SendResult] = []
+        preflight_due = self._preflight
         index = 0
         async for message in _aiterate(self._messages):
-            item = self._admit(index, message)
+            item: Item | SendResult = self._admission.admit(index, message)
+            if journal is not None:
+                item = journal.item(item)
+                await journal.consult(item)
             index += 1
-            if self._journal is not None and isinstance(item, _Item):
-                item = await self._consult_journal(item)
-            if held is None:
+            holding = journal is not None and journal.holds(index - 1)
+            if not preflight_due and not holding and not held:
                 yield item
                 continue
             held.append(item)
-            if len(held) >= self._window:
+            if preflight_due and len(held) >= self._window:
                 await self._preflight_window(held)
+                preflight_due = False
+            if not preflight_due and not holding:
                 for item in held:
                     yield item
-                held = None
-        if held is not None:  # fewer messages than the preflight window
+                held.clear()
+        if preflight_due:  # fewer messages than the preflight window
             await self._preflight_window(held)
-            for item in held:
-                yield item
+        for item in held:
+            yield item
 
-    async def _preflight_window(self, window: list[_Item | SendResult]) -> None:
+    async def _preflight_window(self, window: list[Item | SendResult]) -> None:
         """Raise ``PreflightError`` if the first messages show the campaign cannot work."""
         problems: list[PreflightProblem] = []
         for item in window:
-            if isinstance(item, _Item):
-                problem = await self._check(item)
+            if isinstance(item, JournalItem) and item.decided is not None:
+                continue  # not sent in this run
+            if isinstance(item, Item):
+                problem = await self._check(item, tries=1)
                 if problem is not None:
                     problems.append(problem)
         if problems:
             raise PreflightError(problems)  # equal problems grouped, with their messages
 
-    def _admit(self, index: int, message: MessageInput) -> _Item | SendResult:
-        """In input order: validate, de-duplicate."""
-        try:
-            payload = prepare_message(message)
-        except ValidationError as exc:
-            raw_to = (
-                message.to
-                if isinstance(message, MarketingMessageRequest)
-                else message.get("to")
-                if isinstance(message, Mapping)
-                else None
-            )
-            return SendResult(
-                index=index,
-                to=raw_to if isinstance(raw_to, str) else "",
-                status=SendStatus.FAILED,
-                error=exc,
-                reason=str(exc),
-            )
-        to: str = payload["to"]
-        if self._seen is not None and not self._seen.add(to):
-            return SendResult(
-                index=index, to=to, status=SendStatus.SKIPPED, reason="duplicate recipient"
-            )
-        return _Item(index, to, payload)
+    # -- templates ------------------------------------------------------------------------
 
-    async def _consult_journal(self, item: _Item) -> _Item | SendResult:
-        """What an earlier run did with this message decides whether it is sent again."""
-        assert self._journal is not None
-        index, to = item.index, item.to
-        prior = await self._journal.prior(index)
-        if prior is None:
-            return item
-        if prior.recipient != recipient_key(to):
-            raise JournalError(
-                f"journal {self._journal.path} holds another campaign: message {index} "
-                "has a different recipient"
-            )
-        if prior.status == "sent":
-            return SendResult(
-                index=index,
-                to=to,
-                status=SendStatus.SKIPPED,
-                message_id=prior.message_id,
-                reason="already sent in an earlier run",
-            )
-        if prior.status in ("pending", "unknown") and not self._resend_unknown:
-            if prior.status == "pending":  # in flight when an earlier run died
-                self._journal.record(
-                    index, prior.recipient, "unknown", error="in flight when a run stopped"
-                )
-            return SendResult(
-                index=index,
-                to=to,
-                status=SendStatus.UNKNOWN,
-                reason="outcome unknown in an earlier run; not sent again",
-            )
-        return item
+    async def _check(self, item: Item, *, tries: int = _LOOKUP_TRIES) -> PreflightProblem | None:
+        """What prevents this message from working, or None (templates fetched once; a lookup
+        that fails is not remembered: the next message looks the template up again).
 
-    async def _check(self, item: _Item) -> PreflightProblem | None:
-        """What prevents this message from working, or None (templates fetched once)."""
+        Raises:
+            APIError: The lookup failed ``tries`` times (each with the client's retries).
+        """
         key = _template_key(item.payload)
         expected = self._templates.get(key)
-        if expected is None:
-            fetching = self._fetching.get(key)
-            if fetching is None:
-                fetching = self._fetching[key] = asyncio.ensure_future(self._fetch_template(*key))
-            expected = self._templates[key] = await fetching
+        attempt = 0
+        while expected is None:
+            attempt += 1
+            lookup = self._lookups.get(key)
+            if lookup is None:
+                lookup = self._lookups[key] = asyncio.ensure_future(self._fetch_template(*key))
+                lookup.add_done_callback(self._looked_up(key))
+            try:
+                # shielded: one waiter cancelled must not cancel everyone's lookup
+                expected = await asyncio.shield(lookup)
+            except APIError:
+                if attempt >= tries:
+                    raise
         if isinstance(expected, PreflightProblem):
             return attrs.evolve(expected, messages=(item.index,))
         reason = misfit(expected, item.payload)
@@ -465,85 +501,116 @@ class BulkRun:
             messages=(item.index,),
         )
 
+    def _looked_up(
+        self, key: tuple[str, str]
+    ) -> Callable[[asyncio.Task[TemplateFit | PreflightProblem]], None]:
+        def done(lookup: asyncio.Task[TemplateFit | PreflightProblem]) -> None:
+            if self._lookups.get(key) is lookup:
+                del self._lookups[key]
+            if lookup.cancelled():
+                return
+            error = lookup.exception()  # retrieved, even when nobody waits any more
+            if error is None:
+                self._templates[key] = lookup.result()
+
+        return done
+
     async def _fetch_template(self, name: str, language: str) -> TemplateFit | PreflightProblem:
         """What the template's messages must carry, or what is wrong with it."""
-        async for template in self._client.iter_message_templates(name=name, language=language):
-            if template.name == name and template.language == language:
-                if template.status != "APPROVED":
-                    return PreflightProblem(
-                        kind=PreflightProblemKind.TEMPLATE_NOT_APPROVED,
-                        template=name,
-                        language=language,
-                        reason=f"is {template.status}, not APPROVED",
-                    )
-                return TemplateFit.of(template)
-        return PreflightProblem(
-            kind=PreflightProblemKind.TEMPLATE_NOT_FOUND,
-            template=name,
-            language=language,
-            reason="not found",
-        )
+        template = await self._api.find_template(name, language)
+        if template is None:
+            return PreflightProblem(
+                kind=PreflightProblemKind.TEMPLATE_NOT_FOUND,
+                template=name,
+                language=language,
+                reason="not found",
+            )
+        if template.status != "APPROVED":
+            return PreflightProblem(
+                kind=PreflightProblemKind.TEMPLATE_NOT_APPROVED,
+                template=name,
+                language=language,
+                reason=f"is {template.status}, not APPROVED",
+            )
+        return TemplateFit.of(template)
 
-    async def _one(self, item: _Item | SendResult) -> SendResult | None:
+    # -- sending --------------------------------------------------------------------------
+
+    async def _one(self, item: Item | SendResult) -> SendResult | None:
         """Send one admitted message (or pass a decided result on) and count the outcome.
 
         Returns the result, or None for a sent message when results are not kept (``run()``).
         """
-        if isinstance(item, SendResult):
+        if type(item) is SendResult:
             return self._done(item)
-        if self._stopped is not None:
-            return self._done(
-                SendResult(
-                    index=item.index, to=item.to, status=SendStatus.SKIPPED, reason=self._stopped
-                )
-            )
-        if self._preflight:
-            fit = self._templates.get(_template_key(item.payload))
-            if type(fit) is not TemplateFit or misfit(fit, item.payload) is not None:
-                # not the common case (a known template, a fitting message): what is wrong?
-                problem = await self._check(item)
-                if problem is not None:
-                    return self._done(
-                        SendResult(
-                            index=item.index,
-                            to=item.to,
-                            status=SendStatus.FAILED,
-                            error=ValidationError("template", problem.summary),
-                            reason=problem.summary,
-                        )
-                    )
         journal = self._journal
-        key = recipient_key(item.to) if journal is not None else ""
-        if journal is not None:
+        if journal is not None and item.decided is not None:  # type: ignore[union-attr]
+            return self._done(journal.decided(item))  # type: ignore[arg-type]
+        assert isinstance(item, Item)
+        if self._stopped is not None:
+            return self._settle(item, SendStatus.SKIPPED, None, self._stopped)
+        fit = self._templates.get(_template_key(item.payload)) if self._preflight else None
+        if self._preflight and (type(fit) is not TemplateFit or misfit(fit, item.payload)):
+            # not the common case (a known template, a fitting message): what is wrong?
             try:
-                await journal.mark_pending(item.index, key)
-            except asyncio.CancelledError:
-                journal.record(item.index, key, "failed", error="cancelled before sending")
-                raise
+                problem = await self._check(item)
+            except APIError as exc:  # the lookup failed: this message fails, nothing cached
+                key = _template_key(item.payload)
+                reason = f"template {key[0]!r} ({key[1]}) could not be looked up: {exc}"
+                return self._settle(item, SendStatus.FAILED, exc, reason)
+            if problem is not None:
+                return self._settle(
+                    item,
+                    SendStatus.FAILED,
+                    ValidationError("template", problem.summary),
+                    problem.summary,
+                )
         try:
-            data = await self._transport.request(
-                "POST", _SEND_PATH, safety=Safety.SEND, json_body=item.payload
-            )
+            data = await self._api.send(item.payload, on_wire=item)
         except asyncio.CancelledError:
-            if journal is not None:
-                journal.record(item.index, key, "unknown", error="cancelled while sending")
+            self._cancelled(item)
             raise
         except APIError as exc:
-            status = _outcome(exc)
+            status = SendStatus.UNKNOWN if may_have_been_acted_upon(exc) else SendStatus.FAILED
             if _is_fatal(exc) and self._stopped is None:
                 self._stopped = f"campaign stopped after message {item.index}: {exc}"
-            if journal is not None:
-                journal.record(item.index, key, status.value, error=str(exc))
-            return self._done(SendResult(index=item.index, to=item.to, status=status, error=exc))
+            return self._settle(item, status, exc, None)
+        message_id = _message_id(data)
         if journal is not None:
-            journal.record(item.index, key, "sent", _message_id(data))
+            journal.sent(item, message_id)
         if not self._keep:  # run(): count it, no result object
             self._count(SendStatus.SENT)
             return None
-        message_id = _message_id(data)
         return self._done(
             SendResult(index=item.index, to=item.to, status=SendStatus.SENT, message_id=message_id)
         )
+
+    def _settle(
+        self, item: Item, status: SendStatus, error: D360Error | None, reason: str | None
+    ) -> SendResult:
+        """Count (and journal) the outcome of a message that was not accepted."""
+        if self._journal is not None:
+            self._journal.outcome(item, status, error)
+        return self._done(
+            SendResult(index=item.index, to=item.to, status=status, error=error, reason=reason)
+        )
+
+    def _cancelled(self, item: Item) -> None:
+        """A send cancelled by an early exit ends by rule 1: unknown once its request may
+        have been written, else unsent (and uncounted: a re-run sends it)."""
+        if item.wire == 2:
+            result = self._settle(
+                item, SendStatus.UNKNOWN, None, "stopped while its request was on the wire"
+            )
+            if self._keep:
+                self._leftover.append(result)
+        elif self._journal is not None:
+            self._journal.not_written(item)
+
+
+def _running(gen: AsyncGenerator[Any, None]) -> bool:
+    """Whether the generator is executing (inside ``__anext__``, possibly in another task)."""
+    return bool(getattr(gen, "ag_running", False))
 
 
 def _message_id(data: Any) -> str | None:

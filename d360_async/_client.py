@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import functools
-import os
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from datetime import date, datetime
 from pathlib import Path
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final
 
-import aiohttp
-from aiolimiter import AsyncLimiter
-
-from ._converter import structure
-from ._errors import APIResponseError, ValidationError
+from ._admission import encode_message
+from ._core import DEFAULT_BASE_URL, ClientCore, parse
+from ._errors import ValidationError
 from ._models_analytics import (
     EnableTemplateAnalyticsResponse,
     MetricType,
@@ -37,54 +41,58 @@ from ._params import (
     template_params,
 )
 from ._payloads import EventInput, MessageInput, prepare_events, prepare_message
-from ._ratelimit import CoolDown, make_limiter
-from ._retry import RetryPolicy, Safety
-from ._transport import Transport
+from ._retry import Safety
+from ._timeouts import DEFAULT_TIMEOUT
 
 if TYPE_CHECKING:
     from ._builder import MessageBuilder  # noqa: F401 (docstring example)
     from ._bulk import BulkReport, BulkRun
+    from ._campaign_journal import CampaignJournal
     from ._events import EventsRun
+    from ._transport import Transport
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "MM_LITE_PRODUCT_TYPE", "D360Client"]
 
-DEFAULT_BASE_URL: Final = "https://waba-v2.360dialog.io"
-#: 30 s in all, of which at most 10 s to open a connection: a send that times out while
-#: connecting was certainly not sent. (No timer for reusing a pooled connection: none is needed.)
-DEFAULT_TIMEOUT: Final = aiohttp.ClientTimeout(total=30, sock_connect=10)
 #: ``product_type`` that makes template analytics count MM Lite traffic.
 MM_LITE_PRODUCT_TYPE: Final = "MARKETING_MESSAGES_LITE_API"
 #: Meta's limit of template ids in one analytics request.
 MAX_ANALYTICS_TEMPLATE_IDS: Final = 10
 
 
-M = TypeVar("M")
-
-
-class D360Client:
+class D360Client(ClientCore):
     """Async client for 360dialog's Marketing Messages Lite API.
 
-    Create it inside a running event loop, preferably as an ``async with`` block; it opens
-    its aiohttp session on first use and closes it on exit (a ``session`` you pass in is used
-    as is and left open). Like an aiohttp session, a client belongs to the event loop of its
-    first request: use one client per loop.
+    Use it inside a running event loop, preferably as an ``async with`` block; it opens its
+    aiohttp session on first use and closes it on exit (a ``session`` you pass in is used as
+    is and left open). Like an aiohttp session, a client belongs to the event loop of its
+    first request: use one client per loop (another loop gets an ``EventLoopError``).
+
+    Requests go to ``base_url``'s origin only: redirects are never followed (a 3xx is a
+    ``RedirectError``), so the API key never travels anywhere else.
 
     Args:
         api_key: Your 360dialog API key; defaults to the ``D360_API_KEY`` environment variable.
         base_url: The API root; defaults to the ``D360_BASE_URL`` environment variable, else
             ``https://waba-v2.360dialog.io``.
-        timeout: Seconds in all, or an ``aiohttp.ClientTimeout``. The default (30 s in all,
-            10 s to open a connection) separates the connect phase so that a send that timed
-            out while connecting is known not to have been sent.
-        rate_limit: Requests per second for this client (a token bucket holding an eighth of a
-            second's worth), an ``aiolimiter.AsyncLimiter`` to share between clients, or None
-            for no client-side limit. Acquired before every attempt, retries included.
+        timeout: A ``Timeout`` (seconds per phase: waiting for a pooled connection, opening
+            one, the request itself), a number of seconds (each phase, at most 10 s of it to
+            open a connection), or an ``aiohttp.ClientTimeout`` used as is. A timeout before
+            the request was written is ``maybe_sent=False``.
+        rate_limit: Marketing message sends per second for this client (a token bucket
+            holding an eighth of a second's worth); a ``RateLimiter`` (``LocalLimiter`` with
+            rates per scope, or a limiter shared between processes) to share between clients;
+            an ``aiolimiter.AsyncLimiter`` that every request takes a slot of; or None for no
+            client-side rate. Acquired before every attempt, retries included. The pause after
+            a 429 lives in the limiter, per scope (sends, events, reads): clients sharing a
+            limiter share its pauses, and a throttled read does not pause sends.
         retry: When to retry; see ``RetryPolicy``.
         max_connections: Size of the connection pool (ignored with ``session``).
         session: An aiohttp session to use instead of the client's own.
+        hooks: Callables run for every attempt (metrics, tracing); see ``Hooks``.
 
     Raises:
-        ValidationError: No API key was given or found in the environment.
+        ValidationError: No API key was given or found in the environment, or an argument
+            has the wrong type or value.
 
     Example:
         >>> import asyncio
@@ -98,124 +106,7 @@ class D360Client:
         ...         print(response.message_id)
     """
 
-    __slots__ = (
-        "_base_url",
-        "_closed",
-        "_key",
-        "_limiter",
-        "_max_connections",
-        "_own_session",
-        "_retry",
-        "_session",
-        "_timeout",
-        "_transport",
-    )
-
-    def __init__(
-        self,
-        api_key: str | None = None,
-        *,
-        base_url: str | None = None,
-        timeout: float | aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
-        rate_limit: float | AsyncLimiter | None = 80.0,
-        retry: RetryPolicy | None = None,
-        max_connections: int = 100,
-        session: aiohttp.ClientSession | None = None,
-    ) -> None:
-        key = api_key if api_key is not None else os.environ.get("D360_API_KEY")
-        if not key or not key.strip():
-            raise ValidationError(
-                "api_key", "no API key: pass api_key= or set the D360_API_KEY environment variable"
-            )
-        if base_url is None:
-            base_url = os.environ.get("D360_BASE_URL") or DEFAULT_BASE_URL
-        if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
-            raise ValidationError("base_url", "must start with http:// or https://")
-        if max_connections < 1:
-            raise ValidationError("max_connections", "must be at least 1")
-        self._key = key.strip()
-        self._base_url = base_url.rstrip("/")
-        self._timeout = (
-            timeout
-            if isinstance(timeout, aiohttp.ClientTimeout)
-            else aiohttp.ClientTimeout(total=float(timeout))
-        )
-        self._limiter = make_limiter(rate_limit)
-        self._retry = retry if retry is not None else RetryPolicy()
-        self._max_connections = max_connections
-        self._session = session
-        self._own_session = session is None
-        self._transport: Transport | None = None
-        self._closed = False
-
-    def __repr__(self) -> str:
-        return f"D360Client(base_url={self._base_url!r})"
-
-    @property
-    def base_url(self) -> str:
-        """The API root requests go to."""
-        return self._base_url
-
-    @property
-    def retry(self) -> RetryPolicy:
-        """The retry policy."""
-        return self._retry
-
-    @property
-    def cool_down(self) -> CoolDown:
-        """The shared pause every request waits out after the server throttled one."""
-        return self._get_transport().cool_down
-
-    async def __aenter__(self) -> D360Client:
-        self._get_transport()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
-
-    async def close(self) -> None:
-        """Close the client's own aiohttp session (an injected one is left open)."""
-        self._closed = True
-        if self._own_session and self._session is not None:
-            await self._session.close()
-
-    def _get_transport(self) -> Transport:
-        if self._closed:
-            raise RuntimeError("this D360Client is closed")
-        if self._transport is None:
-            if self._session is None:
-                self._session = aiohttp.ClientSession(
-                    connector=aiohttp.TCPConnector(limit=self._max_connections)
-                )
-            self._transport = Transport(
-                session=self._session,
-                base_url=self._base_url,
-                api_key=self._key,
-                timeout=self._timeout,
-                limiter=self._limiter,
-                retry=self._retry,
-            )
-        return self._transport
-
-    async def _call(
-        self,
-        method: str,
-        path: str,
-        cls: type[M],
-        *,
-        safety: Safety = Safety.IDEMPOTENT,
-        params: Mapping[str, str] | None = None,
-        json_body: Any = None,
-    ) -> M:
-        data = await self._get_transport().request(
-            method, path, safety=safety, params=params, json_body=json_body
-        )
-        return _parse(data, cls)
+    __slots__ = ()
 
     # --- dataset quality ----------------------------------------------------------------------
 
@@ -256,6 +147,7 @@ class D360Client:
 
     async def _send(self, path: str, message: MessageInput) -> MarketingMessageResponse:
         body = prepare_message(message)
+        encode_message(body)  # names the field the API would not take (ValidationError)
         return await self._call(
             "POST", path, MarketingMessageResponse, safety=Safety.SEND, json_body=body
         )
@@ -357,7 +249,7 @@ class D360Client:
             )
         # Several responses are parsed together, whatever shape each came in.
         data = raws[0] if len(raws) == 1 else {"responses": raws}
-        return _parse(data, TemplateAnalyticsResponse)
+        return parse(data, TemplateAnalyticsResponse)
 
     async def enable_template_analytics(self) -> EnableTemplateAnalyticsResponse:
         """Turn template analytics on for the account (one-way; safe to repeat)."""
@@ -483,25 +375,35 @@ class D360Client:
         messages: Iterable[MessageInput] | AsyncIterable[MessageInput],
         *,
         concurrency: int = 50,
-        journal: str | Path | None = None,
+        journal: str | Path | CampaignJournal | None = None,
         on_progress: Callable[[BulkReport], object] | None = None,
         preflight: bool = True,
         dedupe: bool = True,
         resend_unknown: bool = False,
         preflight_window: int = 1000,
         progress_interval: float = 0.25,
+        campaign_id: str | None = None,
     ) -> BulkRun:
-        """Send a campaign of any size: streamed, concurrent, exactly once, resumable.
+        """Send a campaign of any size: streamed, concurrent, resumable, at most one send per
+        recipient.
 
         ``messages`` is consumed lazily; iterate the returned run for one ``SendResult`` per
         message, or ``await run.run()`` for the final ``BulkReport``. Sends go through this
         client's rate limiter, cool-down and safe-send retries.
 
+        The guarantee, with a journal: each recipient is sent at most one message per campaign,
+        across interruptions, crashes and re-runs; a message is ``unknown`` only when its
+        request was written and no usable answer came back (it may have been accepted, so it
+        is not sent again unless ``resend_unknown=True``); every other message not accepted is
+        sent by a plain re-run. Without a journal the same holds within one run.
+
         Args:
             messages: Any iterable or async iterable of ``MarketingMessageRequest`` or dicts.
             concurrency: Sends in flight at once.
-            journal: A SQLite file recording every message's state. Re-running the same
-                campaign with it sends only what was not sent.
+            journal: A SQLite file (or any ``CampaignJournal``) recording every message's
+                state. Re-running the same campaign with it sends only what was not sent; a
+                journal of another campaign is refused (``JournalError``) before anything is
+                sent.
             on_progress: Called with a ``BulkReport`` at most every ``progress_interval``
                 seconds, and once at the end.
             preflight: Before the first send, check that every template of the first
@@ -512,6 +414,10 @@ class D360Client:
             resend_unknown: Re-send messages whose outcome an earlier run left unknown.
             preflight_window: How many messages preflight looks at before the first send.
             progress_interval: Seconds between ``on_progress`` calls.
+            campaign_id: The campaign's name; binds the journal to it (another
+                ``campaign_id`` is refused). Without it, a journal is still bound to what its
+                messages send: the recipient, template, language and parameters at each
+                position.
 
         Example:
             >>> async def campaign(client: D360Client, numbers: list[str]) -> BulkReport:
@@ -522,10 +428,11 @@ class D360Client:
         from ._bulk import BulkRun
 
         return BulkRun(
-            self,
+            _CampaignPort(self, self._get_transport()),  # a closed client fails here
             messages,
             concurrency=concurrency,
             journal=journal,
+            campaign_id=campaign_id,
             on_progress=on_progress,
             preflight=preflight,
             dedupe=dedupe,
@@ -592,14 +499,32 @@ class D360Client:
         )
 
 
-def _parse(data: Any, cls: type[M]) -> M:
-    if not isinstance(data, Mapping):
-        raise APIResponseError(
-            200, compact_json(data), f"expected a JSON object for {cls.__name__}"
+class _CampaignPort:
+    """The client as the bulk sender sees it (``_bulk.CampaignAPI``): one send, one lookup.
+
+    It keeps the client's transport: a run lives in one loop, and a client closed meanwhile is
+    still noticed by the transport (``ClientClosedError``), without checking the loop per send.
+    """
+
+    __slots__ = ("_client", "_transport")
+
+    def __init__(self, client: D360Client, transport: Transport) -> None:
+        self._client = client
+        self._transport = transport
+
+    def send(
+        self, payload: Mapping[str, Any], *, on_wire: Callable[[], Awaitable[None]]
+    ) -> Awaitable[Any]:
+        """POST one checked marketing message; ``on_wire`` is the transport's seam. (The
+        transport gets the payload, not its bytes: it reads the recipient from it for the
+        limiter's pair key and to keep personal data out of errors.)"""
+        return self._transport.request(
+            "POST", "/marketing_messages", safety=Safety.SEND, json_body=payload, on_wire=on_wire
         )
-    try:
-        return structure(data, cls)
-    except Exception as exc:  # cattrs raises several types; all mean "unexpected shape"
-        raise APIResponseError(
-            200, compact_json(data), f"unexpected {cls.__name__} shape: {exc}"
-        ) from exc
+
+    async def find_template(self, name: str, language: str) -> MessageTemplate | None:
+        """The template ``name`` in ``language`` (listing filtered by both), or None."""
+        async for template in self._client.iter_message_templates(name=name, language=language):
+            if template.name == name and template.language == language:
+                return template
+        return None

@@ -10,15 +10,20 @@ Workers pull items from the shared iterator (O(1) per item, unlike ``asyncio.wai
 growing set). ``fn`` should turn expected failures into result values; an exception escaping
 ``fn`` (or raised by the source) stops everything and is re-raised to the consumer. Leaving the
 ``async for`` early, or cancelling the consumer, cancels the workers and waits for them.
+
+A ``Crew`` stops the workers from synchronous code, at once: ``crew.stop()`` cancels every
+worker before any of them runs another step (so none starts new work), and the consumer's
+loop ends quietly instead of waiting for results that will not come.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Coroutine, Iterable
 from typing import Any, TypeVar, cast
 
-__all__ = ["bounded_each", "bounded_map"]
+__all__ = ["Crew", "bounded_each", "bounded_map"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -32,12 +37,49 @@ class _Failed:
 
 
 _DONE = object()
+_STOP = object()
+
+
+class Crew:
+    """The workers of one ``bounded_map``/``bounded_each``, to stop them from synchronous code.
+
+    Example:
+        >>> crew = Crew()
+        >>> crew.stop()  # before the workers exist: none will start
+        >>> crew.stopped
+        True
+    """
+
+    __slots__ = ("_tasks", "_wake", "stopped")
+
+    def __init__(self) -> None:
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._wake: Callable[[], object] | None = None
+        self.stopped = False
+
+    def stop(self) -> None:
+        """Cancel every worker now; the consumer's loop ends without an error."""
+        if self.stopped:
+            return
+        self.stopped = True
+        for task in self._tasks:
+            task.cancel()
+        if self._wake is not None:
+            self._wake()
+
+    def _enlist(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.append(task)
+        if self.stopped:
+            task.cancel()
 
 
 async def bounded_map(
     source: Iterable[T] | AsyncIterable[T],
     fn: Callable[[T], Awaitable[R]],
     concurrency: int,
+    *,
+    crew: Crew | None = None,
+    leftover: Callable[[R], object] | None = None,
 ) -> AsyncGenerator[R, None]:
     """Yield ``await fn(item)`` for every item of ``source``, ``concurrency`` at a time.
 
@@ -45,6 +87,9 @@ async def bounded_map(
         source: A sync or async iterable, consumed lazily.
         fn: The work on one item.
         concurrency: Calls of ``fn`` in flight at most (>= 1).
+        crew: Lets synchronous code stop the workers (see ``Crew``).
+        leftover: Called, when the iteration ends early, with each result that was finished
+            but not yielded (nothing is lost silently).
 
     Yields:
         Results in completion order.
@@ -64,7 +109,12 @@ async def bounded_map(
         try:
             results.put_nowait(result)  # the common case, without another coroutine
         except asyncio.QueueFull:
-            await results.put(result)
+            try:
+                await results.put(result)
+            except asyncio.CancelledError:
+                if leftover is not None:
+                    leftover(result)
+                raise
 
     consume = _consumer(source, handle)
 
@@ -77,14 +127,27 @@ async def bounded_map(
             await results.put(_Failed(exc))
         await results.put(_DONE)
 
+    def wake() -> None:
+        with contextlib.suppress(asyncio.QueueFull):  # full: the consumer sees ``stopped``
+            results.put_nowait(_STOP)
+
+    if crew is not None:
+        crew._wake = wake
     workers = [asyncio.create_task(worker()) for _ in range(concurrency)]
+    if crew is not None:
+        for task in workers:
+            crew._enlist(task)
     running = len(workers)
     try:
         while running:
+            if crew is not None and crew.stopped:
+                return
             result = await results.get()
             while True:  # drain what is ready: one wake-up of the consumer per batch
                 if result is _DONE:
                     running -= 1
+                elif result is _STOP:
+                    return
                 elif isinstance(result, _Failed):
                     raise result.error
                 else:
@@ -96,6 +159,10 @@ async def bounded_map(
         for task in workers:
             task.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
+        while leftover is not None and not results.empty():
+            result = results.get_nowait()
+            if result is not _DONE and result is not _STOP and not isinstance(result, _Failed):
+                leftover(cast(R, result))
 
 
 def _consumer(
@@ -129,10 +196,13 @@ async def bounded_each(
     source: Iterable[T] | AsyncIterable[T],
     fn: Callable[[T], Awaitable[object]],
     concurrency: int,
+    *,
+    crew: Crew | None = None,
 ) -> None:
     """Like ``bounded_map`` when nobody wants the results: no queue, no consumer hand-off.
 
     The first exception (from ``fn`` or the source) cancels the other workers and is raised.
+    Stopped by its ``crew``, it returns once the workers have ended.
 
     Example:
         >>> async def print_all() -> None:
@@ -147,6 +217,8 @@ async def bounded_each(
     try:
         async with asyncio.TaskGroup() as group:
             for _ in range(concurrency):
-                group.create_task(worker())
+                task = group.create_task(worker())
+                if crew is not None:
+                    crew._enlist(task)
     except BaseExceptionGroup as failed:  # the workers' first error, not a group of one
         raise failed.exceptions[0] from None

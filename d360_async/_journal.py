@@ -1,212 +1,298 @@
-"""The campaign journal: every message's state in SQLite (WAL), written by one thread in batches.
+"""``SQLiteJournal``: a campaign's message states in one SQLite file (WAL), off the event loop.
 
-A row per input message, keyed by its input index::
+One thread owns the database: it opens it, writes everything queued in one transaction per
+batch (group commit: every ``pending`` waiting in the queue becomes durable with one commit),
+reads earlier outcomes ahead in index order, and closes it. The event loop only puts work on a
+queue and awaits futures the thread settles, so a slow disk never stalls it.
 
-    pending  written (and committed) right before the request goes out
-    sent     accepted, with its message id
-    failed   certainly not accepted (the error says why)
-    unknown  the request may have been accepted (timeout, dropped connection, ambiguous 5xx)
-
-Exactly-once across crashes rests on one rule: a message is marked ``pending`` and that mark is
-committed *before* its request is sent. A process killed mid-campaign leaves its in-flight
-messages ``pending``; a re-run reads them as ``unknown`` and does not send them again (unless
-asked to). WAL with ``synchronous=NORMAL`` survives a killed process (not a power cut).
-
-The event loop never touches SQLite: a writer thread drains a queue, writes everything queued
-in one transaction, commits, then wakes the coroutines waiting for their ``pending`` marks
-(group commit). Earlier outcomes are read ahead in index order on another connection, so a
-re-run needs no memory per message.
+The thread never dies with a future unsettled: once a write fails (a full disk, a read-only
+file, a lock held past ``busy_timeout``) every waiting and later request gets the
+``JournalError``; rows committed before stay as they were. WAL with ``synchronous=NORMAL``
+survives a killed process (not a power cut).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hashlib
+import os
 import queue
 import sqlite3
 import threading
 import time
 from collections import deque
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
-import attrs
+from ._campaign_journal import ROW_STATUSES, JournalError, JournalRow
+from ._errors import ValidationError
 
-from ._errors import D360Error
+__all__ = ["SQLiteJournal"]
 
-__all__ = ["Journal", "JournalError", "PriorOutcome"]
-
-_SCHEMA = """
+_FORMAT: Final = "d360-async campaign journal 2"
+_STATUSES = ", ".join(f"'{s}'" for s in ROW_STATUSES)
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS messages (
     idx INTEGER PRIMARY KEY,
     recipient TEXT NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'failed', 'unknown')),
+    fingerprint TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ({_STATUSES})),
     message_id TEXT,
     error TEXT,
     updated REAL NOT NULL
 );
+CREATE INDEX IF NOT EXISTS messages_by_message_id ON messages (message_id)
+    WHERE message_id IS NOT NULL;
 """
 _UPSERT = (
-    "INSERT INTO messages (idx, recipient, status, message_id, error, updated) "
-    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (idx) DO UPDATE SET status = excluded.status, "
-    "message_id = excluded.message_id, error = excluded.error, updated = excluded.updated"
+    "INSERT INTO messages (idx, recipient, fingerprint, status, message_id, error, updated) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idx) DO UPDATE SET "
+    "recipient = excluded.recipient, fingerprint = excluded.fingerprint, "
+    "status = excluded.status, message_id = excluded.message_id, error = excluded.error, "
+    "updated = excluded.updated"
 )
+_DELETE = "DELETE FROM messages WHERE idx = ?"
+_COLUMNS = "idx, recipient, fingerprint, status, message_id, error"
 _READ_AHEAD = 2000
 _MAX_BATCH = 20000
+#: Rows written between two checkpoints of the WAL into the database file.
+_CHECKPOINT_ROWS = 4000
+_SALT_BYTES = 16
+_DIGEST_BYTES = 16
+
+_Future = asyncio.Future[Any]
 
 
-class JournalError(D360Error):
-    """The journal cannot be used: unreadable, or written by another campaign.
-
-    Example:
-        >>> isinstance(JournalError("x"), D360Error)
-        True
-    """
-
-
-@attrs.frozen
-class PriorOutcome:
-    """What an earlier run recorded for one message."""
-
-    recipient: str
-    status: str
-    message_id: str | None
-    error: str | None
+def _row(values: tuple[Any, ...]) -> JournalRow:
+    index, recipient, fingerprint, status, message_id, error = values
+    return JournalRow(
+        index=index,
+        recipient=recipient,
+        fingerprint=fingerprint,
+        status=status,
+        message_id=message_id,
+        error=error,
+    )
 
 
-def _connect(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute("PRAGMA busy_timeout=5000")
-    return conn
-
-
-class Journal:
-    """Message states of one campaign, in a SQLite file.
+class SQLiteJournal:
+    """A campaign journal in a SQLite file: ``send_bulk(journal=SQLiteJournal(path))``, or just
+    ``journal=path``.
 
     Args:
-        path: The journal file; created if missing, resumed if present.
+        path: The file; created if missing, resumed if present.
+        busy_timeout: Seconds a write waits for another process's lock before the run stops
+            with ``JournalError``.
+        pragmas: Extra ``PRAGMA name = value`` settings for the connection, e.g.
+            ``{"max_page_count": 250000}`` to cap the file's size.
+
+    An object serves one run: open it once (the bulk sender does), close it once.
+
+    Raises:
+        ValidationError: An argument that is not what it should be.
 
     Example:
-        >>> journal = Journal("campaign.sqlite")  # opened by the bulk sender: await open()
+        >>> journal = SQLiteJournal("spring.sqlite", busy_timeout=10.0)
         >>> journal.path.name
-        'campaign.sqlite'
+        'spring.sqlite'
     """
 
     __slots__ = (
         "_ahead",
         "_ahead_done",
         "_ahead_from",
+        "_closed",
         "_error",
+        "_fetching",
         "_loop",
+        "_pragmas",
         "_queue",
-        "_reader",
+        "_salt",
         "_thread",
+        "_unchecked",
+        "busy_timeout",
         "path",
     )
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        busy_timeout: float = 5.0,
+        pragmas: Mapping[str, str | int] | None = None,
+    ) -> None:
+        if isinstance(path, bytes) or not isinstance(path, (str, os.PathLike)):
+            raise ValidationError("path", "must be a file path")
+        interval = busy_timeout
+        if (
+            isinstance(interval, bool)
+            or not isinstance(interval, (int, float))
+            or not interval >= 0
+        ):
+            raise ValidationError("busy_timeout", "must be a number of seconds, 0 or more")
+        if pragmas is not None and not isinstance(pragmas, Mapping):
+            raise ValidationError("pragmas", "must be a mapping of pragma names to values")
         self.path = Path(path)
-        self._queue: queue.SimpleQueue[tuple[str, Any, Any]] = queue.SimpleQueue()
+        self.busy_timeout = float(busy_timeout)
+        self._pragmas = {
+            name: _pragma_value(name, value) for name, value in (pragmas or {}).items()
+        }
+        self._queue: queue.SimpleQueue[tuple[str, Any, _Future | None]] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
-        self._reader: sqlite3.Connection | None = None
-        self._ahead: deque[tuple[int, PriorOutcome]] = deque()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._salt = b""
+        self._error: JournalError | None = None
+        self._closed = False
+        self._ahead: deque[tuple[Any, ...]] = deque()
         self._ahead_from = 0
         self._ahead_done = False
-        self._error: BaseException | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._fetching: _Future | None = None
+        self._unchecked = 0
 
-    async def open(self) -> None:
-        """Create or open the file and start the writer thread."""
+    def __repr__(self) -> str:
+        return f"SQLiteJournal({str(self.path)!r})"
+
+    def __str__(self) -> str:
+        return str(self.path)
+
+    # -- the event loop's side -----------------------------------------------------------
+
+    async def open(self, campaign_id: str | None) -> int | None:
+        """Create or open the file and bind it to ``campaign_id``; returns the lowest index
+        recorded by an earlier run (None: a new journal).
+
+        Raises:
+            JournalError: The file cannot be read or written, or belongs to another campaign.
+        """
+        if self._thread is not None or self._closed:
+            raise JournalError(f"journal {self.path} was already opened")
         loop = self._loop = asyncio.get_running_loop()
-        ready: asyncio.Future[None] = loop.create_future()
         self._thread = threading.Thread(
-            target=self._write_loop, args=(loop, ready), name="d360-journal", daemon=True
+            target=self._serve, args=(loop,), name="d360-journal", daemon=True
         )
         self._thread.start()
-        await ready
-        self._reader = await asyncio.to_thread(_connect, self.path)
+        salt, first = await self._ask("open", campaign_id)
+        self._salt = salt
+        return first  # type: ignore[no-any-return]
 
-    async def prior(self, idx: int) -> PriorOutcome | None:
-        """What an earlier run recorded for message ``idx`` (asked in increasing ``idx``)."""
-        while self._ahead and self._ahead[0][0] < idx:
-            self._ahead.popleft()
-        if not self._ahead and not self._ahead_done:
-            start = max(idx, self._ahead_from)
-            rows = await asyncio.to_thread(self._read, start)
-            self._ahead.extend(rows)
-            self._ahead_from = rows[-1][0] + 1 if rows else start
-            self._ahead_done = len(rows) < _READ_AHEAD
-            while self._ahead and self._ahead[0][0] < idx:
-                self._ahead.popleft()
-        if self._ahead and self._ahead[0][0] == idx:
-            return self._ahead.popleft()[1]
+    def digest(self, data: bytes) -> str:
+        """The keyed digest stored instead of ``data`` (a recipient, a message body).
+
+        Example:
+            >>> len(SQLiteJournal("x.sqlite").digest(b"4915112345678"))
+            32
+        """
+        return hashlib.blake2b(data, key=self._salt, digest_size=_DIGEST_BYTES).hexdigest()
+
+    async def prior(self, index: int) -> JournalRow | None:
+        """What an earlier run recorded for message ``index`` (asked in increasing order)."""
+        ahead = self._ahead
+        while True:
+            while ahead and ahead[0][0] < index:
+                ahead.popleft()
+            if ahead or self._ahead_done:
+                break
+            if self._fetching is None:
+                self._fetching = self._read_ahead(max(index, self._ahead_from))
+            fetching, self._fetching = self._fetching, None
+            self._take(await fetching)
+        running_low = ahead and len(ahead) < _READ_AHEAD // 2 and not self._ahead_done
+        if running_low and self._fetching is None:  # fetch the next rows while these are used
+            self._fetching = self._read_ahead(self._ahead_from)
+        if ahead and ahead[0][0] == index:
+            return _row(ahead.popleft())
         return None
 
-    def _read(self, start: int) -> list[tuple[int, PriorOutcome]]:
-        assert self._reader is not None
-        cursor = self._reader.execute(
-            "SELECT idx, recipient, status, message_id, error FROM messages "
-            "WHERE idx >= ? ORDER BY idx LIMIT ?",
-            (start, _READ_AHEAD),
-        )
-        return [(row[0], PriorOutcome(*row[1:])) for row in cursor]
+    def _read_ahead(self, start: int) -> _Future:
+        future = self._future()
+        self._queue.put(("read", start, future))
+        return future
 
-    async def mark_pending(self, idx: int, recipient: str) -> None:
-        """Record that message ``idx`` is about to be sent; returns once committed."""
-        self._check()
-        assert self._loop is not None, "the journal is not open"
-        future: asyncio.Future[None] = self._loop.create_future()  # no get_running_loop()
-        self._queue.put(("row", (idx, recipient, "pending", None, None, time.time()), future))
+    def _take(self, rows: list[tuple[Any, ...]]) -> None:
+        self._ahead.extend(rows)
+        if rows:
+            self._ahead_from = rows[-1][0] + 1
+        self._ahead_done = len(rows) < _READ_AHEAD
+
+    async def mark_pending(self, index: int, recipient: str, fingerprint: str) -> None:
+        """Record that message ``index`` is about to be written; returns once committed."""
+        future = self._future()
+        self._queue.put(
+            ("row", (index, recipient, fingerprint, "pending", None, None, time.time()), future)
+        )
         await future
 
     def record(
         self,
-        idx: int,
+        index: int,
         recipient: str,
+        fingerprint: str,
         status: str,
         message_id: str | None = None,
         error: str | None = None,
     ) -> None:
-        """Record an outcome (committed with the next batch; never blocks the loop)."""
-        self._check()
-        self._queue.put(("row", (idx, recipient, status, message_id, error, time.time()), None))
+        """Record an outcome (committed with the next batch; never blocks, never raises)."""
+        row = (index, recipient, fingerprint, status, message_id, error, time.time())
+        self._queue.put(("row", row, None))
+
+    def restore(self, index: int, prior: JournalRow | None) -> None:
+        """Put message ``index`` back as ``prior`` recorded it (None: no row)."""
+        if prior is None:
+            self._queue.put(("delete", index, None))
+        else:
+            self.record(
+                index,
+                prior.recipient,
+                prior.fingerprint,
+                prior.status,
+                prior.message_id,
+                prior.error,
+            )
 
     async def flush(self) -> None:
-        """Wait until everything recorded so far is committed."""
-        self._check()
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.put(("flush", None, future))
-        await future
+        """Wait until everything recorded so far is committed.
+
+        Raises:
+            JournalError: Some of it could not be written.
+        """
+        await self._ask("flush", None)
+
+    async def find_message(self, message_id: str) -> JournalRow | None:
+        """The row of the message accepted with ``message_id``, or None."""
+        row: JournalRow | None = await self._ask("find", message_id)
+        return row
 
     async def close(self) -> None:
-        """Commit what is queued and stop the writer thread."""
-        if self._thread is not None:
-            future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            self._queue.put(("close", None, future))
-            try:
-                await future
-            finally:
-                await asyncio.to_thread(self._thread.join)
-                self._thread = None
-        if self._reader is not None:
-            reader, self._reader = self._reader, None
-            await asyncio.to_thread(reader.close)
-        self._check()
-
-    def _check(self) -> None:
-        if self._error is not None:
-            raise JournalError(f"journal {self.path} failed: {self._error}") from self._error
-
-    def _write_loop(self, loop: asyncio.AbstractEventLoop, ready: asyncio.Future[None]) -> None:
-        try:
-            conn = _connect(self.path)
-            conn.executescript(_SCHEMA)
-        except sqlite3.Error as exc:
-            self._error = exc
-            loop.call_soon_threadsafe(_settle, [ready], exc)
+        """Commit what is queued and stop the thread. Cancelling the wait does not stop
+        the closing: the thread commits, closes the file and ends on its own."""
+        if self._closed:
             return
-        loop.call_soon_threadsafe(_settle, [ready], None)
+        if self._thread is None or self._loop is None:
+            self._closed = True
+            return
+        future = self._loop.create_future()
+        self._closed = True
+        self._queue.put(("close", None, future))
+        await asyncio.shield(future)
+
+    def _future(self) -> _Future:
+        if self._loop is None or self._closed:
+            raise JournalError(f"journal {self.path} is not open")
+        return self._loop.create_future()
+
+    async def _ask(self, kind: str, payload: Any) -> Any:
+        future = self._future()
+        self._queue.put((kind, payload, future))
+        return await future
+
+    # -- the thread's side ---------------------------------------------------------------
+
+    def _serve(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The thread: serve requests until ``close``; settle every future whatever happens."""
+        conn: sqlite3.Connection | None = None
         closing = False
         while not closing:
             batch = [self._queue.get()]
@@ -215,28 +301,201 @@ class Journal:
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-            rows = [payload for kind, payload, _ in batch if kind == "row"]
-            waiters = [future for _, _, future in batch if future is not None]
             closing = any(kind == "close" for kind, _, _ in batch)
-            error: BaseException | None = None
             try:
+                conn, settle = self._handle(conn, batch)
+            except BaseException as exc:  # unexpected: fail everything, keep serving
+                if self._error is None:
+                    self._error = self._failure(exc)
+                settle = [(f, None, self._error) for _, _, f in batch if f is not None]
+            if closing and conn is not None:
+                with contextlib.suppress(sqlite3.Error):  # nothing left to save
+                    conn.close()
+            if settle:
+                try:
+                    loop.call_soon_threadsafe(_settle, settle)
+                except RuntimeError:  # the loop is closed: nobody is waiting any more
+                    return
+            if conn is not None and not closing and self._unchecked >= _CHECKPOINT_ROWS:
+                self._checkpoint(conn)
+
+    def _handle(
+        self, conn: sqlite3.Connection | None, batch: list[tuple[str, Any, _Future | None]]
+    ) -> tuple[sqlite3.Connection | None, list[tuple[_Future, Any, BaseException | None]]]:
+        """Do one batch: open first, then every row change in one transaction, then answer."""
+        settle: list[tuple[_Future, Any, BaseException | None]] = []
+        for kind, payload, future in batch:
+            if kind != "open" or future is None:
+                continue
+            try:
+                conn = self._open(payload)
+                settle.append((future, (self._salt, self._first(conn)), None))
+            except JournalError as exc:
+                self._error = exc
+                settle.append((future, None, exc))
+        if conn is not None and self._error is None:
+            self._write(conn, batch)
+        for kind, payload, future in batch:
+            if future is None or kind == "open":
+                continue
+            if kind in ("row", "flush"):
+                settle.append((future, None, self._error))
+            elif kind == "close":
+                settle.append((future, None, None))
+            elif conn is None:
+                settle.append((future, None, self._error or self._failure("not open")))
+            elif kind == "read":
+                settle.append((future, self._read(conn, payload), None))
+            else:  # find
+                settle.append((future, self._find(conn, payload), None))
+        return conn, settle
+
+    def _failure(self, exc: BaseException | str) -> JournalError:
+        text = exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}"
+        return JournalError(f"journal {self.path} failed: {text}")
+
+    def _open(self, campaign_id: str | None) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=0
+            )
+        except sqlite3.Error as exc:
+            raise self._failure(exc) from exc
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+            for name, value in self._pragmas.items():
+                conn.execute(f"PRAGMA {name} = {value}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            # Checkpoints (which wait for the disk) run after a batch's waiters were released,
+            # not inside its COMMIT: a pending row is then on the wire moments after it is
+            # durable, which is the window a crash can leave "unknown" but never written.
+            conn.execute("PRAGMA wal_autocheckpoint = 0")
+            self._bind(conn, campaign_id)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _bind(self, conn: sqlite3.Connection, campaign_id: str | None) -> None:
+        """Check or write the journal's identity, in one write transaction (which is also the
+        proof that the file can be written before anything is sent)."""
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master")}
+            if "messages" in tables and "meta" not in tables:
+                raise JournalError(
+                    f"journal {self.path} was written by an older d360-async: finish that "
+                    "campaign with it, or start a new journal"
+                )
+            for statement in _SCHEMA.split(";"):  # not executescript(): it would COMMIT
+                if statement.strip():
+                    conn.execute(statement)
+            meta = dict(conn.execute("SELECT key, value FROM meta"))
+            if meta and meta.get("format") != _FORMAT:
+                raise JournalError(f"{self.path} is not a d360-async campaign journal")
+            bound = meta.get("campaign_id")
+            if campaign_id is not None and bound is not None and bound != campaign_id:
+                raise JournalError(
+                    f"journal {self.path} belongs to campaign {bound!r}, not {campaign_id!r}: "
+                    "use another journal for another campaign"
+                )
+            salt = meta.get("salt") or os.urandom(_SALT_BYTES)
+            updates: dict[str, Any] = {"format": _FORMAT, "salt": salt, "opened": time.time()}
+            if campaign_id is not None and bound is None:
+                updates["campaign_id"] = campaign_id
+            conn.executemany(
+                "INSERT INTO meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                list(updates.items()),
+            )
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            _rollback(conn)
+            raise self._failure(exc) from exc
+        except BaseException:
+            _rollback(conn)
+            raise
+        self._salt = bytes(salt)
+
+    @staticmethod
+    def _first(conn: sqlite3.Connection) -> int | None:
+        (first,) = conn.execute("SELECT min(idx) FROM messages").fetchone()
+        return first if first is None else int(first)
+
+    def _write(self, conn: sqlite3.Connection, batch: list[tuple[str, Any, Any]]) -> None:
+        """Apply the batch's row changes in order, in one transaction."""
+        ops: list[tuple[str, Any]] = [(k, p) for k, p, _ in batch if k in ("row", "delete")]
+        if not ops:
+            return
+        try:
+            conn.execute("BEGIN")
+            rows: list[Any] = []
+            for kind, payload in ops:
+                if kind == "row":
+                    rows.append(payload)
+                    continue
                 if rows:
-                    conn.execute("BEGIN")
                     conn.executemany(_UPSERT, rows)
-                    conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                self._error = error = exc
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-            if waiters:
-                loop.call_soon_threadsafe(_settle, waiters, error)
-        conn.close()
+                    rows = []
+                conn.execute(_DELETE, (payload,))
+            if rows:
+                conn.executemany(_UPSERT, rows)
+            conn.execute("COMMIT")
+            self._unchecked += len(ops)
+        except sqlite3.Error as exc:
+            _rollback(conn)
+            self._error = self._failure(exc)
+
+    def _checkpoint(self, conn: sqlite3.Connection) -> None:
+        """Copy the WAL into the database file (never blocks other connections)."""
+        self._unchecked = 0
+        try:
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.Error as exc:
+            if self._error is None:
+                self._error = self._failure(exc)
+
+    @staticmethod
+    def _read(conn: sqlite3.Connection, start: int) -> list[tuple[Any, ...]]:
+        """Rows as tuples: the thread does as little Python as it can (it would hold the
+        interpreter lock the event loop needs)."""
+        return conn.execute(
+            f"SELECT {_COLUMNS} FROM messages WHERE idx >= ? ORDER BY idx LIMIT ?",
+            (start, _READ_AHEAD),
+        ).fetchall()
+
+    @staticmethod
+    def _find(conn: sqlite3.Connection, message_id: str) -> JournalRow | None:
+        values = conn.execute(
+            f"SELECT {_COLUMNS} FROM messages WHERE message_id = ? LIMIT 1", (message_id,)
+        ).fetchone()
+        return None if values is None else _row(values)
 
 
-def _settle(futures: list[asyncio.Future[None]], error: BaseException | None) -> None:
-    for future in futures:
-        if not future.done():
-            if error is None:
-                future.set_result(None)
-            else:
-                future.set_exception(JournalError(f"journal write failed: {error}"))
+def _pragma_value(name: object, value: object) -> str:
+    """``PRAGMA name = value`` text, for plain names and values only (no SQL gets in)."""
+    if not isinstance(name, str) or not name.replace("_", "").isalnum() or not name.isascii():
+        raise ValidationError("pragmas", f"not a pragma name: {name!r}")
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ValidationError(f"pragmas.{name}", "must be an integer or a word")
+    text = str(value)
+    if not (text.isascii() and (text.isalnum() or text.lstrip("-").isdigit())):
+        raise ValidationError(f"pragmas.{name}", "must be an integer or a word")
+    return text
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:
+        with contextlib.suppress(sqlite3.Error):  # the transaction is gone either way
+            conn.execute("ROLLBACK")
+
+
+def _settle(settle: list[tuple[_Future, Any, BaseException | None]]) -> None:
+    for future, result, error in settle:
+        if future.done():  # its waiter was cancelled
+            continue
+        if error is None:
+            future.set_result(result)
+        else:
+            future.set_exception(JournalError(str(error)))

@@ -30,8 +30,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from d360_async._bulk import PreflightError
+from d360_async._campaign_journal import JournalError
 from d360_async._errors import APIConnectionError, APIError, AuthenticationError, ValidationError
-from d360_async._journal import JournalError
 
 if TYPE_CHECKING:
     from ._common import Context

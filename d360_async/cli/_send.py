@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import csv
 from collections.abc import Generator, Sequence
 from contextlib import closing
@@ -368,12 +369,16 @@ async def run_send(args: argparse.Namespace, ctx: Context) -> int:
         if results is not None:
             results.close()
     ctx.say(summary_line(report))
+    _notes_after(ctx, report, args)
+    ok = report.failed == 0 and report.unknown == 0 and report.stopped is None
+    return EXIT_OK if ok else EXIT_FAILURE
+
+
+def _notes_after(ctx: Context, report: BulkReport, args: argparse.Namespace) -> None:
     if report.stopped:
         ctx.note(f"stopped: {ctx.redact(as_rows(report.stopped))}")
     if args.results:
         ctx.note(f"results: {args.results}")
-    ok = report.failed == 0 and report.unknown == 0 and report.stopped is None
-    return EXIT_OK if ok else EXIT_FAILURE
 
 
 async def _send(
@@ -386,10 +391,10 @@ async def _send(
     args: argparse.Namespace,
     results: IO[str] | None,
 ) -> BulkReport:
-    writer = csv.writer(results, lineterminator="\n") if results is not None else None
-    if writer is not None:
-        writer.writerow(RESULT_COLUMNS)
-    listed = 0
+    """Send every row; on an interruption (Ctrl-C, SIGTERM) or a failure mid-campaign, still
+    write every decided row to ``--results``, the summary line and how to resume, then let
+    the exception go on."""
+    output = _Output(ctx, results, campaign.invalid)
     with Tracker(ctx, description="sending", total=rows, unit="msg") as tracker:
         run = client.send_bulk(
             campaign.messages(builder, fit),
@@ -399,30 +404,95 @@ async def _send(
             resend_unknown=args.resend_unknown,
             preflight_window=_PREFLIGHT_ROWS,  # the rows whose positions are kept
         )
-        async with run:
-            async for result in run:
-                invalid = campaign.invalid.get(result.index)
-                if invalid is not None:
-                    if writer is not None:
-                        writer.writerow((result.index + 1, "", "skipped", "", "", invalid))
-                elif writer is not None:
-                    writer.writerow(
-                        (
-                            result.index + 1,
-                            result.to,
-                            result.status.value,
-                            result.message_id or "",
-                            _error_code(result),
-                            _error_text(ctx, result),
-                        )
-                    )
-                elif result.status in (SendStatus.FAILED, SendStatus.UNKNOWN):
-                    listed += 1
-                    if listed <= _LISTED_FAILURES:
-                        ctx.note(
-                            f"row {result.index + 1}: {result.status.value}: "
-                            f"{_error_text(ctx, result)}"
-                        )
-    if listed > _LISTED_FAILURES:
-        ctx.note(f"... and {listed - _LISTED_FAILURES:,} more; pass --results FILE for every row")
+        try:
+            async with run:
+                async for result in run:
+                    output.row(result)
+        except BaseException as exc:
+            for result in run.leftover_results():
+                output.row(result)
+            report = run.report
+            if isinstance(exc, asyncio.CancelledError) or report.total:
+                output.close()
+                ctx.say(summary_line(report))
+                _notes_after(ctx, report, args)
+                _how_to_resume(ctx, report, rows, args)
+            raise
+        for result in run.leftover_results():  # an aclose() from elsewhere: none today
+            output.row(result)
+    output.close()
     return run.report
+
+
+class _Output:
+    """Each row's outcome: a line of ``--results``, or (without it) the first failures on
+    stderr."""
+
+    def __init__(self, ctx: Context, results: IO[str] | None, invalid: dict[int, str]) -> None:
+        self._ctx = ctx
+        self._invalid = invalid  # rows skipped by --skip-invalid: their problems
+        self._results = results
+        self._writer = csv.writer(results, lineterminator="\n") if results is not None else None
+        if self._writer is not None:
+            self._writer.writerow(RESULT_COLUMNS)
+        self._listed = 0
+
+    def row(self, result: SendResult) -> None:
+        invalid = self._invalid.get(result.index)
+        if invalid is not None:  # skipped by --skip-invalid (the SDK refused it unsent)
+            if self._writer is not None:
+                self._writer.writerow((result.index + 1, "", "skipped", "", "", invalid))
+        elif self._writer is not None:
+            self._writer.writerow(
+                (
+                    result.index + 1,
+                    result.to,
+                    result.status.value,
+                    result.message_id or "",
+                    _error_code(result),
+                    _error_text(self._ctx, result),
+                )
+            )
+        elif result.status in (SendStatus.FAILED, SendStatus.UNKNOWN):
+            self._listed += 1
+            if self._listed <= _LISTED_FAILURES:
+                self._ctx.note(
+                    f"row {result.index + 1}: {result.status.value}: "
+                    f"{_error_text(self._ctx, result)}"
+                )
+
+    def close(self) -> None:
+        """Flush ``--results``; say how many failures were not listed."""
+        if self._results is not None:
+            self._results.flush()
+        if self._listed > _LISTED_FAILURES:
+            more = self._listed - _LISTED_FAILURES
+            self._ctx.note(f"... and {more:,} more; pass --results FILE for every row")
+            self._listed = _LISTED_FAILURES
+
+
+def _how_to_resume(ctx: Context, report: BulkReport, rows: int, args: argparse.Namespace) -> None:
+    """After an interruption: where the campaign stands and how to go on."""
+    left = rows - report.total
+    ctx.note(
+        f"interrupted after {plural(report.total, 'row')} of {rows:,}: "
+        f"{plural(left, 'row')} not sent yet"
+    )
+    if not args.journal:
+        ctx.note(
+            "without --journal this campaign cannot be resumed: the same command would send "
+            "every row again (the --results file says what happened to each row)"
+        )
+        return
+    ctx.note(
+        "to resume, run the same command again: rows already sent are skipped, the rows not "
+        "sent and the failed ones are sent"
+    )
+    if report.unknown:
+        ctx.note(
+            f"{plural(report.unknown, 'row')} unknown: their request was written and no answer "
+            "came back, so they may have been accepted; a plain re-run does not send them "
+            "again, --resend-unknown would (and any that did arrive would arrive twice)"
+        )
+    else:
+        ctx.note("no row is unknown: --resend-unknown would change nothing")

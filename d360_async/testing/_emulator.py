@@ -285,6 +285,11 @@ class Emulator:
 
         async def endpoint(request: web.Request) -> web.StreamResponse:
             state.requests[operation] += 1
+            if request.body_exists:
+                # Read (and keep) the body first: a request written in full is handled even if
+                # its client goes away during the latency, as by a server that does not watch
+                # its clients; only a request cut short is not.
+                await request.read()
             if state.latency.enabled:
                 await asyncio.sleep(state.latency.next_delay())
             fault = OK

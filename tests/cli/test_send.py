@@ -7,7 +7,9 @@ import csv
 import json
 import re
 import signal
+import sqlite3
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -362,19 +364,28 @@ async def test_the_api_key_is_never_printed(d360_emulator: Emulator, tmp_path: P
         assert wrong_key not in run.out + run.err
 
 
+def journal_statuses(path: Path) -> dict[int, str]:
+    """Row number (1-based, as in ``--results``) -> status, from the journal file."""
+    with sqlite3.connect(path) as conn:
+        return {idx + 1: status for idx, status in conn.execute("SELECT idx, status FROM messages")}
+
+
 @pytest.mark.parametrize(("signum", "code", "line"), [
     (signal.SIGINT, 130, "d360: interrupted"),
     (signal.SIGTERM, 143, "d360: terminated"),
 ])  # fmt: skip
 @pytest.mark.d360_emulator(rate=None, latency_ms=20)
-async def test_a_stopped_campaign_resumes_without_sending_twice(
+async def test_a_stopped_campaign_says_where_it_is_and_resumes_without_sending_twice(
     d360_emulator: Emulator, tmp_path: Path, signum: signal.Signals, code: int, line: str
 ) -> None:
-    source = customers(tmp_path / "customers.csv", 400)
+    n = 400
+    source = customers(tmp_path / "customers.csv", n)
     journal = tmp_path / "campaign.sqlite"
-    args = [*WELCOME, "--csv", str(source), "--journal", str(journal), "--concurrency", "5"]
+    first_results = tmp_path / "first.csv"
+    args = [*WELCOME, "--csv", str(source), "--journal", str(journal), "--concurrency", "20"]
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "d360_async.cli", "send", *args,
+        sys.executable, "-m", "d360_async.cli", "send", *args, "--rate", "100",
+        "--results", str(first_results),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         env=child_env(d360_emulator),
     )  # fmt: skip
@@ -383,13 +394,27 @@ async def test_a_stopped_campaign_resumes_without_sending_twice(
             break
         await asyncio.sleep(0.01)
     process.send_signal(signum)
-    _, err = await asyncio.wait_for(process.communicate(), TIMEOUT)
-    assert process.returncode == code
-    assert err.decode().splitlines()[-1] == line
-    assert "Traceback" not in err.decode()
+    out_bytes, err_bytes = await asyncio.wait_for(process.communicate(), TIMEOUT)
+    out, err = out_bytes.decode(), err_bytes.decode()
+    assert process.returncode == code, err
+    assert "Traceback" not in err
+    assert err.splitlines()[-1] == line
+    # The summary is the last line on stdout, and it agrees with the results and the journal.
+    assert SUMMARY.fullmatch(out.strip().splitlines()[-1]), out
+    sent, failed, skipped, unknown = counts(out)
+    assert 30 <= sent + unknown < n  # 30 were accepted: sent, or written with no answer yet
+    rows = {int(r["row"]): r["status"] for r in results(first_results)}
+    assert Counter(rows.values()) == {
+        k: v
+        for k, v in {"sent": sent, "failed": failed, "skipped": skipped, "unknown": unknown}.items()
+        if v
+    }
+    assert rows == journal_statuses(journal)
+    # How to resume, and what --resend-unknown would do.
+    assert "run the same command again" in err
+    assert f"{n - len(rows):,} rows not sent yet" in err
+    assert "--resend-unknown" in err
     await asyncio.sleep(0.1)  # requests the child abandoned still reach the emulator
-    before = len(d360_emulator.sent_messages)
-    assert before < 400
 
     out = tmp_path / "results.csv"
     second = await d360(
@@ -397,15 +422,14 @@ async def test_a_stopped_campaign_resumes_without_sending_twice(
         emulator=d360_emulator,
     )  # fmt: skip
 
-    sent, failed, skipped, unknown = counts(second.out)
-    assert second.code == (1 if unknown else 0)
-    assert failed == 0 and unknown <= 5  # at most the sends in flight when it stopped
-    assert skipped + unknown == before or skipped + unknown >= before - 5
-    assert sent + skipped + unknown == 400
-    assert d360_emulator.duplicate_recipients() == {}
-    assert len(d360_emulator.sent_messages) == before + sent
+    sent2, failed2, skipped2, unknown2 = counts(second.out)
+    assert (failed2, unknown2) == (0, unknown)  # unknown ones are not sent again
+    assert skipped2 == sent
+    assert sent + sent2 + unknown == n
+    # Everyone was reached, nobody twice: the unknown ones had been written and accepted.
+    assert d360_emulator.accepted_counts() == {f"49151{i:08d}": 1 for i in range(1, n + 1)}
     outcomes = results(out)
-    assert {r["status"] for r in outcomes} <= {"sent", "skipped", "unknown"}
+    assert len(outcomes) == n
     assert all(
         r["error"] == "outcome unknown in an earlier run; not sent again"
         for r in outcomes

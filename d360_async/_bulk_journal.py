@@ -1,0 +1,173 @@
+"""How one run of ``send_bulk`` keeps its journal: earlier outcomes decide what is sent, the
+campaign's identity is checked before anything goes out, ``pending`` is committed on the wire,
+and every outcome the run reports gets its row (so the journal and the results agree)."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from ._admission import Item
+from ._bulk_report import SendResult, SendStatus
+from ._campaign_journal import CampaignJournal, JournalError, JournalRow, error_label
+from ._errors import D360Error
+from ._recipients import recipient_key
+
+__all__ = ["JournalItem", "RunJournal"]
+
+#: Rows that say a request of this campaign may have been written: their message must be the
+#: same, or the journal belongs to another campaign.
+_WRITTEN: Final = frozenset({"pending", "sent", "unknown"})
+_NOT_SENT_AGAIN = "outcome unknown in an earlier run; not sent again"
+
+
+class JournalItem(Item):
+    """An item of a journaled run. Awaiting it (its ``on_wire``) commits ``pending`` first:
+    ``wire`` is 1 while that commit is under way, 2 once the request may be written.
+
+    ``decided`` is set when the message must not be sent (its result is known), ``record``
+    when that result still needs its row.
+    """
+
+    __slots__ = ("decided", "fingerprint", "journal", "prior", "recipient", "record")
+
+    def __init__(
+        self,
+        index: int,
+        to: str,
+        body: bytes,
+        payload: dict[str, Any],
+        journal: CampaignJournal,
+    ) -> None:
+        super().__init__(index, to, body, payload)
+        self.journal = journal
+        self.recipient = journal.digest(recipient_key(to).encode())
+        self.fingerprint = journal.digest(body)
+        self.prior: JournalRow | None = None
+        self.decided: SendResult | None = None
+        self.record = True
+
+    async def __call__(self) -> None:
+        self.wire = 1
+        await self.journal.mark_pending(self.index, self.recipient, self.fingerprint)
+        self.wire = 2
+
+
+class RunJournal:
+    """A ``CampaignJournal`` as one run uses it.
+
+    Args:
+        journal: The store.
+        campaign_id: The campaign it must belong to (None: any; messages are still compared).
+        resend_unknown: Send again messages an earlier run left ``pending`` or ``unknown``.
+    """
+
+    __slots__ = ("_campaign_id", "_first", "_resend_unknown", "journal", "verified")
+
+    def __init__(
+        self, journal: CampaignJournal, *, campaign_id: str | None, resend_unknown: bool
+    ) -> None:
+        self.journal = journal
+        self._campaign_id = campaign_id
+        self._resend_unknown = resend_unknown
+        self._first: int | None = None
+        #: Whether the journal is known to be this campaign's (an empty one is).
+        self.verified = True
+
+    async def open(self) -> None:
+        """Open the journal (refused if bound to another ``campaign_id``)."""
+        self._first = await self.journal.open(self._campaign_id)
+        self.verified = self._first is None
+
+    def holds(self, index: int) -> bool:
+        """Whether message ``index`` must wait: the journal's first row (the evidence that it
+        is this campaign's) has not been compared yet."""
+        return not self.verified and self._first is not None and index <= self._first
+
+    def item(self, admitted: Item | SendResult) -> JournalItem:
+        """The journaled form of an admitted message (a decided one keeps its result)."""
+        if isinstance(admitted, Item):
+            return JournalItem(
+                admitted.index, admitted.to, admitted.body, admitted.payload, self.journal
+            )
+        item = JournalItem(admitted.index, admitted.to, b"", {}, self.journal)
+        item.decided = admitted
+        return item
+
+    async def consult(self, item: JournalItem) -> None:
+        """Decide from the earlier row whether ``item`` is sent.
+
+        Raises:
+            JournalError: The row was written for another message: another campaign.
+        """
+        prior = item.prior = await self.journal.prior(item.index)
+        if self._first is not None and item.index >= self._first:
+            self.verified = True
+        if prior is None:
+            return
+        if prior.status in _WRITTEN:
+            self._check_same(item, prior)
+        if prior.status == "sent":
+            item.decided = SendResult(
+                index=item.index,
+                to=item.to,
+                status=SendStatus.SKIPPED,
+                message_id=prior.message_id,
+                reason="already sent in an earlier run",
+            )
+            item.record = False
+        elif prior.status in ("pending", "unknown") and not self._resend_unknown:
+            # pending: in flight when an earlier run died; its row becomes unknown.
+            item.decided = SendResult(
+                index=item.index, to=item.to, status=SendStatus.UNKNOWN, reason=_NOT_SENT_AGAIN
+            )
+            item.record = prior.status == "pending"
+
+    def _check_same(self, item: JournalItem, prior: JournalRow) -> None:
+        where = f"journal {self.journal} holds another campaign: message {item.index}"
+        if prior.recipient != item.recipient:
+            raise JournalError(f"{where} has a different recipient")
+        if item.decided is None and prior.fingerprint != item.fingerprint:
+            raise JournalError(
+                f"{where} sends something else (its template, language or parameters "
+                "changed); the journal matches messages by position: keep the input in the "
+                "same order and content, or use a new journal"
+            )
+
+    def outcome(self, item: Item, status: SendStatus, error: D360Error | None) -> None:
+        """Record what became of a message that was not sent (or got no answer)."""
+        assert isinstance(item, JournalItem)
+        self.journal.record(
+            item.index,
+            item.recipient,
+            item.fingerprint,
+            status.value,
+            None,
+            None if error is None else error_label(error),
+        )
+
+    def decided(self, item: JournalItem) -> SendResult:
+        """The result known without sending; recorded unless the journal already says it."""
+        result = item.decided
+        assert result is not None
+        if item.record:
+            error = result.error
+            self.journal.record(
+                item.index,
+                item.recipient,
+                item.fingerprint,
+                result.status.value,
+                result.message_id,
+                error_label(error) if error is not None else result.reason,
+            )
+        return result
+
+    def sent(self, item: Item, message_id: str | None) -> None:
+        """Record an accepted message."""
+        assert isinstance(item, JournalItem)
+        self.journal.record(item.index, item.recipient, item.fingerprint, "sent", message_id)
+
+    def not_written(self, item: Item) -> None:
+        """The send ended before its request was written: no trace of this run is left."""
+        if item.wire == 1:  # the pending commit may have landed: put the earlier row back
+            assert isinstance(item, JournalItem)
+            self.journal.restore(item.index, item.prior)
