@@ -61,7 +61,7 @@ async def test_on_wire_runs_once_before_the_server_sees_the_request() -> None:
 
     async with (
         loopback(handler) as server,
-        D360Client(KEY, base_url=server.url, rate_limit=None, retry=RetryPolicy(wait=False)) as c,
+        server.client(retry=RetryPolicy(wait=False)) as c,
     ):
         await send(c, 1, on_wire)
     assert order == ["on_wire", "server", "server"]
@@ -71,7 +71,7 @@ async def test_cancelled_while_waiting_for_the_limiter_never_reaches_the_wire() 
     calls, on_wire = counter()
     async with (
         loopback() as server,
-        D360Client(KEY, base_url=server.url, rate_limit=AsyncLimiter(1, 3600)) as c,
+        server.client(rate_limit=AsyncLimiter(1, 3600)) as c,
     ):
         await send(c, 1, None)  # takes the only token for an hour
         waiting = asyncio.create_task(send(c, 2, on_wire))
@@ -89,9 +89,7 @@ async def test_cancelled_during_the_cool_down_never_reaches_the_wire() -> None:
         server.script.append(
             web.json_response({"error": "slow down"}, status=429, headers={"Retry-After": "3600"})
         )
-        async with D360Client(
-            KEY, base_url=server.url, rate_limit=None, retry=RetryPolicy(deadline=None)
-        ) as c:
+        async with server.client(retry=RetryPolicy(deadline=None)) as c:
             throttled = asyncio.create_task(send(c, 1, None))
             await server.arrivals(1)
             await asyncio.sleep(0.02)  # the 429 is back: an hour's cool-down
@@ -109,7 +107,7 @@ async def test_cancelled_while_waiting_for_the_pool_never_reaches_the_wire() -> 
     calls, on_wire = counter()
     async with loopback() as server:
         server.hold = True
-        async with D360Client(KEY, base_url=server.url, rate_limit=None, max_connections=1) as c:
+        async with server.client(max_connections=1) as c:
             first = asyncio.create_task(send(c, 1, None))
             await server.arrivals(1)  # holds the only connection
             waiting = asyncio.create_task(send(c, 2, on_wire))
@@ -155,7 +153,7 @@ async def test_an_error_in_on_wire_propagates_unchanged_and_nothing_is_written(
 
     async with (
         loopback() as server,
-        D360Client(KEY, base_url=server.url, rate_limit=None, max_connections=1) as c,
+        server.client(max_connections=1) as c,
     ):
         await send(c, 1, None)  # a pooled connection to reuse
         with pytest.raises(type(error)) as info:
@@ -173,7 +171,7 @@ async def test_an_error_in_on_wire_on_a_new_connection_leaks_nothing() -> None:
 
     async with (
         loopback() as server,
-        D360Client(KEY, base_url=server.url, rate_limit=None, max_connections=1) as c,
+        server.client(max_connections=1) as c,
     ):
         with pytest.raises(JournalError):
             await send(c, 1, on_wire)
@@ -194,10 +192,7 @@ async def test_a_timeout_while_waiting_for_the_pool_is_not_sent() -> None:
 
     async with loopback() as server:
         server.hold = True
-        async with D360Client(
-            KEY,
-            base_url=server.url,
-            rate_limit=None,
+        async with server.client(
             max_connections=5,
             timeout=aiohttp.ClientTimeout(total=0.5),
             retry=RetryPolicy.never(),
@@ -223,7 +218,7 @@ async def test_an_injected_session_runs_on_wire_before_handing_the_request_over(
     async with (
         loopback() as server,
         aiohttp.ClientSession() as session,
-        D360Client(KEY, base_url=server.url, rate_limit=None, session=session) as c,
+        server.client(session=session) as c,
     ):
         await send(c, 1, on_wire)
     assert calls == ["on_wire"]

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Final
 
+from d360_async._limits import LocalLimiter
 from d360_async._models_events import BatchResult, EventsReport
 from d360_async.hashing import HASHED_KEYS, UNHASHED_KEYS
 
@@ -28,7 +29,7 @@ from ._common import EXIT_FAILURE, EXIT_OK, Context, UsageError, plural
 from ._progress import Tracker
 from ._rows import InputFile, Record
 
-__all__ = ["REJECTED_COLUMNS", "run_events"]
+__all__ = ["REJECTED_COLUMNS", "events_limiter", "run_events"]
 
 #: Columns of the rejected-events file.
 REJECTED_COLUMNS: Final = ("row", "status", "event_name", "event_id", "field", "reason")
@@ -230,6 +231,17 @@ class _RejectedFile:
             self.stream.close()
 
 
+def events_limiter(rate: float | None) -> LocalLimiter | None:
+    """``--rate`` of ``d360 events``: Conversions API posts per second (a number given to a
+    client limits sends only).
+
+    Example:
+        >>> events_limiter(2.0), events_limiter(None)
+        (LocalLimiter(events=2/s), None)
+    """
+    return None if rate is None else LocalLimiter(messages=None, events=rate)
+
+
 async def run_events(args: argparse.Namespace, ctx: Context) -> int:
     """``d360 events``; returns the exit code (0: every event received)."""
     ctx.require_key()
@@ -240,7 +252,7 @@ async def run_events(args: argparse.Namespace, ctx: Context) -> int:
     rejected_path = args.rejected or str(path.with_name(path.stem + ".rejected.csv"))
     rejected = _RejectedFile(rejected_path, always=args.rejected is not None)
     try:
-        async with ctx.client(rate_limit=args.rate) as client:
+        async with ctx.client(rate_limit=events_limiter(args.rate)) as client:
             run = client.send_conversion_events(
                 args.dataset,
                 source.events(),
