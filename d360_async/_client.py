@@ -31,7 +31,6 @@ from ._params import (
     insights_options,
     insights_params,
     nonempty,
-    optional_text,
     path_id,
     seconds,
     streamed,
@@ -416,8 +415,9 @@ class D360Client(ClientCore):
         """
         from ._bulk import BulkRun
 
+        # Types first (BulkRun checks the ranges).
         streamed("messages", messages)
-        whole("concurrency", concurrency, minimum=1)
+        whole("concurrency", concurrency)
         if journal is not None and not isinstance(journal, (str, os.PathLike)):
             raise ValidationError("journal", "must be a file path or None")
         if on_progress is not None and not callable(on_progress):
@@ -483,12 +483,10 @@ class D360Client(ClientCore):
         """
         from ._events import EventsRun
 
+        # Types first (EventsRun checks the events, the ranges and the strings).
         path_id("meta_node_id", meta_node_id)
-        streamed("events", events)
-        whole("batch_size", batch_size, minimum=1)
-        whole("concurrency", concurrency, minimum=1)
-        optional_text("test_event_code", test_event_code)
-        optional_text("partner_agent", partner_agent)
+        whole("batch_size", batch_size)
+        whole("concurrency", concurrency)
         flag("hash_pii", hash_pii)
         flag("hash_external_id", hash_external_id)
         if default_country_code is not None and not isinstance(default_country_code, (str, int)):
