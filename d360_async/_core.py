@@ -265,17 +265,18 @@ def parse(data: Any, cls: type[M], *, sent: Any = None, key: str = "") -> M:
 
     Raises:
         APIResponseError: ``data`` is not an object of that shape; the message says where
-            (paths, no values).
+            (cattrs' field paths, without values; a model's own check as it says it), with the
+            key and the request's personal data redacted.
     """
     if not isinstance(data, Mapping):
         raise APIResponseError(200, _text(data), f"expected a JSON object for {cls.__name__}")
     try:
         return structure(data, cls)
     except Exception as exc:  # cattrs raises several types; all mean "unexpected shape"
-        try:
+        if isinstance(exc, cattrs.BaseValidationError):  # field paths, no values
             where = "; ".join(cattrs.transform_error(exc))
-        except Exception:
-            where = type(exc).__name__
+        else:  # a model's own check, which says what is wrong
+            where = f"{type(exc).__name__}: {exc}"
         secrets = (key, *sensitive_strings(sent))
         reason = scrub(f"unexpected {cls.__name__} shape: {where}", secrets)[:300]
         raise APIResponseError(200, scrub(_text(data), secrets), reason) from None
