@@ -194,9 +194,10 @@ class CrashFigures:
     refused_503: int  # of those, answered 503
     duplicates: int  # accepted more than once
     never_messaged: int  # never accepted
-    never_refused: int  # ... because every request written for them was refused (503)
-    never_window: int  # ... because a kill caught them between pending commit and first byte
-    never_throttled: int  # ... because a kill caught them waiting to retry after a 429
+    never_refused: int  # ... though not pending at any kill, every request refused (503): 0
+    never_window: int  # ... pending at a kill with no request accepted: caught between the
+    #                      pending commit and the first byte, or right after a refusal
+    never_throttled: int  # ... not pending at a kill, throttled and never sent again: 0
     never_other: int  # ... for any other reason: must be 0
     unknown: int  # rows unknown at the end
     pending_at_kills: int  # rows pending when a kill happened (the next run says unknown)
@@ -222,6 +223,7 @@ class CrashFigures:
         return (
             self.sound
             and self.never_throttled == 0
+            and self.never_refused == 0
             and self.pending_at_kills == self.written_at_kills
         )
 
@@ -233,10 +235,11 @@ class CrashFigures:
             f"requests written in full: {self.requests_written:,}, of which answered 503: "
             f"{self.refused_503:,}",
             f"duplicate recipients: {self.duplicates}",
-            f"recipients never messaged: {self.never_messaged} = {self.never_refused} whose "
-            f"every request was refused (503) + {self.never_window} caught by a kill between "
-            f"the pending commit and the first byte + {self.never_throttled} caught waiting to "
-            f"retry after a 429 + {self.never_other} other",
+            f"recipients never messaged: {self.never_messaged} = {self.never_window} pending at "
+            f"a kill with no request accepted (between the pending commit and the first byte, "
+            f"or right after a refusal) + {self.never_refused} refused (503) and not sent again "
+            f"+ {self.never_throttled} throttled (429) and not sent again + {self.never_other} "
+            f"other",
             f"unknown: {self.unknown} = {self.pending_at_kills} pending at a kill "
             f"({self.written_at_kills} written, {window} never written) + "
             f"{self.unknown_answered_503} answered 503 + {self.unknown_other} other; "
@@ -302,9 +305,9 @@ async def crash_loop(
     never = {number(i) for i in range(messages)} - set(accepted)
     unknown = {number(i) for i, s in rows.items() if s == "unknown"}
     written_at_kills = {r for r in at_kills if written.get(r)}
-    never_refused = {r for r in never if 0 < written.get(r, 0) == refused.get(r, 0)}
-    never_window = (never - never_refused) & (at_kills - written_at_kills)
-    never_throttled = (never - never_refused - never_window) & at_kills & throttled
+    never_window = never & at_kills
+    never_refused = {r for r in never - at_kills if 0 < written.get(r, 0) == refused.get(r, 0)}
+    never_throttled = (never - at_kills - never_refused) & throttled
     answered_503 = (unknown - at_kills) & set(refused)
     return CrashFigures(
         messages=messages,

@@ -176,6 +176,10 @@ class Item:
     async def __call__(self) -> None:
         self.wire = 2
 
+    async def refused(self) -> None:
+        """The written attempt was certainly refused; a retry follows (``on_refused``)."""
+        self.wire = 0
+
 
 class Admission:
     """Checks, encodes and de-duplicates messages in input order.

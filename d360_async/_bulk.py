@@ -84,10 +84,16 @@ class CampaignAPI(Protocol):
     """What the bulk sender needs from a client (``D360Client`` provides it)."""
 
     def send(
-        self, payload: Mapping[str, Any], *, on_wire: Callable[[], Awaitable[None]]
+        self,
+        payload: Mapping[str, Any],
+        *,
+        on_wire: Callable[[], Awaitable[None]],
+        on_refused: Callable[[], Awaitable[None]],
     ) -> Awaitable[Any]:
         """POST one marketing message (``payload`` checked by ``encode_message``); ``on_wire``
-        is awaited once, right before the request may start to be written."""
+        is awaited right before the request may start to be written, ``on_refused`` when a
+        written attempt was certainly refused and will be retried (``on_wire`` runs again
+        before the retry is written)."""
         ...
 
     async def find_template(self, name: str, language: str) -> MessageTemplate | None:
@@ -566,7 +572,7 @@ class BulkRun:
                     problem.summary,
                 )
         try:
-            data = await self._api.send(item.payload, on_wire=item)
+            data = await self._api.send(item.payload, on_wire=item, on_refused=item.refused)
         except asyncio.CancelledError:
             self._cancelled(item)
             raise

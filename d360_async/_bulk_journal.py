@@ -51,6 +51,13 @@ class JournalItem(Item):
         await self.journal.mark_pending(self.index, self.recipient, self.fingerprint)
         self.wire = 2
 
+    async def refused(self) -> None:
+        """The written attempt was certainly refused (throttled): while the retry waits, the
+        row is what it was before, so a crash in the pause leaves the message to be sent by a
+        plain re-run, not ``unknown``; the retry commits ``pending`` again."""
+        self.journal.restore(self.index, self.prior)
+        self.wire = 0
+
 
 class RunJournal:
     """A ``CampaignJournal`` as one run uses it.

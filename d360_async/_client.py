@@ -35,10 +35,13 @@ from ._params import (
     clean_template_ids,
     compact_json,
     encode_fields,
+    flag,
+    insights_options,
     insights_params,
     nonempty,
     path_id,
     template_params,
+    whole,
 )
 from ._payloads import EventInput, MessageInput, prepare_events, prepare_message
 from ._retry import Safety
@@ -123,7 +126,7 @@ class D360Client(ClientCore):
         """
         params = {"dataset_id": nonempty("dataset_id", dataset_id)}
         if agent_name is not None:
-            params["agent_name"] = agent_name
+            params["agent_name"] = nonempty("agent_name", agent_name)
         if fields is not None:
             params["fields"] = encode_fields(fields)
         return await self._call("GET", "/marketing/dataset_quality", DatasetQuality, params=params)
@@ -318,7 +321,7 @@ class D360Client(ClientCore):
         path_id("ad_object_id", ad_object_id)
         if "after" in options:
             raise ValidationError("after", "the iterator follows the cursors itself")
-        insights_params(limit=limit, **options)  # fail now, not at the first step
+        insights_params(limit=limit, **insights_options(options))  # fail now, not later
 
         async def fetch(after: str | None) -> InsightsPage:
             return await self.get_ad_object_insights(
@@ -362,9 +365,9 @@ class D360Client(ClientCore):
         data, all_ids = prepare_events(events)
         body: dict[str, Any] = {"data": data}
         if test_event_code is not None:
-            body["test_event_code"] = test_event_code
+            body["test_event_code"] = nonempty("test_event_code", test_event_code)
         if partner_agent is not None:
-            body["partner_agent"] = partner_agent
+            body["partner_agent"] = nonempty("partner_agent", partner_agent)
         safety = Safety.IDEMPOTENT if all_ids else Safety.SEND
         return await self._call(
             "POST", path, ConversionEventsResponse, safety=safety, json_body=body
@@ -485,6 +488,14 @@ class D360Client(ClientCore):
         """
         from ._events import EventsRun
 
+        # Types first (EventsRun checks the events, the ranges and the strings).
+        path_id("meta_node_id", meta_node_id)
+        whole("batch_size", batch_size)
+        whole("concurrency", concurrency)
+        flag("hash_pii", hash_pii)
+        flag("hash_external_id", hash_external_id)
+        if default_country_code is not None and not isinstance(default_country_code, (str, int)):
+            raise ValidationError("default_country_code", "must be a calling code or None")
         return EventsRun(
             functools.partial(self._post_events_payload, meta_node_id),
             meta_node_id,
@@ -513,13 +524,23 @@ class _CampaignPort:
         self._transport = transport
 
     def send(
-        self, payload: Mapping[str, Any], *, on_wire: Callable[[], Awaitable[None]]
+        self,
+        payload: Mapping[str, Any],
+        *,
+        on_wire: Callable[[], Awaitable[None]],
+        on_refused: Callable[[], Awaitable[None]],
     ) -> Awaitable[Any]:
-        """POST one checked marketing message; ``on_wire`` is the transport's seam. (The
+        """POST one checked marketing message; ``on_wire`` and ``on_refused`` are the
+        transport's seam. (The
         transport gets the payload, not its bytes: it reads the recipient from it for the
         limiter's pair key and to keep personal data out of errors.)"""
         return self._transport.request(
-            "POST", "/marketing_messages", safety=Safety.SEND, json_body=payload, on_wire=on_wire
+            "POST",
+            "/marketing_messages",
+            safety=Safety.SEND,
+            json_body=payload,
+            on_wire=on_wire,
+            on_refused=on_refused,
         )
 
     async def find_template(self, name: str, language: str) -> MessageTemplate | None:

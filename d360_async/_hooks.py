@@ -89,15 +89,10 @@ class RequestEvent:
 
 
 @attrs.frozen(kw_only=True)
-class ResponseEvent:
+class ResponseEvent(RequestEvent):
     """An attempt ended: with an HTTP status, or without one (``status`` None, ``error`` set).
 
-    Attributes:
-        request_id: As in ``RequestEvent``.
-        method: HTTP method.
-        path: Path template.
-        scope: The limiter scope.
-        attempt: 1 for the first attempt.
+    Attributes (besides those of ``RequestEvent``):
         status: The HTTP status, or None when no response came.
         elapsed: Seconds from the attempt's start (after the limiter) to its end.
         error: The class name of the error this attempt ended with, or None on success.
@@ -106,11 +101,6 @@ class ResponseEvent:
         maybe_sent: False when the attempt certainly was not acted upon.
     """
 
-    request_id: int
-    method: str
-    path: str
-    scope: Scope
-    attempt: int
     status: int | None
     elapsed: float
     error: str | None = None
@@ -120,15 +110,10 @@ class ResponseEvent:
 
 
 @attrs.frozen(kw_only=True)
-class RetryEvent:
+class RetryEvent(RequestEvent):
     """An attempt failed and the request will be tried again after ``delay`` seconds.
 
-    Attributes:
-        request_id: As in ``RequestEvent``.
-        method: HTTP method.
-        path: Path template.
-        scope: The limiter scope.
-        attempt: The attempt that failed.
+    Attributes (besides those of ``RequestEvent``, whose ``attempt`` is the one that failed):
         delay: Seconds until the next attempt (a 429's pause included).
         status: The failed attempt's HTTP status, or None.
         error: The class name of the error.
@@ -136,11 +121,6 @@ class RetryEvent:
         fbtrace_id: Meta's trace id, when there is one.
     """
 
-    request_id: int
-    method: str
-    path: str
-    scope: Scope
-    attempt: int
     delay: float
     status: int | None
     error: str

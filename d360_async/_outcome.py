@@ -11,7 +11,11 @@ from typing import Final
 
 from ._errors import APIConnectionError, APIError, APIResponseError, APIStatusError, D360Error
 
-__all__ = ["may_have_been_acted_upon", "status_may_have_been_acted_upon"]
+__all__ = [
+    "META_SERVICE_UNAVAILABLE",
+    "may_have_been_acted_upon",
+    "status_may_have_been_acted_upon",
+]
 
 #: Statuses that say "this request was not processed here", whatever sits in front of the API:
 #: redirects that ask for the same request elsewhere (301, 307, 308; 300, 304, 305 make no
@@ -19,10 +23,14 @@ __all__ = ["may_have_been_acted_upon", "status_may_have_been_acted_upon"]
 #: (HTTP version refused) and 511 (a captive portal that intercepted the request).
 _NOT_PROCESSED_5XX: Final = frozenset({501, 505, 511})
 _NOT_PROCESSED_3XX: Final = frozenset({300, 301, 304, 305, 307, 308})
+#: Meta's error code 2, "API Service: temporary due to downtime or due to being overloaded",
+#: which Meta documents with HTTP 503: Meta's API itself refused the call, nothing was handled.
+META_SERVICE_UNAVAILABLE: Final = 2
 
 
-def status_may_have_been_acted_upon(status: int) -> bool:
-    """Whether a request answered with ``status`` may have been acted upon.
+def status_may_have_been_acted_upon(status: int, code: int | None = None) -> bool:
+    """Whether a request answered with ``status`` (and Meta error ``code``) may have been
+    acted upon.
 
     - 2xx: yes (it was accepted).
     - 302 and 303: yes (both are used to redirect *after* processing a POST); other 3xx: no.
@@ -30,13 +38,19 @@ def status_may_have_been_acted_upon(status: int) -> bool:
     - 5xx: yes, except 501, 505 and 511. 360dialog documents only "500 Internal server error"
       for its endpoints and is itself a proxy in front of Meta: a 500, 502, 503 or 504 may be
       answered after the message was handed on (a proxy answers 503 or 504 when the upstream
-      is slow, not only when it refused the request).
+      is slow, not only when it refused the request). One 5xx is a refusal by Meta itself: a
+      503 carrying Meta's code 2 ("API Service: temporary due to downtime or due to being
+      overloaded"), the status Meta documents for that code.
 
     Example:
         >>> [status_may_have_been_acted_upon(s) for s in (200, 301, 400, 429, 501, 503)]
         [True, False, False, False, False, True]
+        >>> status_may_have_been_acted_upon(503, META_SERVICE_UNAVAILABLE)
+        False
     """
     if status >= 500:
+        if status == 503 and code == META_SERVICE_UNAVAILABLE:
+            return False
         return status not in _NOT_PROCESSED_5XX
     if status >= 400:
         return False
@@ -53,8 +67,9 @@ def may_have_been_acted_upon(error: BaseException) -> bool:
 
     - ``APIConnectionError``: its ``maybe_sent`` (False when the request never reached the
       wire: a failed connect, a pool-wait or connect timeout).
-    - ``APIStatusError``: :func:`status_may_have_been_acted_upon` of its status; a throttling
-      error (``RateLimitError``, 429 or another 4xx) was not acted upon.
+    - ``APIStatusError``: :func:`status_may_have_been_acted_upon` of its status and Meta
+      code; a throttling error (``RateLimitError``, 429 or another 4xx) was not acted upon,
+      nor was Meta's own 503 (code 2).
     - ``APIResponseError`` (a 2xx whose body could not be read): yes.
     - An ``APIError`` whose request had an earlier attempt that may have been acted upon
       (``RetryPolicy(retry_ambiguous_sends=True)``): yes, whatever the last attempt said.
@@ -75,7 +90,7 @@ def may_have_been_acted_upon(error: BaseException) -> bool:
     if isinstance(error, APIConnectionError):
         return error.maybe_sent
     if isinstance(error, APIStatusError):
-        return status_may_have_been_acted_upon(error.status)
+        return status_may_have_been_acted_upon(error.status, error.code)
     if isinstance(error, APIResponseError):
         return True
     return not isinstance(error, D360Error)

@@ -6,9 +6,10 @@ Retrying must never send a marketing message twice. Every operation has a ``Safe
   ``event_id``): retried on 408, throttling, 5xx, connection errors and timeouts.
 - ``Safety.SEND`` (a marketing message, or events without ``event_id``): retried only when the
   request was certainly not acted upon (``_outcome.may_have_been_acted_upon`` is False) and the
-  failure is transient: throttling (429, or a throttling code in a 4xx) and connection failures
-  before the request was written (pool wait, connect). A read timeout, a dropped connection or
-  any 5xx but 501/505/511 leaves the outcome unknown and is not retried unless
+  failure is transient: throttling (429, or a throttling code in a 4xx), Meta's own 503 (code 2)
+  and connection failures before the request was written (pool wait, connect). A read timeout, a
+  dropped connection or any other 5xx but 501/505/511 leaves the outcome unknown and is not
+  retried unless
   ``RetryPolicy(retry_ambiguous_sends=True)``.
 """
 

@@ -75,7 +75,12 @@ def scope_for(method: str, path: str) -> Scope:
 
 
 def connection_error(
-    exc: BaseException, where: str, phase: Phase, *, closed: bool = False
+    exc: BaseException,
+    where: str,
+    phase: Phase,
+    *,
+    closed: bool = False,
+    secrets: tuple[str, ...] = (),
 ) -> APIConnectionError:
     """Wrap a transport exception; ``maybe_sent`` is False only when nothing left this host.
 
@@ -83,7 +88,8 @@ def connection_error(
     connection means not sent, whatever the exception (a timeout that fires while waiting for
     the pool is as harmless as a connect timeout). Without that knowledge (a session whose
     connector is not a ``WireConnector``) the exception type decides. ``closed``: the client
-    was closed meanwhile.
+    was closed meanwhile. ``secrets`` are scrubbed from aiohttp's text (a parser error may
+    quote what the server sent), and aiohttp's exception is chained only if it had none.
     """
     if phase is Phase.CONNECTING:
         maybe_sent = False
@@ -105,8 +111,12 @@ def connection_error(
         )
     else:
         cls, what = APIConnectionError, "no usable answer"
-    detail = f"{type(exc).__name__}: {exc}".rstrip(": ")
-    return cls(f"{where}: {what} ({detail})", maybe_sent=maybe_sent)
+    text = f"{type(exc).__name__}: {exc}".rstrip(": ")
+    detail = scrub(text, secrets)
+    error = cls(f"{where}: {what} ({detail})", maybe_sent=maybe_sent)
+    if detail == text:  # chain aiohttp's exception only when it shows nothing secret
+        error.__cause__ = exc
+    return error
 
 
 class Transport:
@@ -125,6 +135,7 @@ class Transport:
         "_key",
         "_keyed",
         "_limiter",
+        "_local",
         "_loop",
         "_origin",
         "_request_timeout",
@@ -157,8 +168,10 @@ class Transport:
         self._json_headers = {**self._headers, **_JSON_HEADERS}
         self._urls: dict[str, URL] = {}
         self._limiter = limiter
-        # The in-process limiter has no use for per-recipient keys: none are computed for it.
-        self._keyed = not isinstance(limiter, LocalLimiter)
+        # The in-process limiter has no use for per-recipient keys: none are computed for it;
+        # and when it has neither rate nor pause for a scope, acquire() need not be awaited.
+        self._local = limiter if isinstance(limiter, LocalLimiter) else None
+        self._keyed = self._local is None
         self._retry = retry
         active = hooks is not None and (hooks.on_request or hooks.on_response or hooks.on_retry)
         self._hooks = hooks if active else None
@@ -198,6 +211,7 @@ class Transport:
         params: Mapping[str, str] | None = None,
         json_body: Any = None,
         on_wire: OnWire | None = None,
+        on_refused: OnWire | None = None,
         scope: Scope | None = None,
     ) -> Any:
         """Send one request (with its retries) and return the decoded JSON body.
@@ -208,14 +222,19 @@ class Transport:
             safety: Which failures may be retried.
             params: Query parameters, already encoded as strings.
             json_body: A JSON-ready body, or None for no body.
-            on_wire: Awaited at most once per request, the first time an attempt has waited
-                out the cool-down, taken its rate-limit slot and obtained a connection, right
-                before the request starts to be written (see ``_wire``). If it raises, the
-                request is not written and the exception propagates unchanged. Anything that
-                ends the request before it ran (cancellation while waiting, a failed connect,
-                a pool-wait or connect timeout) left the request certainly not sent. With a
-                session whose connector is not the client's own, it runs just before the
-                request is handed to aiohttp (before aiohttp's pool wait).
+            on_wire: Awaited the first time an attempt has waited out the cool-down, taken
+                its rate-limit slot and obtained a connection, right before the request starts
+                to be written (see ``_wire``), and again only after ``on_refused``. If it
+                raises, the request is not written and the exception propagates unchanged.
+                Anything that ends the request before it ran (cancellation while waiting, a
+                failed connect, a pool-wait or connect timeout) left the request certainly not
+                sent. With a session whose connector is not the client's own, it runs just
+                before the request is handed to aiohttp (before aiohttp's pool wait).
+            on_refused: Awaited when an attempt that ran ``on_wire`` was certainly not acted
+                upon (throttled, or Meta's own 503) and is about to be retried, before the
+                wait: the request is not on the wire during the pause (a caller that marked it
+                "may have been written" in ``on_wire`` can take the mark back); the retry runs
+                ``on_wire`` again. Not awaited when no retry follows.
             scope: What the request counts against in the limiter (default: ``scope_for``).
 
         Raises:
@@ -242,6 +261,7 @@ class Transport:
             loop = self._loop = asyncio.get_running_loop()
         retry = self._retry
         limiter = self._limiter
+        local = self._local
         hooks = self._hooks
         if scope is None:
             scope = scope_for(method, path)
@@ -260,7 +280,8 @@ class Transport:
         while True:
             attempt += 1
             try:  # waits out the scope's pause, then takes a slot
-                await limiter.acquire(scope, key=key)
+                if local is None or not local.is_open(scope):
+                    await limiter.acquire(scope, key=key)
             except D360Error:
                 raise
             except Exception as exc:  # fail closed: nothing unlimited goes out
@@ -312,8 +333,13 @@ class Transport:
             except (TimeoutError, aiohttp.ClientError, RuntimeError) as exc:
                 if wire.hook_error is not None:  # on_wire raised; aiohttp may have wrapped it
                     raise wire.hook_error from None
-                error = connection_error(exc, f"{method} {path}", wire.phase, closed=session.closed)
-                error.__cause__ = exc
+                error = connection_error(
+                    exc,
+                    f"{method} {path}",
+                    wire.phase,
+                    closed=session.closed,
+                    secrets=(self._key, *sensitive_strings(json_body)),
+                )
                 outcome: object = type(exc).__name__
             except asyncio.CancelledError as exc:
                 # Closing the session cancels the requests waiting for its pool: that is no
@@ -381,7 +407,11 @@ class Transport:
                         type(error).__name__,
                     )
                 raise error
-            maybe_sent_before = maybe_sent_before or may_have_been_acted_upon(error)
+            if may_have_been_acted_upon(error):
+                maybe_sent_before = True
+            elif on_refused is not None and wire.ran():
+                await on_refused()
+                wire.rearm()
             logger.info(
                 "%s %s attempt %d failed after %.3fs (%s); retrying in %.2fs",
                 method,

@@ -55,12 +55,13 @@ class WireState:
     Attributes:
         phase: The current attempt's phase.
         on_wire: The callback still to run (None once it ran, or when there is none).
+        hook: The request's ``on_wire`` itself, to arm it again after a refused attempt.
         hook_error: What ``on_wire`` raised, to re-raise unchanged whatever aiohttp made of it.
         timer: The current attempt's deadline, moved to ``request_timeout`` from the moment
             the request goes on the wire (the pool wait and the connect have their own).
     """
 
-    __slots__ = ("_loop", "_request_timeout", "hook_error", "on_wire", "phase", "timer")
+    __slots__ = ("_loop", "_request_timeout", "hook", "hook_error", "on_wire", "phase", "timer")
 
     def __init__(
         self,
@@ -70,6 +71,7 @@ class WireState:
     ) -> None:
         self.phase = Phase.BEFORE
         self.on_wire = on_wire
+        self.hook = on_wire
         self.hook_error: BaseException | None = None
         self.timer: asyncio.Timeout | None = None
         self._loop = loop
@@ -81,8 +83,17 @@ class WireState:
         if self.timer is not None and self._request_timeout is not None:
             self.timer.reschedule(self._loop.time() + self._request_timeout)
 
+    def ran(self) -> bool:
+        """Whether ``on_wire`` ran and is not armed again."""
+        return self.hook is not None and self.on_wire is None
+
+    def rearm(self) -> None:
+        """The last attempt was certainly refused: the next one that reaches the wire runs
+        ``on_wire`` again."""
+        self.on_wire = self.hook
+
     async def run_on_wire(self) -> None:
-        """Run ``on_wire`` once (at most once per request, whatever the attempts)."""
+        """Run ``on_wire`` (once per request; again only after ``rearm``)."""
         hook = self.on_wire
         if hook is not None:
             self.on_wire = None

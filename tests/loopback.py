@@ -13,7 +13,10 @@ from typing import Any
 
 from aiohttp import web
 
+from d360_async import D360Client
+
 from . import samples
+from .conftest import KEY
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -37,6 +40,10 @@ class Loopback:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def client(self, **options: Any) -> D360Client:
+        """A client of this server (no client-side rate unless ``options`` say otherwise)."""
+        return D360Client(KEY, **{"base_url": self.url, "rate_limit": None, **options})
 
     def received(self, to: str) -> bool:
         return any(a[2] == to for a in self.arrived)

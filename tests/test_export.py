@@ -100,6 +100,7 @@ def test_collections_of_models_and_the_sdk_reports() -> None:
         "skipped": 0,
         "unknown": 0,
         "elapsed": 1.5,
+        "interrupted": False,
     }  # stopped=None is left out, as every None field
     assert wire["results"][0]["status"] == "failed"
     assert wire["results"][0]["error"] == "to: is empty"

@@ -97,9 +97,7 @@ def test_a_client_used_from_a_second_event_loop_says_so(mock_api: aioresponses) 
 async def test_close_during_a_run_gives_typed_errors() -> None:
     async with loopback() as server:
         server.hold = True
-        client = D360Client(
-            KEY, base_url=server.url, rate_limit=None, max_connections=2, retry=RetryPolicy()
-        )
+        client = server.client(max_connections=2, retry=RetryPolicy())
         tasks = [
             asyncio.create_task(client.send_marketing_message({**MESSAGE, "to": f"4915100{i}"}))
             for i in range(6)
@@ -142,7 +140,7 @@ async def test_with_options_shares_the_session() -> None:
         return web.json_response(samples.TEMPLATE)
 
     async with loopback(handler) as server:
-        client = D360Client(KEY, base_url=server.url, rate_limit=None, max_connections=1)
+        client = server.client(max_connections=1)
         fast = client.with_options(timeout=2.0, retry=RetryPolicy.never())
         assert (fast.timeout, fast.retry) == (Timeout.of(2.0), RetryPolicy.never())
         assert (client.timeout, client.retry) == (Timeout(), RetryPolicy())

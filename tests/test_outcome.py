@@ -66,6 +66,23 @@ def test_a_throttling_code_in_a_4xx_is_not_acted_upon(status: int) -> None:
     assert not may_have_been_acted_upon(error)
 
 
+def test_metas_own_503_is_a_refusal() -> None:
+    """Meta documents code 2 ("API Service: temporary due to downtime or due to being
+    overloaded") with HTTP 503: its API refused the call. Any other 503 may come from a proxy
+    that forwarded the request first."""
+    refused = make_status_error(503, _json(samples.meta_error(2)), {})
+    assert type(refused) is InternalServerError
+    assert not may_have_been_acted_upon(refused)
+    for other in (
+        make_status_error(503, _json(samples.meta_error(131016)), {}),
+        make_status_error(503, b"<html><body>503 Service Unavailable</body></html>", {}),
+        make_status_error(503, b"upstream connect error or disconnect/reset before headers", {}),
+        make_status_error(500, _json(samples.meta_error(2)), {}),
+        make_status_error(502, _json(samples.meta_error(2)), {}),
+    ):
+        assert may_have_been_acted_upon(other), other
+
+
 def test_a_502_html_page_is_maybe_acted_upon() -> None:
     error = make_status_error(502, samples.HTML_502.encode(), {}, reason="Bad Gateway")
     assert type(error) is InternalServerError

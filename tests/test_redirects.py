@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from d360_async import D360Client, RedirectError, RetryPolicy
+from d360_async import RedirectError, RetryPolicy
 from d360_async._outcome import may_have_been_acted_upon
 
 from .conftest import KEY
@@ -58,7 +58,7 @@ async def test_no_operation_follows_a_redirect(
 ) -> None:
     async with (
         loopback(redirecting(other, status)) as server,
-        D360Client(KEY, base_url=server.url, rate_limit=None, retry=RetryPolicy(wait=False)) as c,
+        server.client(retry=RetryPolicy(wait=False)) as c,
     ):
         with pytest.raises(RedirectError) as info:
             await call(c)
@@ -74,7 +74,7 @@ async def test_no_operation_follows_a_redirect(
 async def test_iterators_and_pipelines_follow_no_redirect(other: Loopback, status: int) -> None:
     async with (
         loopback(redirecting(other, status)) as server,
-        D360Client(KEY, base_url=server.url, rate_limit=None, retry=RetryPolicy(wait=False)) as c,
+        server.client(retry=RetryPolicy(wait=False)) as c,
     ):
         with pytest.raises(RedirectError):
             [t async for t in c.iter_message_templates()]
@@ -101,7 +101,7 @@ async def test_a_redirect_without_location_is_typed_too() -> None:
 
     async with (
         loopback(handler) as server,
-        D360Client(KEY, base_url=server.url, rate_limit=None) as c,
+        server.client() as c,
     ):
         with pytest.raises(RedirectError, match="nowhere") as info:
             await c.get_message_template("1")

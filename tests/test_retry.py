@@ -152,6 +152,8 @@ FAILURES: list[tuple[str, dict[str, Any], bool, bool]] = [
     ("501", status(501), False, False),  # not implemented: trying again cannot help
     ("502", status(502), True, False),
     ("503", status(503), True, False),  # a proxy may answer 503 after forwarding the request
+    ("503 code 2", status(503, samples.meta_error(2)), True, True),  # Meta refused it itself
+    ("500 code 2", status(500, samples.meta_error(2)), True, False),  # not Meta's documented 503
     ("504", status(504), True, False),
     ("connect timeout", {"exception": aiohttp.ConnectionTimeoutError()}, True, True),
     ("read timeout", {"exception": aiohttp.SocketTimeoutError()}, True, False),

@@ -6,6 +6,8 @@ on how fast anything was."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
@@ -67,10 +69,7 @@ def test_each_phase_must_make_sense(field: str) -> None:
 async def test_the_request_timeout_starts_on_the_wire_and_means_maybe_sent() -> None:
     async with loopback() as server:
         server.hold = True
-        async with D360Client(
-            KEY,
-            base_url=server.url,
-            rate_limit=None,
+        async with server.client(
             retry=RetryPolicy.never(),
             timeout=Timeout(pool=None, connect=5.0, request=0.3),
         ) as client:
@@ -83,10 +82,7 @@ async def test_the_request_timeout_starts_on_the_wire_and_means_maybe_sent() -> 
 async def test_a_pool_wait_timeout_is_not_sent_and_is_retried_for_a_send() -> None:
     async with loopback() as server:
         server.hold = True
-        async with D360Client(
-            KEY,
-            base_url=server.url,
-            rate_limit=None,
+        async with server.client(
             max_connections=1,
             retry=RetryPolicy(attempts=2, wait=False),
             timeout=Timeout(pool=0.1, connect=0.1, request=30.0),
@@ -102,9 +98,10 @@ async def test_a_pool_wait_timeout_is_not_sent_and_is_retried_for_a_send() -> No
     assert not server.received(message(2)["to"])
 
 
-async def test_pool_exhaustion_never_makes_a_maybe_sent() -> None:
-    # 200 concurrent sends, 5 connections, a short pool timeout: those that waited too long
-    # fail, and each of them is certainly not sent.
+@asynccontextmanager
+async def exhaustible_pool() -> AsyncIterator[tuple[Emulator, D360Client]]:
+    """An emulator answering after 50 ms, and a client of 5 connections that waits at most
+    0.2 s for one of them (0.1 s to open it)."""
     async with (
         Emulator(rate=None, latency_ms=50) as emu,
         D360Client(
@@ -116,6 +113,13 @@ async def test_pool_exhaustion_never_makes_a_maybe_sent() -> None:
             timeout=Timeout(pool=0.2, connect=0.1, request=30.0),
         ) as client,
     ):
+        yield emu, client
+
+
+async def test_pool_exhaustion_never_makes_a_maybe_sent() -> None:
+    # 200 concurrent sends, 5 connections, a short pool timeout: those that waited too long
+    # fail, and each of them is certainly not sent.
+    async with exhaustible_pool() as (emu, client):
         results = await asyncio.gather(
             *(client.send_marketing_message(welcome(i)) for i in range(200)),
             return_exceptions=True,
@@ -130,17 +134,7 @@ async def test_pool_exhaustion_never_makes_a_maybe_sent() -> None:
 
 
 async def test_pool_exhaustion_leaves_nothing_unknown_in_a_bulk_run() -> None:
-    async with (
-        Emulator(rate=None, latency_ms=50) as emu,
-        D360Client(
-            emu.api_key,
-            base_url=emu.url,
-            rate_limit=None,
-            max_connections=5,
-            retry=RetryPolicy.never(),
-            timeout=Timeout(pool=0.2, connect=0.1, request=30.0),
-        ) as client,
-    ):
+    async with exhaustible_pool() as (emu, client):
         report = await client.send_bulk(
             (welcome(i) for i in range(200)), concurrency=200, preflight=False
         ).run()
@@ -154,10 +148,7 @@ async def test_pool_exhaustion_leaves_nothing_unknown_in_a_bulk_run() -> None:
 async def test_an_aiohttp_timeout_is_used_as_given() -> None:
     async with loopback() as server:
         server.hold = True
-        async with D360Client(
-            KEY,
-            base_url=server.url,
-            rate_limit=None,
+        async with server.client(
             retry=RetryPolicy.never(),
             timeout=aiohttp.ClientTimeout(total=0.3),
         ) as client:

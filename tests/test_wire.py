@@ -61,17 +61,99 @@ async def test_on_wire_runs_once_before_the_server_sees_the_request() -> None:
 
     async with (
         loopback(handler) as server,
-        D360Client(KEY, base_url=server.url, rate_limit=None, retry=RetryPolicy(wait=False)) as c,
+        server.client(retry=RetryPolicy(wait=False)) as c,
     ):
         await send(c, 1, on_wire)
     assert order == ["on_wire", "server", "server"]
+
+
+@pytest.mark.parametrize(
+    ("refusal", "body", "status"),
+    [
+        ("429", {"error": "slow down"}, 429),
+        ("Meta's 503 (code 2)", samples.meta_error(2), 503),
+        ("throttling code in a 400", samples.meta_error(130429), 400),
+    ],
+)
+async def test_a_refused_attempt_takes_the_wire_mark_back_until_its_retry(
+    refusal: str, body: Any, status: int
+) -> None:
+    """A certainly refused attempt runs ``on_refused`` before its retry waits, and the retry
+    runs ``on_wire`` again: a journal can keep the message out of ``pending`` in the pause."""
+    order: list[str] = []
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        order.append("server")
+        if order.count("server") == 1:
+            return web.json_response(body, status=status)
+        return web.json_response(samples.SEND_OK)
+
+    async def on_wire() -> None:
+        order.append("on_wire")
+
+    async def on_refused() -> None:
+        order.append("on_refused")
+
+    async with (
+        loopback(handler) as server,
+        server.client(retry=RetryPolicy(wait=False)) as c,
+    ):
+        await c._get_transport().request(
+            "POST",
+            SEND,
+            safety=Safety.SEND,
+            json_body=message(1),
+            on_wire=on_wire,
+            on_refused=on_refused,
+        )
+    assert order == ["on_wire", "server", "on_refused", "on_wire", "server"], refusal
+
+
+@pytest.mark.parametrize(
+    ("outcome", "answer"),
+    [
+        ("ambiguous 500, retried on request", lambda: web.json_response({}, status=500)),
+        ("final refusal, no retry", lambda: web.json_response(samples.meta_error(100), status=400)),
+    ],
+)
+async def test_on_refused_is_only_for_a_refusal_that_is_retried(
+    outcome: str, answer: Callable[[], web.StreamResponse]
+) -> None:
+    calls: list[str] = []
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        calls.append("server")
+        return answer() if calls.count("server") == 1 else web.json_response(samples.SEND_OK)
+
+    async def on_wire() -> None:
+        calls.append("on_wire")
+
+    async def on_refused() -> None:
+        calls.append("on_refused")
+
+    retry = RetryPolicy(wait=False, retry_ambiguous_sends=True)
+    async with loopback(handler) as server, server.client(retry=retry) as c:
+        try:
+            await c._get_transport().request(
+                "POST",
+                SEND,
+                safety=Safety.SEND,
+                json_body=message(1),
+                on_wire=on_wire,
+                on_refused=on_refused,
+            )
+        except Exception:  # the 400 is final; what matters is the calls
+            calls.append("raised")
+    assert "on_refused" not in calls, outcome
+    assert calls[:2] == ["on_wire", "server"]
+    assert calls.count("on_wire") == 1  # an ambiguous retry is not armed again
 
 
 async def test_cancelled_while_waiting_for_the_limiter_never_reaches_the_wire() -> None:
     calls, on_wire = counter()
     async with (
         loopback() as server,
-        D360Client(KEY, base_url=server.url, rate_limit=AsyncLimiter(1, 3600)) as c,
+        server.client(rate_limit=AsyncLimiter(1, 3600)) as c,
     ):
         await send(c, 1, None)  # takes the only token for an hour
         waiting = asyncio.create_task(send(c, 2, on_wire))
@@ -89,9 +171,7 @@ async def test_cancelled_during_the_cool_down_never_reaches_the_wire() -> None:
         server.script.append(
             web.json_response({"error": "slow down"}, status=429, headers={"Retry-After": "3600"})
         )
-        async with D360Client(
-            KEY, base_url=server.url, rate_limit=None, retry=RetryPolicy(deadline=None)
-        ) as c:
+        async with server.client(retry=RetryPolicy(deadline=None)) as c:
             throttled = asyncio.create_task(send(c, 1, None))
             await server.arrivals(1)
             await asyncio.sleep(0.02)  # the 429 is back: an hour's cool-down
@@ -109,7 +189,7 @@ async def test_cancelled_while_waiting_for_the_pool_never_reaches_the_wire() -> 
     calls, on_wire = counter()
     async with loopback() as server:
         server.hold = True
-        async with D360Client(KEY, base_url=server.url, rate_limit=None, max_connections=1) as c:
+        async with server.client(max_connections=1) as c:
             first = asyncio.create_task(send(c, 1, None))
             await server.arrivals(1)  # holds the only connection
             waiting = asyncio.create_task(send(c, 2, on_wire))
@@ -155,7 +235,7 @@ async def test_an_error_in_on_wire_propagates_unchanged_and_nothing_is_written(
 
     async with (
         loopback() as server,
-        D360Client(KEY, base_url=server.url, rate_limit=None, max_connections=1) as c,
+        server.client(max_connections=1) as c,
     ):
         await send(c, 1, None)  # a pooled connection to reuse
         with pytest.raises(type(error)) as info:
@@ -173,7 +253,7 @@ async def test_an_error_in_on_wire_on_a_new_connection_leaks_nothing() -> None:
 
     async with (
         loopback() as server,
-        D360Client(KEY, base_url=server.url, rate_limit=None, max_connections=1) as c,
+        server.client(max_connections=1) as c,
     ):
         with pytest.raises(JournalError):
             await send(c, 1, on_wire)
@@ -194,10 +274,7 @@ async def test_a_timeout_while_waiting_for_the_pool_is_not_sent() -> None:
 
     async with loopback() as server:
         server.hold = True
-        async with D360Client(
-            KEY,
-            base_url=server.url,
-            rate_limit=None,
+        async with server.client(
             max_connections=5,
             timeout=aiohttp.ClientTimeout(total=0.5),
             retry=RetryPolicy.never(),
@@ -223,7 +300,7 @@ async def test_an_injected_session_runs_on_wire_before_handing_the_request_over(
     async with (
         loopback() as server,
         aiohttp.ClientSession() as session,
-        D360Client(KEY, base_url=server.url, rate_limit=None, session=session) as c,
+        server.client(session=session) as c,
     ):
         await send(c, 1, on_wire)
     assert calls == ["on_wire"]

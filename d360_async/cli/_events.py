@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
+from d360_async._limits import LocalLimiter
 from d360_async._models_events import BatchResult, EventsReport
 from d360_async.hashing import HASHED_KEYS, UNHASHED_KEYS
 
@@ -31,7 +32,14 @@ from ._output import CsvFile
 from ._progress import Tracker
 from ._rows import InputFile, Record
 
-__all__ = ["DROPPED", "REJECTED_COLUMNS", "dropped_line", "run_events", "summary_line"]
+__all__ = [
+    "DROPPED",
+    "REJECTED_COLUMNS",
+    "dropped_line",
+    "events_limiter",
+    "run_events",
+    "summary_line",
+]
 
 #: Columns of the rejected-events file.
 REJECTED_COLUMNS: Final = ("row", "status", "event_name", "event_id", "field", "reason")
@@ -266,6 +274,17 @@ def summary_line(report: EventsReport) -> str:
     )
 
 
+def events_limiter(rate: float | None) -> LocalLimiter | None:
+    """``--rate`` of ``d360 events``: Conversions API posts per second (a number given to a
+    client limits sends only).
+
+    Example:
+        >>> events_limiter(2.0), events_limiter(None)
+        (LocalLimiter(events=2/s), None)
+    """
+    return None if rate is None else LocalLimiter(messages=None, events=rate)
+
+
 async def run_events(args: argparse.Namespace, ctx: Context) -> int:
     """``d360 events``; returns the exit code (0: every event received)."""
     ctx.require_key()
@@ -277,7 +296,7 @@ async def run_events(args: argparse.Namespace, ctx: Context) -> int:
     rejected = CsvFile(rejected_path, REJECTED_COLUMNS, always=args.rejected is not None)
     not_delivered = 0  # rows of events not delivered (the others: values dropped)
     try:
-        async with ctx.client(rate_limit=args.rate) as client:
+        async with ctx.client(rate_limit=events_limiter(args.rate)) as client:
             run = client.send_conversion_events(
                 args.dataset,
                 source.events(),

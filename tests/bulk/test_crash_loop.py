@@ -34,18 +34,21 @@ async def test_sigkilled_campaign_loses_nobody_and_doubles_nobody(tmp_path: Path
     assert figures.kills == 5
     assert figures.duplicates == 0
     assert figures.pending_left == 0
-    # Every recipient was messaged, except those whose only request the server refused (a
-    # 503, which the SDK reports unknown) and those a kill caught between the pending commit
-    # and the first byte of their request (unknown, never written: a window of about one
-    # event-loop iteration on Python 3.11, measured by the benchmark; it is not asserted to
-    # be empty, which would make the test depend on the machine's speed).
+    # Every recipient was messaged, except those a kill caught pending with no request
+    # accepted: between the pending commit and the first byte of their request (a window of
+    # about one event-loop iteration on Python 3.11, measured by the benchmark), or just after
+    # a refusal, before the row was put back. Not asserted to be empty: that would make the
+    # test depend on the machine's speed. The server's 503s are Meta's own refusal (code 2):
+    # retried, never left unknown nor unsent.
+    assert figures.refused_503 > 0
+    assert figures.never_refused == 0
+    assert figures.never_throttled == 0
     assert figures.never_other == 0
-    assert figures.never_messaged == figures.never_refused + figures.never_window
-    # Every unknown outcome is a request in flight at a kill, or one answered 503.
+    assert figures.never_messaged == figures.never_window <= figures.pending_at_kills
+    # Every unknown outcome is a request in flight at a kill.
+    assert figures.unknown_answered_503 == 0
     assert figures.unknown_other == 0
-    assert figures.unknown == figures.pending_at_kills + figures.unknown_answered_503
-    assert figures.never_window <= figures.pending_at_kills - figures.written_at_kills
-    assert figures.never_throttled == 0  # no 429 in this run
+    assert figures.unknown == figures.pending_at_kills
     assert figures.sound
 
 

@@ -106,34 +106,28 @@ async def test_rate_limit_429_with_retry_after(
     assert list(d360_emulator.accepted_counts()) == ["4915100000001"]
 
 
-@pytest.mark.d360_emulator(faults=["429", "ok"])
-async def test_a_throttled_send_is_retried_once_delivered(d360_emulator: Emulator) -> None:
-    async with D360Client(
-        d360_emulator.api_key,
-        base_url=d360_emulator.url,
-        rate_limit=None,
-        retry=RetryPolicy(wait=False),
-    ) as client:
-        response = await client.send_marketing_message(send())
-
-    assert d360_emulator.faults_injected == {"429": 1}
-    assert d360_emulator.requests["send-marketing-message"] == 2
-    assert [m.wamid for m in d360_emulator.sent_messages] == [response.message_id]
-
-
-@pytest.mark.d360_emulator(faults=["503", "ok"])
-async def test_a_send_answered_503_is_not_retried(d360_emulator: Emulator) -> None:
-    # A proxy may answer 503 after forwarding the request: retrying could deliver it twice.
-    async with D360Client(
-        d360_emulator.api_key,
-        base_url=d360_emulator.url,
-        rate_limit=None,
-        retry=RetryPolicy(wait=False),
-    ) as client:
-        with pytest.raises(InternalServerError):
-            await client.send_marketing_message(send())
-
-    assert d360_emulator.requests["send-marketing-message"] == 1
+@pytest.mark.parametrize(("fault", "attempts"), [("429", 2), ("503", 2), ("502", 1)])
+async def test_a_refused_send_is_retried_and_an_ambiguous_one_is_not(
+    fault: str, attempts: int
+) -> None:
+    # A 429 and the emulator's 503 (Meta's code 2, "temporary due to downtime or being
+    # overloaded") were refused: retried. A proxy's 502 may come after it forwarded the request:
+    # retrying could deliver it twice.
+    async with (
+        Emulator(rate=None, faults=[fault, "ok"]) as emu,
+        D360Client(
+            emu.api_key, base_url=emu.url, rate_limit=None, retry=RetryPolicy(wait=False)
+        ) as client,
+    ):
+        try:
+            response = await client.send_marketing_message(send())
+        except InternalServerError:
+            response = None
+    assert emu.faults_injected == {fault: 1}
+    assert emu.requests["send-marketing-message"] == attempts
+    delivered = [m.wamid for m in emu.sent_messages]
+    assert delivered == ([response.message_id] if response else [])
+    assert (response is None) is (fault == "502")
 
 
 @pytest.mark.d360_emulator(faults=["drop_after"])
