@@ -3,6 +3,7 @@
 ```
 D360Error
 ├── ValidationError (also a ValueError)      bad input caught before sending
+├── LimiterUnavailableError                   the rate limiter cannot decide: nothing was sent
 └── APIError
     ├── APIStatusError                        the server answered with an error status
     │   ├── BadRequestError          400
@@ -37,6 +38,7 @@ __all__ = [
     "BadRequestError",
     "D360Error",
     "InternalServerError",
+    "LimiterUnavailableError",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
@@ -83,6 +85,18 @@ class ValidationError(D360Error, ValueError):
         super().__init__(f"{field}: {reason}")
         self.field = field
         self.reason = reason
+
+
+class LimiterUnavailableError(D360Error):
+    """The rate limiter could not decide whether a request may start (a shared limiter's
+    server unreachable, too slow or refusing): the request was not sent. Limiters fail closed:
+    never a request without the limit.
+
+    Example:
+        >>> err = LimiterUnavailableError("redis: connection refused")
+        >>> (isinstance(err, D360Error), str(err))
+        (True, 'redis: connection refused')
+    """
 
 
 class APIError(D360Error):
