@@ -16,12 +16,24 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Coroutine, Iterable
-from typing import Any, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
-__all__ = ["bounded_each", "bounded_map"]
+__all__ = ["Gate", "bounded_each", "bounded_map"]
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+
+class Gate(Protocol):
+    """Concurrency that changes while the work runs (``_concurrency.AdaptiveConcurrency``):
+    ``workers`` workers each take a permit before they take an item, and give it back after."""
+
+    @property
+    def workers(self) -> int: ...
+
+    async def acquire(self) -> float: ...
+
+    def release(self, started: float) -> None: ...
 
 
 class _Failed:
@@ -37,14 +49,14 @@ _DONE = object()
 async def bounded_map(
     source: Iterable[T] | AsyncIterable[T],
     fn: Callable[[T], Awaitable[R]],
-    concurrency: int,
+    concurrency: int | Gate,
 ) -> AsyncGenerator[R, None]:
     """Yield ``await fn(item)`` for every item of ``source``, ``concurrency`` at a time.
 
     Args:
         source: A sync or async iterable, consumed lazily.
         fn: The work on one item.
-        concurrency: Calls of ``fn`` in flight at most (>= 1).
+        concurrency: Calls of ``fn`` in flight at most (>= 1), or a ``Gate`` deciding it.
 
     Yields:
         Results in completion order.
@@ -55,9 +67,8 @@ async def bounded_map(
         ...         return 2 * x
         ...     return sorted([r async for r in bounded_map(range(5), double, 2)])
     """
-    if concurrency < 1:
-        raise ValueError("concurrency must be at least 1")
-    results: asyncio.Queue[object] = asyncio.Queue(maxsize=2 * concurrency)
+    size, gate = _size(concurrency)
+    results: asyncio.Queue[object] = asyncio.Queue(maxsize=2 * size)
 
     async def handle(item: T) -> None:
         result = await fn(item)
@@ -66,7 +77,7 @@ async def bounded_map(
         except asyncio.QueueFull:
             await results.put(result)
 
-    consume = _consumer(source, handle)
+    consume = _consumer(source, handle, gate)
 
     async def worker() -> None:
         try:
@@ -77,7 +88,7 @@ async def bounded_map(
             await results.put(_Failed(exc))
         await results.put(_DONE)
 
-    workers = [asyncio.create_task(worker()) for _ in range(concurrency)]
+    workers = [asyncio.create_task(worker()) for _ in range(size)]
     running = len(workers)
     try:
         while running:
@@ -98,37 +109,77 @@ async def bounded_map(
         await asyncio.gather(*workers, return_exceptions=True)
 
 
+def _size(concurrency: int | Gate) -> tuple[int, Gate | None]:
+    """How many workers to run, and the gate they share (None for a fixed concurrency)."""
+    if not isinstance(concurrency, int):
+        return concurrency.workers, concurrency
+    if concurrency < 1:
+        raise ValueError("concurrency must be at least 1")
+    return concurrency, None
+
+
 def _consumer(
-    source: Iterable[T] | AsyncIterable[T], handle: Callable[[T], Awaitable[object]]
+    source: Iterable[T] | AsyncIterable[T],
+    handle: Callable[[T], Awaitable[object]],
+    gate: Gate | None = None,
 ) -> Callable[[], Coroutine[Any, Any, None]]:
     """A worker loop: take items of ``source`` one at a time and ``await handle(item)``; run
-    several at once, they share the source."""
+    several at once, they share the source. With a ``gate``, a worker takes a permit before
+    it takes an item and gives it back after."""
+    if gate is None and not isinstance(source, AsyncIterable):
+        sync_items = iter(source)
+
+        async def consume_sync() -> None:
+            for item in sync_items:  # next() never yields to the loop: sharing needs no lock
+                await handle(item)
+
+        return consume_sync
+    take = _taker(source)
+    if gate is None:
+
+        async def consume() -> None:
+            while (item := await take()) is not _DONE:
+                await handle(cast(T, item))
+
+        return consume
+
+    async def consume_gated() -> None:
+        while True:
+            started = await gate.acquire()
+            try:
+                item = await take()
+                if item is _DONE:
+                    return
+                await handle(cast(T, item))
+            finally:
+                gate.release(started)
+
+    return consume_gated
+
+
+def _taker(source: Iterable[T] | AsyncIterable[T]) -> Callable[[], Awaitable[object]]:
+    """The next item of ``source`` (``_DONE`` after the last), for workers sharing it."""
     if isinstance(source, AsyncIterable):
         async_items = aiter(source)
         lock = asyncio.Lock()  # an async iterator must not be advanced by two workers at once
 
-        async def consume_async() -> None:
-            while True:
-                async with lock:
-                    item = await anext(async_items, _DONE)
-                if item is _DONE:
-                    return
-                await handle(cast(T, item))
+        async def take_async() -> object:
+            async with lock:
+                return await anext(async_items, _DONE)
 
-        return consume_async
+        return take_async
     sync_items = iter(source)
 
-    async def consume_sync() -> None:
-        for item in sync_items:  # next() never yields to the loop: sharing needs no lock
-            await handle(item)
+    async def take_sync() -> object:
+        return next(sync_items, _DONE)
 
-    return consume_sync
+    return take_sync
 
 
 async def bounded_each(
     source: Iterable[T] | AsyncIterable[T],
     fn: Callable[[T], Awaitable[object]],
-    concurrency: int,
+    concurrency: int | Gate,
 ) -> None:
     """Like ``bounded_map`` when nobody wants the results: no queue, no consumer hand-off.
 
@@ -140,13 +191,12 @@ async def bounded_each(
         ...         print(x)
         ...     await bounded_each(range(3), show, 2)
     """
-    if concurrency < 1:
-        raise ValueError("concurrency must be at least 1")
-    worker = _consumer(source, fn)
+    size, gate = _size(concurrency)
+    worker = _consumer(source, fn, gate)
 
     try:
         async with asyncio.TaskGroup() as group:
-            for _ in range(concurrency):
+            for _ in range(size):
                 group.create_task(worker())
     except BaseExceptionGroup as failed:  # the workers' first error, not a group of one
         raise failed.exceptions[0] from None

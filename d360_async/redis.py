@@ -188,9 +188,10 @@ class RedisRateLimiter:
         >>> limiter = RedisRateLimiter("redis://localhost:6379/0", account="4930123456",
         ...                            rate=1000, pair_interval=6.0)
         >>> limiter
-        RedisRateLimiter(account=<digest 48c8cfa0...>, messages=1000.0/s, pair_interval=6.0)
+        RedisRateLimiter(account=<digest 62609543...>, messages=1000.0/s, pair_interval=6.0)
         >>> limiter.rate(Scope.MESSAGES), limiter.rate(Scope.EVENTS)
         (1000.0, None)
+        >>> asyncio.run(limiter.aclose())  # (nothing was connected yet)
     """
 
     def __init__(

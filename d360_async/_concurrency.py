@@ -1,0 +1,325 @@
+"""``concurrency="auto"``: how many requests are in flight follows the rate and the latency.
+
+To send ``R`` requests per second when each takes ``W`` seconds, ``R * W`` must be in flight
+(Little's law). ``AdaptiveConcurrency`` measures ``W`` (the time on the wire: from the moment
+the rate limiter lets a request go to its answer, so the wait in the limiter does not count)
+and keeps ``R * W * headroom`` permits, within ``[floor, ceiling]``. It re-decides on a timer
+(every latency, between 0.1 s and 1 s), so it follows latency as it changes; a pause of the
+limiter (the server throttled a request) cuts the permits by a third, which then grow back by
+a tenth per step. Without a known rate it still finds its way: when requests wait in the
+limiter, the measured throughput takes the place of ``R``; when they do not, the permits grow
+by half per step.
+
+The fan-out (``_fanout``) asks for a permit before it takes an item and gives it back after.
+The limiter wrapper ``ObservedLimiter`` marks when each request leaves the limiter (in a
+context variable of the worker's task) and counts the pauses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections import deque
+from collections.abc import Callable
+from contextvars import ContextVar
+from typing import Final, Literal
+
+from ._errors import ValidationError
+from ._limits import RateLimiter, Scope
+
+__all__ = [
+    "DEFAULT_CEILING",
+    "UNLIMITED_CONCURRENCY",
+    "AdaptiveConcurrency",
+    "Concurrency",
+    "ObservedLimiter",
+    "check_concurrency",
+    "pool_size",
+]
+
+Concurrency = int | Literal["auto"]
+
+#: Most requests in flight ``"auto"`` ever allows (and never more than the connection pool).
+DEFAULT_CEILING: Final = 2000
+#: In flight with ``"auto"`` and no rate limit: nothing to follow, so today's fixed default.
+UNLIMITED_CONCURRENCY: Final = 50
+#: Seconds of requests at the configured rate that the default connection pool holds: enough
+#: for ``"auto"`` at up to about 1 s of latency (with its 25 % headroom).
+POOL_SECONDS: Final = 1.25
+#: The default connection pool is never smaller than this.
+MIN_POOL: Final = 100
+
+_HEADROOM: Final = 1.25
+_MIN_PERIOD: Final = 0.1
+_MAX_PERIOD: Final = 1.0
+_THROTTLE_CUT: Final = 2 / 3
+_THROTTLE_RECOVERY: Final = 0.1
+_MIN_THROTTLE_FACTOR: Final = 0.1
+_GROWTH: Final = 1.5
+#: Requests whose total time is this many times their wire time are held by the limiter.
+_LIMITER_BOUND: Final = 1.5
+
+#: When the current task's last request left the rate limiter (event loop time).
+_left_limiter: ContextVar[float] = ContextVar("d360_left_limiter", default=-math.inf)
+
+
+def check_concurrency(value: object) -> Concurrency:
+    """``value`` if it is ``"auto"`` or an int of at least 1, else a ``ValidationError``.
+
+    Example:
+        >>> check_concurrency("auto"), check_concurrency(8)
+        ('auto', 8)
+    """
+    if value == "auto":
+        return "auto"
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValidationError("concurrency", 'must be "auto" or an integer of at least 1')
+    return value
+
+
+def pool_size(rate: float | None) -> int:
+    """The default connection pool: ``POOL_SECONDS`` of requests at ``rate``, at least 100.
+
+    Example:
+        >>> pool_size(None), pool_size(80), pool_size(1000)
+        (100, 100, 1250)
+    """
+    if rate is None:
+        return MIN_POOL
+    return max(MIN_POOL, math.ceil(rate * POOL_SECONDS))
+
+
+class ObservedLimiter:
+    """A ``RateLimiter`` that notes when each request leaves it and counts the pauses.
+
+    Wraps the limiter a client's requests go through, for ``AdaptiveConcurrency``: the time a
+    request spends on the wire is measured from the moment it leaves the limiter.
+
+    Example:
+        >>> class Free:
+        ...     async def acquire(self, scope: Scope, *, key: str | None = None) -> None: ...
+        ...     async def pause(self, scope: Scope, seconds: float) -> None: ...
+        >>> observed = ObservedLimiter(Free())
+        >>> asyncio.run(observed.pause(Scope.MESSAGES, 1.0)); observed.pauses
+        1
+    """
+
+    __slots__ = ("limiter", "pauses")
+
+    def __init__(self, limiter: RateLimiter) -> None:
+        self.limiter = limiter
+        #: How many times the server throttled a request through this limiter.
+        self.pauses = 0
+
+    def __repr__(self) -> str:
+        return repr(self.limiter)
+
+    async def acquire(self, scope: Scope, *, key: str | None = None) -> None:
+        """The wrapped limiter's ``acquire``; then note the time."""
+        await self.limiter.acquire(scope, key=key)
+        _left_limiter.set(asyncio.get_running_loop().time())
+
+    async def pause(self, scope: Scope, seconds: float) -> None:
+        """Count the pause, then the wrapped limiter's ``pause``."""
+        self.pauses += 1
+        await self.limiter.pause(scope, seconds)
+
+
+class AdaptiveConcurrency:
+    """Permits for requests in flight, as many as the rate and the measured latency need.
+
+    Args:
+        rate: Requests per second the limiter allows (None: unknown or unlimited).
+        ceiling: Most permits ever (the connection pool, at most ``DEFAULT_CEILING``).
+        floor: Fewest permits.
+        headroom: Permits beyond Little's law, for jitter (1.25: a quarter more).
+        pauses: How many times the server has throttled so far (``ObservedLimiter.pauses``).
+        clock: Seconds, monotonic (default: the event loop's clock).
+
+    The fan-out calls ``acquire()`` before taking an item and ``release(started)`` after it.
+
+    Example:
+        >>> gate = AdaptiveConcurrency(rate=1000, ceiling=1250)
+        >>> gate.workers, gate.limit
+        (1250, 125)
+    """
+
+    __slots__ = (
+        "_active",
+        "_clock",
+        "_factor",
+        "_floor",
+        "_headroom",
+        "_latency",
+        "_limit",
+        "_pauses",
+        "_rate",
+        "_seen_pauses",
+        "_started",
+        "_timer",
+        "_waiters",
+        "_window",
+        "ceiling",
+    )
+
+    def __init__(
+        self,
+        *,
+        rate: float | None,
+        ceiling: int,
+        floor: int = 1,
+        headroom: float = _HEADROOM,
+        pauses: Callable[[], int] = lambda: 0,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        if ceiling < 1 or not 1 <= floor <= ceiling or headroom < 1:
+            raise ValueError("need 1 <= floor <= ceiling and headroom >= 1")
+        self._rate = rate
+        self.ceiling = ceiling
+        self._floor = floor
+        self._headroom = headroom
+        self._pauses = pauses
+        self._seen_pauses = pauses()
+        self._clock = clock
+        self._factor = 1.0  # cut by throttling, grows back
+        self._latency: float | None = None  # seconds on the wire, smoothed
+        self._window = _Window()
+        self._active = 0
+        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._timer: asyncio.TimerHandle | None = None
+        self._started: float | None = None
+        start = 16 if rate is None else math.ceil(rate * _MIN_PERIOD * headroom)
+        self._limit = self._bounded(start)
+
+    @property
+    def workers(self) -> int:
+        """How many workers the fan-out runs (each waits for a permit): the ceiling."""
+        return self.ceiling
+
+    @property
+    def limit(self) -> int:
+        """Permits now: requests that may be in flight."""
+        return self._limit
+
+    @property
+    def latency(self) -> float | None:
+        """The latency estimate (seconds on the wire), None before the first answer."""
+        return self._latency
+
+    def _now(self) -> float:
+        return self._clock() if self._clock is not None else asyncio.get_running_loop().time()
+
+    def _bounded(self, value: float) -> int:
+        return max(self._floor, min(self.ceiling, math.ceil(value)))
+
+    async def acquire(self) -> float:
+        """Wait for a permit; returns the time it was granted (give it to ``release``)."""
+        if self._active < self._limit and not self._waiters:
+            self._active += 1
+        else:
+            self._window.saturated = True
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            except asyncio.CancelledError:
+                if waiter.done() and not waiter.cancelled():  # granted, then cancelled
+                    self._active -= 1
+                    self._grant()
+                else:
+                    self._waiters.remove(waiter)
+                raise
+        now = self._now()
+        if self._timer is None:
+            if self._started is None:
+                self._started = now
+                self._window.clear(now)
+            self._arm()
+        return now
+
+    def release(self, started: float) -> None:
+        """Give a permit back; ``started`` is what ``acquire`` returned."""
+        self._active -= 1
+        left = _left_limiter.get()
+        if left >= started:  # the item made a request: one latency sample
+            now = self._now()
+            self._window.add(now - left, now - started)
+        self._grant()
+
+    def _grant(self) -> None:
+        waiters = self._waiters
+        while waiters and self._active < self._limit:
+            waiter = waiters.popleft()
+            if not waiter.done():
+                self._active += 1
+                waiter.set_result(None)
+
+    def _arm(self) -> None:
+        period = min(_MAX_PERIOD, max(_MIN_PERIOD, self._latency or 0.0))
+        self._timer = asyncio.get_running_loop().call_later(period, self._tick)
+
+    def _tick(self) -> None:
+        self.adapt(self._now())
+        self._grant()
+        if self._active or self._waiters:
+            self._arm()
+        else:  # idle: no timer until the next acquire
+            self._timer = None
+            self._started = None
+
+    def adapt(self, now: float) -> None:
+        """Re-decide the permits from what was measured since the last call."""
+        pauses = self._pauses()
+        if pauses != self._seen_pauses:
+            self._seen_pauses = pauses
+            self._factor = max(_MIN_THROTTLE_FACTOR, self._factor * _THROTTLE_CUT)
+            self._limit = self._bounded(self._limit * _THROTTLE_CUT)
+            self._window.clear(now)
+            return
+        self._factor = min(1.0, self._factor + _THROTTLE_RECOVERY)
+        window = self._window
+        if window.count:
+            wire = window.wire / window.count
+            if self._latency is None or wire > self._latency:
+                self._latency = wire  # up at once: too few in flight costs throughput
+            else:
+                self._latency += 0.3 * (wire - self._latency)  # down gently
+        elif self._latency is None and self._started is not None:
+            # nothing answered yet: the latency is at least the time since the first request
+            target = self._target(now - self._started, window, now)
+            self._limit = max(self._limit, self._bounded(target))
+            return
+        if self._latency is not None:
+            self._limit = self._bounded(self._target(self._latency, window, now))
+        window.clear(now)
+
+    def _target(self, latency: float, window: _Window, now: float) -> float:
+        if self._rate is not None:
+            return self._rate * latency * self._headroom * self._factor
+        elapsed = now - window.since
+        if window.count and elapsed > 0 and window.total > _LIMITER_BOUND * window.wire:
+            # requests wait in the limiter: it, not us, sets the pace; follow its throughput
+            return window.count / elapsed * latency * self._headroom * self._factor
+        if window.saturated:  # every permit in use and nothing holds requests back: more
+            return self._limit * _GROWTH * self._factor
+        return self._limit
+
+
+class _Window:
+    """Sums over the requests answered since the last decision."""
+
+    __slots__ = ("count", "saturated", "since", "total", "wire")
+
+    def __init__(self) -> None:
+        self.clear(0.0)
+
+    def add(self, wire: float, total: float) -> None:
+        self.count += 1
+        self.wire += wire
+        self.total += total
+
+    def clear(self, now: float) -> None:
+        self.count = 0
+        self.wire = self.total = 0.0
+        self.since = now
+        self.saturated = False  # a request had to wait for a permit
