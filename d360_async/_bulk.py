@@ -34,6 +34,7 @@ from ._errors import (
     APIStatusError,
     AuthenticationError,
     D360Error,
+    LimiterUnavailableError,
     PermissionDeniedError,
     RateLimitError,
     ValidationError,
@@ -181,7 +182,7 @@ def _template_key(payload: Mapping[str, Any]) -> tuple[str, str]:
 
 
 def _is_fatal(error: D360Error) -> bool:
-    if isinstance(error, (AuthenticationError, PermissionDeniedError)):
+    if isinstance(error, (AuthenticationError, PermissionDeniedError, LimiterUnavailableError)):
         return True
     return isinstance(error, APIStatusError) and error.code in CAMPAIGN_FATAL_CODES
 
@@ -540,7 +541,7 @@ class BulkRun:
             if journal is not None:
                 journal.record(item.index, key, "unknown", error="cancelled while sending")
             raise
-        except APIError as exc:
+        except (APIError, LimiterUnavailableError) as exc:  # the limiter: certainly not sent
             status = _outcome(exc)
             if _is_fatal(exc) and self._stopped is None:
                 self._stopped = f"campaign stopped after message {item.index}: {exc}"

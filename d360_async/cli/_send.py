@@ -12,14 +12,16 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
-from collections.abc import Iterator
+import os
+from collections.abc import AsyncIterator, Iterator
 from typing import IO, Any, Final
 
 from d360_async._builder import MessageBuilder, document, image, video
 from d360_async._bulk import BulkReport, SendResult, SendStatus
 from d360_async._client import D360Client
-from d360_async._errors import APIStatusError
+from d360_async._errors import APIStatusError, LimiterUnavailableError
 from d360_async._models_messages import MarketingMessageRequest, MessageTemplate
 from d360_async._payloads import MessageInput
 
@@ -220,6 +222,29 @@ def summary_line(report: BulkReport) -> str:
     )
 
 
+@contextlib.asynccontextmanager
+async def _rate_limit(ctx: Context, args: argparse.Namespace) -> AsyncIterator[Any]:
+    """``--rate``, shared through Redis with ``--redis-url`` (or ``D360_REDIS_URL``): every run
+    and service with the same key and server then shares one limit and its pauses."""
+    url = args.redis_url or os.environ.get("D360_REDIS_URL") or None
+    if url is None:
+        yield args.rate
+        return
+    if args.rate is None:
+        raise UsageError("--redis-url shares a rate limit: give one with --rate")
+    try:
+        from d360_async.redis import RedisRateLimiter
+    except ImportError:
+        raise UsageError('--redis-url needs redis-py: pip install "d360-async[redis]"') from None
+    # the limit belongs to the key's phone number: the key names it (only a digest is stored)
+    limiter = RedisRateLimiter(url, account=ctx.require_key(), rate=args.rate)
+    try:
+        async with limiter:
+            yield limiter
+    except LimiterUnavailableError as exc:
+        raise CLIError(f"{exc}: nothing was sent without the limit") from exc
+
+
 async def run_send(args: argparse.Namespace, ctx: Context) -> int:
     """``d360 send``; returns the exit code (0: every row sent or skipped on purpose)."""
     ctx.require_key()
@@ -228,7 +253,10 @@ async def run_send(args: argparse.Namespace, ctx: Context) -> int:
     ctx.note(f"{campaign.source.name}: {plural(rows, 'row')} OK")
     results = None if args.dry_run else _open_results(args.results)
     try:
-        async with ctx.client(rate_limit=args.rate) as client:
+        async with (
+            _rate_limit(ctx, args) as rate_limit,
+            ctx.client(rate_limit=rate_limit) as client,
+        ):
             media, described = await _preflight(client, campaign)
             if args.dry_run:
                 ctx.say(f"dry run: {plural(rows, 'row')} valid, {described}; nothing was sent")
