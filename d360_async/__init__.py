@@ -48,6 +48,11 @@ from ._errors import (
 )
 from ._events import EventsRun
 from ._journal import JournalError
+from ._limits import (
+    LocalLimiter,
+    RateLimiter,
+    Scope,
+)
 from ._models_events import (
     ActionSource,
     BatchResult,
@@ -178,6 +183,7 @@ __all__ = [
     "JournalError",
     "LanguageObject",
     "LimiterUnavailableError",
+    "LocalLimiter",
     "LocationMessage",
     "MarketingMessageRequest",
     "MarketingMessageResponse",
@@ -198,9 +204,11 @@ __all__ = [
     "PermissionDeniedError",
     "PreflightError",
     "RateLimitError",
+    "RateLimiter",
     "RawResponse",
     "RejectedEvent",
     "RetryPolicy",
+    "Scope",
     "SendResult",
     "SendStatus",
     "SentMessage",

@@ -14,6 +14,7 @@ from aiolimiter import AsyncLimiter
 
 from ._converter import structure
 from ._errors import APIResponseError, ValidationError
+from ._limits import RateLimiter, make_limiter
 from ._models_events import ConversionDataset, ConversionEventsResponse
 from ._models_insights import (
     DatasetQuality,
@@ -37,9 +38,9 @@ from ._params import (
     template_params,
 )
 from ._payloads import EventInput, MessageInput, prepare_events, prepare_message
-from ._ratelimit import CoolDown, make_limiter
 from ._retry import RetryPolicy, Safety
 from ._transport import Transport
+from ._wire import WireConnector
 
 if TYPE_CHECKING:
     from ._builder import MessageBuilder  # noqa: F401 (docstring example)
@@ -76,9 +77,13 @@ class D360Client:
         timeout: Seconds in all, or an ``aiohttp.ClientTimeout``. The default (30 s in all,
             10 s to open a connection) separates the connect phase so that a send that timed
             out while connecting is known not to have been sent.
-        rate_limit: Requests per second for this client (a token bucket holding an eighth of a
-            second's worth), an ``aiolimiter.AsyncLimiter`` to share between clients, or None
-            for no client-side limit. Acquired before every attempt, retries included.
+        rate_limit: Marketing message sends per second for this client (a token bucket
+            holding an eighth of a second's worth); a ``RateLimiter`` (``LocalLimiter`` with
+            rates per scope, or a limiter shared between processes) to share between clients;
+            an ``aiolimiter.AsyncLimiter`` that every request takes a slot of; or None for no
+            client-side rate. Acquired before every attempt, retries included. The pause after
+            a 429 lives in the limiter, per scope (sends, events, reads): clients sharing a
+            limiter share its pauses, and a throttled read does not pause sends.
         retry: When to retry; see ``RetryPolicy``.
         max_connections: Size of the connection pool (ignored with ``session``).
         session: An aiohttp session to use instead of the client's own.
@@ -117,7 +122,7 @@ class D360Client:
         *,
         base_url: str | None = None,
         timeout: float | aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
-        rate_limit: float | AsyncLimiter | None = 80.0,
+        rate_limit: float | AsyncLimiter | RateLimiter | None = 80.0,
         retry: RetryPolicy | None = None,
         max_connections: int = 100,
         session: aiohttp.ClientSession | None = None,
@@ -162,9 +167,9 @@ class D360Client:
         return self._retry
 
     @property
-    def cool_down(self) -> CoolDown:
-        """The shared pause every request waits out after the server throttled one."""
-        return self._get_transport().cool_down
+    def limiter(self) -> RateLimiter:
+        """The rate limiter every request goes through (its pauses included)."""
+        return self._limiter
 
     async def __aenter__(self) -> D360Client:
         self._get_transport()
@@ -190,7 +195,7 @@ class D360Client:
         if self._transport is None:
             if self._session is None:
                 self._session = aiohttp.ClientSession(
-                    connector=aiohttp.TCPConnector(limit=self._max_connections)
+                    connector=WireConnector(limit=self._max_connections)
                 )
             self._transport = Transport(
                 session=self._session,

@@ -3,14 +3,14 @@
 ```
 D360Error
 ├── ValidationError (also a ValueError)      bad input caught before sending
-├── LimiterUnavailableError                   the rate limiter cannot decide: nothing was sent
+├── LimiterUnavailableError                   the rate limiter could not decide (nothing sent)
 └── APIError
     ├── APIStatusError                        the server answered with an error status
     │   ├── BadRequestError          400
     │   ├── AuthenticationError      401
     │   ├── PermissionDeniedError    403
     │   ├── NotFoundError            404
-    │   ├── RateLimitError           429, or a Meta throttling code in any status
+    │   ├── RateLimitError           429, or a Meta throttling code in a 4xx
     │   └── InternalServerError      5xx
     ├── APIConnectionError                    no usable answer (connection failed or dropped)
     │   └── APITimeoutError
@@ -88,24 +88,29 @@ class ValidationError(D360Error, ValueError):
 
 
 class LimiterUnavailableError(D360Error):
-    """The rate limiter could not decide whether a request may start (a shared limiter's
-    server unreachable, too slow or refusing): the request was not sent. Limiters fail closed:
-    never a request without the limit.
+    """The rate limiter could not decide whether a request may start (e.g. its shared store is
+    unreachable). Limiters fail closed: the request was not sent.
 
     Example:
-        >>> err = LimiterUnavailableError("redis: connection refused")
-        >>> (isinstance(err, D360Error), str(err))
-        (True, 'redis: connection refused')
+        >>> isinstance(LimiterUnavailableError("redis: connection refused"), D360Error)
+        True
     """
 
 
 class APIError(D360Error):
     """A request was made and did not succeed.
 
+    Attributes:
+        maybe_sent_before: True when an earlier attempt of the same request (retried because
+            ``RetryPolicy(retry_ambiguous_sends=True)`` or an idempotent operation allows it)
+            may have been acted upon, whatever this last attempt says.
+
     Example:
         >>> issubclass(RateLimitError, APIError)
         True
     """
+
+    maybe_sent_before: bool = False
 
 
 class APIResponseError(APIError):
@@ -253,7 +258,10 @@ class NotFoundError(APIStatusError):
 
 
 class RateLimitError(APIStatusError):
-    """Throttled: HTTP 429, or a Meta throttling code (130429, 131056, 4, 17, 613, 8000x) in a 400.
+    """Throttled: HTTP 429, or a throttling code (130429, 131056, 4, 17, 613, 8000x) in a 4xx.
+
+    A throttled request was not acted upon. A throttling code in a 5xx body does not make a
+    ``RateLimitError``: a 5xx may come from a proxy after the request was handed on.
 
     Example:
         >>> err = make_status_error(429, b'{"error": "slow down"}', {"Retry-After": "3"})
@@ -394,7 +402,7 @@ def make_status_error(
     retry_after = parse_retry_after(headers.get("Retry-After"))
     usage = _USAGE_LIMIT.search(fields["message"])
     cls: type[APIStatusError]
-    if status == 429 or fields.get("code") in THROTTLING_CODES or usage:
+    if status == 429 or (400 <= status < 500 and (fields.get("code") in THROTTLING_CODES or usage)):
         cls = RateLimitError
         if retry_after is None and usage:
             retry_after = float(usage.group(1))

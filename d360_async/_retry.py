@@ -5,9 +5,11 @@ Retrying must never send a marketing message twice. Every operation has a ``Safe
 - ``Safety.IDEMPOTENT`` (reads, create-or-retrieve, enable analytics, events that all carry an
   ``event_id``): retried on 408, throttling, 5xx, connection errors and timeouts.
 - ``Safety.SEND`` (a marketing message, or events without ``event_id``): retried only when the
-  request was certainly not acted upon: throttling, 503, and connection failures before the
-  request was written. A read timeout, a dropped connection or a 500/502/504 leaves the outcome
-  unknown and is not retried unless ``RetryPolicy(retry_ambiguous_sends=True)``.
+  request was certainly not acted upon (``_outcome.may_have_been_acted_upon`` is False) and the
+  failure is transient: throttling (429, or a throttling code in a 4xx) and connection failures
+  before the request was written (pool wait, connect). A read timeout, a dropped connection or
+  any 5xx but 501/505/511 leaves the outcome unknown and is not retried unless
+  ``RetryPolicy(retry_ambiguous_sends=True)``.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from ._errors import (
     D360Error,
     RateLimitError,
 )
+from ._outcome import may_have_been_acted_upon
 
 __all__ = ["RetryPolicy", "Safety"]
 
@@ -63,7 +66,7 @@ class RetryPolicy:
         max_retry_after: Cap on a server-requested wait, seconds.
         wait: False turns every wait off (retries happen at once): for tests.
         retry_ambiguous_sends: Also retry sends whose outcome is unknown (read timeout, dropped
-            connection, 500/502/504). This can deliver a message twice; off by default.
+            connection, 500/502/503/504). This can deliver a message twice; off by default.
 
     Example:
         >>> policy = RetryPolicy(attempts=3, deadline=10.0)
@@ -112,17 +115,11 @@ class RetryPolicy:
 
     def is_retryable(self, error: D360Error, safety: Safety) -> bool:
         """Whether ``error`` may be retried for an operation of ``safety``."""
-        if isinstance(error, RateLimitError):
-            return True  # a throttled request was not acted upon
-        if isinstance(error, APIConnectionError):
-            return safety is Safety.IDEMPOTENT or not error.maybe_sent or self.retry_ambiguous_sends
-        if isinstance(error, APIStatusError):
-            if safety is Safety.IDEMPOTENT:
-                return error.status == 408 or error.status >= 500
-            if error.status == 503:
-                return True  # the service refused the request before handling it
-            return self.retry_ambiguous_sends and error.status in (408, 500, 502, 504)
-        return False
+        if not _is_transient(error):
+            return False
+        if safety is Safety.IDEMPOTENT or self.retry_ambiguous_sends:
+            return True
+        return not may_have_been_acted_upon(error)
 
     def next_delay(
         self, error: D360Error, safety: Safety, *, attempt: int, elapsed: float
@@ -141,3 +138,12 @@ class RetryPolicy:
         if self.deadline is not None and elapsed + delay > self.deadline:
             return None
         return delay
+
+
+def _is_transient(error: D360Error) -> bool:
+    """Whether trying again later may succeed: throttling, no answer, 408 and most 5xx."""
+    if isinstance(error, (RateLimitError, APIConnectionError)):
+        return True
+    if isinstance(error, APIStatusError):
+        return error.status == 408 or (error.status >= 500 and error.status not in (501, 505))
+    return False

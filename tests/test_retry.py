@@ -16,9 +16,12 @@ from d360_async import (
     APIStatusError,
     D360Client,
     InternalServerError,
+    LocalLimiter,
     RateLimitError,
     RetryPolicy,
+    Scope,
 )
+from d360_async._outcome import may_have_been_acted_upon
 
 from . import samples
 from .conftest import KEY, requests_to
@@ -138,13 +141,17 @@ FAILURES: list[tuple[str, dict[str, Any], bool, bool]] = [
     ("400", status(400, samples.meta_error(100)), False, False),
     ("401", status(401, samples.ERROR_TEXT), False, False),
     ("403", status(403, samples.meta_error(132015)), False, False),
-    ("408", status(408), True, False),
+    ("408", status(408), True, True),  # the server did not get the whole request
     ("429", status(429), True, True),
     ("400 code 130429", status(400, samples.meta_error(130429)), True, True),
     ("400 code 80007", status(400, samples.meta_error(80007)), True, True),
     ("500", status(500), True, False),
+    # A throttling code makes a 5xx no less ambiguous: a proxy may have forwarded the send.
+    ("500 code 130429", status(500, samples.meta_error(130429)), True, False),
+    ("504 code 4", status(504, samples.meta_error(4)), True, False),
+    ("501", status(501), False, False),  # not implemented: trying again cannot help
     ("502", status(502), True, False),
-    ("503", status(503), True, True),
+    ("503", status(503), True, False),  # a proxy may answer 503 after forwarding the request
     ("504", status(504), True, False),
     ("connect timeout", {"exception": aiohttp.ConnectionTimeoutError()}, True, True),
     ("read timeout", {"exception": aiohttp.SocketTimeoutError()}, True, False),
@@ -280,7 +287,8 @@ async def test_per_recipient_throttle_backs_off_four_to_the_n(mock_api: aiorespo
         await client.send_marketing_message(MESSAGE)
         assert loop.time() - start == pytest.approx(4.0 + 16.0)
         # Only that recipient was throttled: the client as a whole is not paused.
-        assert client.cool_down.paused_until <= loop.time()
+        assert isinstance(client.limiter, LocalLimiter)
+        assert client.limiter.paused_until(Scope.MESSAGES) <= loop.time()
 
 
 def test_backoff_grows_exponentially_within_jitter_and_cap() -> None:
@@ -297,3 +305,19 @@ def test_backoff_grows_exponentially_within_jitter_and_cap() -> None:
 def test_policy_rejects_nonsense(kwargs: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match=next(iter(kwargs))):
         RetryPolicy(**kwargs)
+
+
+async def test_a_send_retried_after_an_ambiguous_attempt_stays_ambiguous(
+    mock_api: aioresponses,
+) -> None:
+    # Opted in to ambiguous retries: the first attempt timed out reading (maybe accepted), the
+    # second could not connect. The error says "not sent" of the last attempt only.
+    _mock(mock_api, "POST", "/marketing_messages", exception=aiohttp.SocketTimeoutError())
+    _mock(mock_api, "POST", "/marketing_messages", exception=aiohttp.ConnectionTimeoutError())
+    policy = RetryPolicy(attempts=2, wait=False, retry_ambiguous_sends=True)
+    async with D360Client(KEY, rate_limit=None, retry=policy) as client:
+        with pytest.raises(APIConnectionError) as info:
+            await client.send_marketing_message(MESSAGE)
+    assert info.value.maybe_sent is False
+    assert info.value.maybe_sent_before is True
+    assert may_have_been_acted_upon(info.value)

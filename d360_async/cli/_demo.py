@@ -2,7 +2,7 @@
 
 No API key and no network. A campaign of 10,000 messages with a live progress bar (a few of
 its rows are duplicates and a few recipients have opted out, on purpose, to show the
-bookkeeping; the emulator also fails 1% of requests with a transient 503, which the client
+bookkeeping; the emulator also throttles 1% of requests with a 429, which the client
 retries), 5,000 conversion events hashed and batched, then the templates, template
 analytics, ads insights and dataset quality as tables, and a summary.
 """
@@ -152,7 +152,11 @@ async def run_demo(args: argparse.Namespace, ctx: Context) -> int:
 
     started = time.perf_counter()
     plan = _Plan(args.recipients)
-    emulator = Emulator(rate=None, seed=args.seed, fault_rate=0.01, fault_kinds=("503",))
+    # A 429 (Retry-After: 0): a throttled send was certainly not acted upon, so it is retried.
+    # A 5xx would not be: a send answered 5xx may have been delivered (see the README).
+    emulator = Emulator(
+        rate=None, seed=args.seed, fault_rate=0.01, fault_kinds=("429",), retry_after=0
+    )
     async with (
         emulator as emu,
         D360Client(emu.api_key, base_url=emu.url, rate_limit=None) as client,
@@ -167,10 +171,10 @@ async def run_demo(args: argparse.Namespace, ctx: Context) -> int:
 
         ctx.say(f"campaign: {plan.rows:,} rows x {TEMPLATE[0]} ({TEMPLATE[1]}), send_bulk")
         report = await _campaign(ctx, client, plan, args.concurrency)
-        retried = emu.faults_injected.get("503", 0)
+        retried = emu.faults_injected.get("429", 0)
         duplicates = len(emu.duplicate_recipients())
         ctx.say(
-            f"  the emulator failed {plural(retried, 'request')} with a transient 503: retried; "
+            f"  the emulator throttled {plural(retried, 'request')} with a 429: retried; "
             f"recipients messaged twice: {duplicates}"
         )
 

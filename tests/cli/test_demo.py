@@ -30,7 +30,7 @@ async def test_demo_runs_and_ends_with_its_summary() -> None:
     assert re.search(
         r"^events: received=5000 rejected=0 failed=0 of 5,000 events, 5 batches", run.out, re.M
     )
-    assert re.search(r"transient 503: retried; recipients messaged twice: 0$", run.out, re.M)
+    assert re.search(r"with a 429: retried; recipients messaged twice: 0$", run.out, re.M)
     # stderr is not a terminal: at most a plain progress line every few seconds (how many
     # depends on the machine's speed), nothing else.
     progress = re.compile(r"^(campaign|events): [\d,]+(/[\d,]+)? .*\([\d,]+/s\)$")

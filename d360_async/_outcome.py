@@ -1,0 +1,81 @@
+"""The one rule that says whether a failed request may have been acted upon by the service.
+
+Single sends, retries, the bulk sender and its journal all ask :func:`may_have_been_acted_upon`;
+no other module re-derives the rule. "Acted upon" is what matters for a marketing message: if
+the service may have accepted it, sending it again may deliver it twice.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from ._errors import APIConnectionError, APIError, APIResponseError, APIStatusError, D360Error
+
+__all__ = ["may_have_been_acted_upon", "status_may_have_been_acted_upon"]
+
+#: Statuses that say "this request was not processed here", whatever sits in front of the API:
+#: redirects that ask for the same request elsewhere (301, 307, 308; 300, 304, 305 make no
+#: sense for an API call), 501 Not Implemented (the server does not support the method), 505
+#: (HTTP version refused) and 511 (a captive portal that intercepted the request).
+_NOT_PROCESSED_5XX: Final = frozenset({501, 505, 511})
+_NOT_PROCESSED_3XX: Final = frozenset({300, 301, 304, 305, 307, 308})
+
+
+def status_may_have_been_acted_upon(status: int) -> bool:
+    """Whether a request answered with ``status`` may have been acted upon.
+
+    - 2xx: yes (it was accepted).
+    - 302 and 303: yes (both are used to redirect *after* processing a POST); other 3xx: no.
+    - 4xx (429 and throttling codes included): no, the request was refused.
+    - 5xx: yes, except 501, 505 and 511. 360dialog documents only "500 Internal server error"
+      for its endpoints and is itself a proxy in front of Meta: a 500, 502, 503 or 504 may be
+      answered after the message was handed on (a proxy answers 503 or 504 when the upstream
+      is slow, not only when it refused the request).
+
+    Example:
+        >>> [status_may_have_been_acted_upon(s) for s in (200, 301, 400, 429, 501, 503)]
+        [True, False, False, False, False, True]
+    """
+    if status >= 500:
+        return status not in _NOT_PROCESSED_5XX
+    if status >= 400:
+        return False
+    if status >= 300:
+        return status not in _NOT_PROCESSED_3XX
+    return True
+
+
+def may_have_been_acted_upon(error: BaseException) -> bool:
+    """Whether the request that failed with ``error`` may have been acted upon by the service.
+
+    False means "certainly not": a send that failed so may be sent again without any risk of a
+    duplicate. True means the outcome is unknown (or the request was accepted).
+
+    - ``APIConnectionError``: its ``maybe_sent`` (False when the request never reached the
+      wire: a failed connect, a pool-wait or connect timeout).
+    - ``APIStatusError``: :func:`status_may_have_been_acted_upon` of its status; a throttling
+      error (``RateLimitError``, 429 or another 4xx) was not acted upon.
+    - ``APIResponseError`` (a 2xx whose body could not be read): yes.
+    - An ``APIError`` whose request had an earlier attempt that may have been acted upon
+      (``RetryPolicy(retry_ambiguous_sends=True)``): yes, whatever the last attempt said.
+    - Any other ``D360Error`` (bad input, a closed client, a limiter that could not decide):
+      raised before the request was written, so no.
+    - Anything else (a cancellation, an unexpected exception): cannot tell, so yes. A caller
+      that passed ``on_wire`` to the transport knows better for a cancellation: if its
+      ``on_wire`` never ran, the request was never written.
+
+    Example:
+        >>> may_have_been_acted_upon(APIConnectionError("refused", maybe_sent=False))
+        False
+        >>> may_have_been_acted_upon(APIStatusError(504, "gateway timeout"))
+        True
+    """
+    if isinstance(error, APIError) and error.maybe_sent_before:
+        return True
+    if isinstance(error, APIConnectionError):
+        return error.maybe_sent
+    if isinstance(error, APIStatusError):
+        return status_may_have_been_acted_upon(error.status)
+    if isinstance(error, APIResponseError):
+        return True
+    return not isinstance(error, D360Error)

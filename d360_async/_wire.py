@@ -1,0 +1,111 @@
+"""The moment a request goes on the wire, seen from inside aiohttp's connection pool.
+
+aiohttp has no public hook between "a connection was obtained" and "the request starts to be
+written". Its request tracing signals come close (``TraceConfig.on_connection_create_end`` and
+``on_connection_reuseconn``) but cannot be used to *stop* a request: in aiohttp 3.14 an exception
+raised by either signal leaks the connection (``BaseConnector.connect`` releases the slot but
+never closes a new connection; ``_get`` drops a pooled one without closing or returning it).
+
+So the seam is a connector: :class:`WireConnector` (the client's own sessions use it) returns
+from ``connect()`` with the connection, and only then runs the request's ``on_wire`` callback.
+From there ``ClientSession._request`` goes straight to ``ClientRequest.send``, whose first await
+writes the request line and headers: no other await sits between ``on_wire`` returning and the
+first byte reaching the socket. If ``on_wire`` raises, the connection is returned to the pool
+untouched (nothing was written on it) and the exception propagates.
+
+The request being sent is found through a context variable set by the transport around
+``session.request()``: aiohttp runs ``connect()`` in the caller's task, so concurrent requests
+never see each other's state.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import enum
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+import aiohttp
+
+if TYPE_CHECKING:
+    from aiohttp.client_reqrep import ClientRequest
+    from aiohttp.connector import Connection
+    from aiohttp.tracing import Trace
+
+__all__ = ["CURRENT", "OnWire", "Phase", "WireConnector", "WireState"]
+
+OnWire = Callable[[], Awaitable[None]]
+
+
+class Phase(enum.Enum):
+    """How far the current attempt of a request got."""
+
+    #: Not yet in the connection pool (or the session is not one whose pool reports).
+    BEFORE = "before"
+    #: Waiting for a pooled connection or opening a new one: nothing written yet.
+    CONNECTING = "connecting"
+    #: A connection was obtained and ``on_wire`` returned: the request may have been written.
+    WIRE = "wire"
+
+
+class WireState:
+    """Where one request stands; shared by its attempts.
+
+    Attributes:
+        phase: The current attempt's phase.
+        on_wire: The callback still to run (None once it ran, or when there is none).
+        hook_error: What ``on_wire`` raised, to re-raise unchanged whatever aiohttp made of it.
+    """
+
+    __slots__ = ("hook_error", "on_wire", "phase")
+
+    def __init__(self, on_wire: OnWire | None) -> None:
+        self.phase = Phase.BEFORE
+        self.on_wire = on_wire
+        self.hook_error: BaseException | None = None
+
+    async def run_on_wire(self) -> None:
+        """Run ``on_wire`` once (at most once per request, whatever the attempts)."""
+        hook = self.on_wire
+        if hook is not None:
+            self.on_wire = None
+            try:
+                await hook()
+            except Exception as exc:
+                self.hook_error = exc
+                raise
+
+
+#: The request the current task is sending (set by the transport around ``session.request``).
+CURRENT: contextvars.ContextVar[WireState | None] = contextvars.ContextVar(
+    "d360_async_wire", default=None
+)
+
+
+class WireConnector(aiohttp.TCPConnector):
+    """A ``TCPConnector`` that reports the moment a request gets its connection.
+
+    Behaves exactly like ``aiohttp.TCPConnector`` for requests not sent by a d360 transport.
+    """
+
+    async def connect(
+        self,
+        req: ClientRequest,
+        traces: list[Trace],
+        timeout: aiohttp.ClientTimeout,  # noqa: ASYNC109 (aiohttp's signature)
+    ) -> Connection:
+        """Obtain a connection as aiohttp does, then run the request's ``on_wire``."""
+        state = CURRENT.get()
+        if state is None:
+            return await super().connect(req, traces, timeout)
+        if state.phase is Phase.BEFORE:  # an aiohttp-internal reconnect keeps WIRE
+            state.phase = Phase.CONNECTING
+        conn = await super().connect(req, traces, timeout)
+        if state.on_wire is not None:
+            try:
+                await state.run_on_wire()
+            except BaseException:
+                conn.release()  # nothing was written on it: back to the pool
+                raise
+        state.phase = Phase.WIRE
+        return conn
