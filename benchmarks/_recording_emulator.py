@@ -137,16 +137,15 @@ async def main() -> None:
                 return
             command, _, argument = line.strip().partition(" ")
             if command == "dump":
-                Path(argument).write_text(
-                    json.dumps(
-                        {
-                            "accepted": [message.timestamp for message in emulator.sent_messages],
-                            "rate_limited": emulator.rate_limited,
-                            "duplicates": len(emulator.duplicate_recipients()),
-                            "requests": dict(emulator.requests),
-                        }
-                    )
+                text = json.dumps(
+                    {
+                        "accepted": [message.timestamp for message in emulator.sent_messages],
+                        "rate_limited": emulator.rate_limited,
+                        "duplicates": len(emulator.duplicate_recipients()),
+                        "requests": dict(emulator.requests),
+                    }
                 )
+                await asyncio.to_thread(Path(argument).write_text, text)
                 print("ok", flush=True)
 
 

@@ -159,9 +159,7 @@ async def reset_stats(redis_url: str) -> None:
         await client.aclose()
 
 
-def run_phase(
-    args: argparse.Namespace, redis_url: str, *, kill_at: float | None
-) -> dict[str, Any]:
+def run_phase(args: argparse.Namespace, redis_url: str, *, kill_at: float | None) -> dict[str, Any]:
     asyncio.run(reset_stats(redis_url))
     options = ("--rate", str(args.rate), "--latency-ms", str(LATENCY_MS), "--seed", "1")
     with Recording(*options) as emulator:

@@ -197,7 +197,9 @@ async def bench(args: argparse.Namespace) -> int:
         cells.extend(done)
     missed = [c for c in cells if not c.met]
     verdict = "met" if not missed else f"MISSED in {len(missed)} cell(s)"
-    print(f"\ntarget: >= {TARGET:.0%} of the limit, no 429, nothing failed, in every cell: {verdict}")
+    print(
+        f"\ntarget: >= {TARGET:.0%} of the limit, no 429, nothing failed, in every cell: {verdict}"
+    )
     return 1 if args.check and missed else 0
 
 

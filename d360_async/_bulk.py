@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
+from ._concurrency import AdaptiveConcurrency, Concurrency, check_concurrency
 from ._errors import (
     APIConnectionError,
     APIError,
@@ -41,6 +42,7 @@ from ._errors import (
 )
 from ._fanout import bounded_each, bounded_map
 from ._journal import Journal, JournalError
+from ._limits import Scope
 from ._models_messages import MarketingMessageRequest
 from ._payloads import MessageInput, prepare_message
 from ._recipients import RecipientSet, recipient_key
@@ -220,7 +222,7 @@ class BulkRun:
         client: D360Client,
         messages: Iterable[MessageInput] | AsyncIterable[MessageInput],
         *,
-        concurrency: int,
+        concurrency: Concurrency,
         journal: str | Path | None,
         on_progress: Callable[[BulkReport], object] | None,
         preflight: bool,
@@ -229,8 +231,7 @@ class BulkRun:
         preflight_window: int,
         progress_interval: float,
     ) -> None:
-        if concurrency < 1:
-            raise ValidationError("concurrency", "must be at least 1")
+        check_concurrency(concurrency)
         self._client = client
         self._transport = client._get_transport()
         self._messages = messages
@@ -280,7 +281,7 @@ class BulkRun:
         self._keep = False
         try:
             async with self._admitted() as items:
-                await bounded_each(items, self._one, self._concurrency)
+                await bounded_each(items, self._one, self._fanout())
             await self._end()
         finally:
             await self._close()
@@ -310,7 +311,7 @@ class BulkRun:
         try:
             async with (
                 self._admitted() as items,
-                aclosing(bounded_map(items, self._one, self._concurrency)) as results,
+                aclosing(bounded_map(items, self._one, self._fanout())) as results,
             ):
                 async for result in results:
                     assert result is not None  # results are kept when iterating
@@ -318,6 +319,10 @@ class BulkRun:
             await self._end()
         finally:
             await self._close()
+
+    def _fanout(self) -> int | AdaptiveConcurrency:
+        """This run's concurrency: an int, or the ``"auto"`` controller (a fresh one)."""
+        return self._client._concurrency(self._concurrency, Scope.MESSAGES)
 
     async def _start(self) -> None:
         if self._iterated:

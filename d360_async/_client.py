@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 import aiohttp
 from aiolimiter import AsyncLimiter
 
+from ._concurrency import AdaptiveConcurrency, Concurrency, auto_concurrency, default_pool
 from ._converter import structure
 from ._errors import APIResponseError, ValidationError
-from ._limits import RateLimiter, make_limiter
+from ._limits import RateLimiter, Scope, make_limiter
 from ._models_events import ConversionDataset, ConversionEventsResponse
 from ._models_insights import (
     DatasetQuality,
@@ -85,7 +86,9 @@ class D360Client:
             a 429 lives in the limiter, per scope (sends, events, reads): clients sharing a
             limiter share its pauses, and a throttled read does not pause sends.
         retry: When to retry; see ``RetryPolicy``.
-        max_connections: Size of the connection pool (ignored with ``session``).
+        max_connections: Size of the connection pool (ignored with ``session``). By default
+            1.25 s of requests at the limiter's rate for sends or events, at least 100 (1,250
+            at 1,000/s): what ``concurrency="auto"`` needs at up to about 1 s of latency.
         session: An aiohttp session to use instead of the client's own.
 
     Raises:
@@ -124,7 +127,7 @@ class D360Client:
         timeout: float | aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
         rate_limit: float | AsyncLimiter | RateLimiter | None = 80.0,
         retry: RetryPolicy | None = None,
-        max_connections: int = 100,
+        max_connections: int | None = None,
         session: aiohttp.ClientSession | None = None,
     ) -> None:
         key = api_key if api_key is not None else os.environ.get("D360_API_KEY")
@@ -136,7 +139,11 @@ class D360Client:
             base_url = os.environ.get("D360_BASE_URL") or DEFAULT_BASE_URL
         if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
             raise ValidationError("base_url", "must start with http:// or https://")
-        if max_connections < 1:
+        if max_connections is not None and (
+            isinstance(max_connections, bool)
+            or not isinstance(max_connections, int)
+            or max_connections < 1
+        ):
             raise ValidationError("max_connections", "must be at least 1")
         self._key = key.strip()
         self._base_url = base_url.rstrip("/")
@@ -147,7 +154,9 @@ class D360Client:
         )
         self._limiter = make_limiter(rate_limit)
         self._retry = retry if retry is not None else RetryPolicy()
-        self._max_connections = max_connections
+        self._max_connections = (
+            max_connections if max_connections is not None else default_pool(self._limiter)
+        )
         self._session = session
         self._own_session = session is None
         self._transport: Transport | None = None
@@ -206,6 +215,20 @@ class D360Client:
                 retry=self._retry,
             )
         return self._transport
+
+    def _concurrency(self, concurrency: object, scope: Scope) -> int | AdaptiveConcurrency:
+        """A run's ``concurrency``: an int as given, or ``"auto"`` made an
+        ``AdaptiveConcurrency`` for the limiter's rate of ``scope`` (see ``_concurrency``)."""
+        transport = self._get_transport()
+        connector = transport.session.connector
+        pool = connector.limit if connector is not None else 0
+        return auto_concurrency(
+            concurrency,
+            limiter=self._limiter,
+            scope=scope,
+            pool=pool,
+            throttled=lambda: transport.throttled,
+        )
 
     async def _call(
         self,
@@ -495,7 +518,7 @@ class D360Client:
         self,
         messages: Iterable[MessageInput] | AsyncIterable[MessageInput],
         *,
-        concurrency: int = 50,
+        concurrency: Concurrency = "auto",
         journal: str | Path | None = None,
         on_progress: Callable[[BulkReport], object] | None = None,
         preflight: bool = True,
@@ -512,7 +535,9 @@ class D360Client:
 
         Args:
             messages: Any iterable or async iterable of ``MarketingMessageRequest`` or dicts.
-            concurrency: Sends in flight at once.
+            concurrency: Sends in flight at once: ``"auto"`` (the default) follows the rate
+                limit and the measured latency (rate x latency x 1.25, within the connection
+                pool; 50 without a rate limit); an int fixes it.
             journal: A SQLite file recording every message's state. Re-running the same
                 campaign with it sends only what was not sent.
             on_progress: Called with a ``BulkReport`` at most every ``progress_interval``
@@ -563,7 +588,7 @@ class D360Client:
         events: Iterable[EventInput] | AsyncIterable[EventInput],
         *,
         batch_size: int = 1000,
-        concurrency: int = 4,
+        concurrency: Concurrency = "auto",
         test_event_code: str | None = None,
         partner_agent: str | None = None,
         hash_pii: bool = True,
@@ -579,7 +604,9 @@ class D360Client:
             meta_node_id: The dataset (or business node) the events belong to.
             events: Any iterable or async iterable of ``ConversionEvent`` or dicts.
             batch_size: Events per request, at most 1,000.
-            concurrency: Requests in flight at once.
+            concurrency: Requests in flight at once: ``"auto"`` (the default) follows the
+                limiter's rate for Conversions API posts and the measured latency; 4 when that
+                scope has no rate limit (the default client's); an int fixes it.
             test_event_code: Route the events to Events Manager's test tab.
             partner_agent: Partner attribution string.
             hash_pii: Normalise and SHA-256 hash ``user_data`` PII (already hashed values

@@ -11,8 +11,13 @@ limiter, the measured throughput takes the place of ``R``; when they do not, the
 by half per step.
 
 The fan-out (``_fanout``) asks for a permit before it takes an item and gives it back after.
-The limiter wrapper ``ObservedLimiter`` marks when each request leaves the limiter (in a
-context variable of the worker's task) and counts the pauses.
+The transport marks when each attempt leaves the limiter (``WIRE_START``, a context variable:
+each worker is its own task) and counts the times the server throttled it.
+
+Which rate: a limiter may tell it with a ``rate(scope)`` method (``LocalLimiter`` and
+``RedisRateLimiter`` do); None there means the scope is not rate limited, and ``"auto"`` is
+then a fixed bound (``UNLIMITED_CONCURRENCY``). A limiter without the method gets the
+adaptive control without a known rate.
 """
 
 from __future__ import annotations
@@ -25,15 +30,18 @@ from contextvars import ContextVar
 from typing import Final, Literal
 
 from ._errors import ValidationError
-from ._limits import RateLimiter, Scope
+from ._limits import Scope
 
 __all__ = [
     "DEFAULT_CEILING",
     "UNLIMITED_CONCURRENCY",
+    "WIRE_START",
     "AdaptiveConcurrency",
     "Concurrency",
-    "ObservedLimiter",
+    "auto_concurrency",
     "check_concurrency",
+    "default_pool",
+    "limiter_rate",
     "pool_size",
 ]
 
@@ -41,8 +49,9 @@ Concurrency = int | Literal["auto"]
 
 #: Most requests in flight ``"auto"`` ever allows (and never more than the connection pool).
 DEFAULT_CEILING: Final = 2000
-#: In flight with ``"auto"`` and no rate limit: nothing to follow, so today's fixed default.
-UNLIMITED_CONCURRENCY: Final = 50
+#: In flight with ``"auto"`` when the scope has no rate limit: nothing to follow, so the fixed
+#: defaults of earlier versions (50 sends, 4 Conversions API posts).
+UNLIMITED_CONCURRENCY: Final = {Scope.MESSAGES: 50, Scope.EVENTS: 4, Scope.READS: 4}
 #: Seconds of requests at the configured rate that the default connection pool holds: enough
 #: for ``"auto"`` at up to about 1 s of latency (with its 25 % headroom).
 POOL_SECONDS: Final = 1.25
@@ -59,8 +68,9 @@ _GROWTH: Final = 1.5
 #: Requests whose total time is this many times their wire time are held by the limiter.
 _LIMITER_BOUND: Final = 1.5
 
-#: When the current task's last request left the rate limiter (event loop time).
-_left_limiter: ContextVar[float] = ContextVar("d360_left_limiter", default=-math.inf)
+#: When the current task's last request attempt left the rate limiter (event loop time); set
+#: by the transport.
+WIRE_START: ContextVar[float] = ContextVar("d360_wire_start", default=-math.inf)
 
 
 def check_concurrency(value: object) -> Concurrency:
@@ -89,40 +99,70 @@ def pool_size(rate: float | None) -> int:
     return max(MIN_POOL, math.ceil(rate * POOL_SECONDS))
 
 
-class ObservedLimiter:
-    """A ``RateLimiter`` that notes when each request leaves it and counts the pauses.
-
-    Wraps the limiter a client's requests go through, for ``AdaptiveConcurrency``: the time a
-    request spends on the wire is measured from the moment it leaves the limiter.
+def limiter_rate(limiter: object, scope: Scope) -> float | Literal["unknown"] | None:
+    """Requests per second ``limiter`` allows for ``scope``: its ``rate(scope)`` if it has
+    that method (None: not limited), else ``"unknown"``.
 
     Example:
-        >>> class Free:
-        ...     async def acquire(self, scope: Scope, *, key: str | None = None) -> None: ...
-        ...     async def pause(self, scope: Scope, seconds: float) -> None: ...
-        >>> observed = ObservedLimiter(Free())
-        >>> asyncio.run(observed.pause(Scope.MESSAGES, 1.0)); observed.pauses
-        1
+        >>> from d360_async import LocalLimiter
+        >>> limiter = LocalLimiter(80)
+        >>> limiter_rate(limiter, Scope.MESSAGES), limiter_rate(limiter, Scope.EVENTS)
+        (80.0, None)
+        >>> limiter_rate(object(), Scope.MESSAGES)
+        'unknown'
     """
+    method = getattr(limiter, "rate", None)
+    if not callable(method):
+        return "unknown"
+    value = method(scope)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        return None
+    return float(value)
 
-    __slots__ = ("limiter", "pauses")
 
-    def __init__(self, limiter: RateLimiter) -> None:
-        self.limiter = limiter
-        #: How many times the server throttled a request through this limiter.
-        self.pauses = 0
+def auto_concurrency(
+    concurrency: object,
+    *,
+    limiter: object,
+    scope: Scope,
+    pool: int,
+    throttled: Callable[[], int],
+) -> int | AdaptiveConcurrency:
+    """What a run's ``concurrency`` argument means: an int as given; ``"auto"`` an
+    ``AdaptiveConcurrency`` for the limiter's rate of ``scope``, within the connection pool
+    (``pool``, 0: unlimited) and ``DEFAULT_CEILING``; or ``UNLIMITED_CONCURRENCY`` when the scope
+    has no rate limit.
 
-    def __repr__(self) -> str:
-        return repr(self.limiter)
+    Raises:
+        ValidationError: ``concurrency`` is neither ``"auto"`` nor an int of at least 1.
+    """
+    value = check_concurrency(concurrency)
+    ceiling = min(DEFAULT_CEILING, pool) if pool > 0 else DEFAULT_CEILING
+    if value != "auto":
+        return value
+    rate = limiter_rate(limiter, scope)
+    if rate is None:
+        return min(ceiling, UNLIMITED_CONCURRENCY[scope])
+    return AdaptiveConcurrency(
+        rate=None if rate == "unknown" else rate, ceiling=ceiling, pauses=throttled
+    )
 
-    async def acquire(self, scope: Scope, *, key: str | None = None) -> None:
-        """The wrapped limiter's ``acquire``; then note the time."""
-        await self.limiter.acquire(scope, key=key)
-        _left_limiter.set(asyncio.get_running_loop().time())
 
-    async def pause(self, scope: Scope, seconds: float) -> None:
-        """Count the pause, then the wrapped limiter's ``pause``."""
-        self.pauses += 1
-        await self.limiter.pause(scope, seconds)
+def default_pool(limiter: object) -> int:
+    """The connection pool a client makes when not told: ``pool_size`` of the fastest rate the
+    limiter reports for sends or Conversions API posts.
+
+    Example:
+        >>> from d360_async import LocalLimiter
+        >>> default_pool(LocalLimiter(1000)), default_pool(LocalLimiter(None)), default_pool(None)
+        (1250, 100, 100)
+    """
+    rates = [
+        rate
+        for scope in (Scope.MESSAGES, Scope.EVENTS)
+        if isinstance(rate := limiter_rate(limiter, scope), float)
+    ]
+    return pool_size(max(rates, default=None))
 
 
 class AdaptiveConcurrency:
@@ -133,7 +173,7 @@ class AdaptiveConcurrency:
         ceiling: Most permits ever (the connection pool, at most ``DEFAULT_CEILING``).
         floor: Fewest permits.
         headroom: Permits beyond Little's law, for jitter (1.25: a quarter more).
-        pauses: How many times the server has throttled so far (``ObservedLimiter.pauses``).
+        pauses: How many times the server has throttled so far (the transport's count).
         clock: Seconds, monotonic (default: the event loop's clock).
 
     The fan-out calls ``acquire()`` before taking an item and ``release(started)`` after it.
@@ -240,7 +280,7 @@ class AdaptiveConcurrency:
     def release(self, started: float) -> None:
         """Give a permit back; ``started`` is what ``acquire`` returned."""
         self._active -= 1
-        left = _left_limiter.get()
+        left = WIRE_START.get()
         if left >= started:  # the item made a request: one latency sample
             now = self._now()
             self._window.add(now - left, now - started)

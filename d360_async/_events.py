@@ -31,9 +31,11 @@ from typing import TYPE_CHECKING, Any, Final
 import attrs
 import orjson
 
+from ._concurrency import Concurrency, check_concurrency
 from ._converter import unstructure
 from ._errors import APIError, BadRequestError, D360Error, ValidationError
 from ._fanout import bounded_map
+from ._limits import Scope
 from ._models_events import (
     BatchResult,
     ConversionEvent,
@@ -410,7 +412,7 @@ class EventsRun:
         meta_node_id: The dataset or business node the events belong to.
         events: Any iterable or async iterable of ``ConversionEvent`` or mappings; read lazily.
         batch_size: Events per request, 1 to 1,000.
-        concurrency: Requests in flight at once.
+        concurrency: Requests in flight at once, or ``"auto"`` (see ``send_conversion_events``).
         test_event_code: Route the events to Events Manager's test tab.
         partner_agent: Partner attribution string.
         hash_pii: Normalise and hash ``user_data`` (see ``d360_async.hashing``); False sends
@@ -440,7 +442,7 @@ class EventsRun:
         events: Iterable[EventInput] | AsyncIterable[EventInput],
         *,
         batch_size: int = MAX_EVENTS_PER_REQUEST,
-        concurrency: int = 4,
+        concurrency: Concurrency = "auto",
         test_event_code: str | None = None,
         partner_agent: str | None = None,
         hash_pii: bool = True,
@@ -456,8 +458,7 @@ class EventsRun:
             raise ValidationError("events", "must be an iterable or async iterable of events")
         if isinstance(batch_size, bool) or not 1 <= batch_size <= MAX_EVENTS_PER_REQUEST:
             raise ValidationError("batch_size", f"must be 1 to {MAX_EVENTS_PER_REQUEST}")
-        if isinstance(concurrency, bool) or concurrency < 1:
-            raise ValidationError("concurrency", "must be at least 1")
+        check_concurrency(concurrency)
         if max_split_requests < 0:
             raise ValidationError("max_split_requests", "must not be negative")
         extras: dict[str, str] = {}
@@ -580,7 +581,8 @@ class EventsRun:
         self._ended = ended = asyncio.Event()
         work = self._work()
         try:
-            async with aclosing(bounded_map(work, self._process, self._concurrency)) as results:
+            concurrency = self._client._concurrency(self._concurrency, Scope.EVENTS)
+            async with aclosing(bounded_map(work, self._process, concurrency)) as results:
                 async for result in results:
                     self._counts.add(result)
                     logger.debug(

@@ -11,6 +11,7 @@ import aiohttp
 import orjson
 from yarl import URL
 
+from ._concurrency import WIRE_START
 from ._errors import (
     APIConnectionError,
     APIError,
@@ -92,6 +93,7 @@ class Transport:
         "_timeout",
         "_urls",
         "session",
+        "throttled",
     )
 
     def __init__(
@@ -121,6 +123,8 @@ class Transport:
         self._loop: asyncio.AbstractEventLoop | None = None
         # Whether the session's pool reports the moment a request gets its connection.
         self._seam = isinstance(session.connector, WireConnector)
+        #: How many times the server throttled a request (429 or a throttling code).
+        self.throttled = 0
 
     async def request(
         self,
@@ -195,6 +199,7 @@ class Transport:
                     f"the rate limiter failed: {type(exc).__name__}: {exc}"
                 ) from exc
             sent_at = loop.time()  # an attempt's timing starts when it goes out
+            WIRE_START.set(sent_at)  # for concurrency="auto": the latency without the limiter
             if attempt == 1:
                 started = sent_at
             if wire.on_wire is not None and not self._seam:
@@ -243,6 +248,7 @@ class Transport:
             delay = retry.next_delay(error, safety, attempt=attempt, elapsed=loop.time() - started)
             wait_here = delay or 0.0
             if isinstance(error, RateLimitError) and not error.per_recipient:
+                self.throttled += 1
                 # One pause for the whole scope, in the limiter: every request of the scope
                 # through it (other clients' included) waits it out, this one's retry too.
                 try:

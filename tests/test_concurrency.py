@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 from d360_async import ValidationError
 from d360_async._concurrency import (
+    WIRE_START,
     AdaptiveConcurrency,
-    ObservedLimiter,
     check_concurrency,
     pool_size,
 )
@@ -36,6 +36,7 @@ class SpacedLimiter:
         self.interval = 1 / rate
         self.next = 0.0
         self.paused_until = 0.0
+        self.pauses = 0
 
     async def acquire(self, scope: Scope, *, key: str | None = None) -> None:
         now = asyncio.get_running_loop().time()
@@ -45,14 +46,16 @@ class SpacedLimiter:
             await asyncio.sleep(start - now)
 
     async def pause(self, scope: Scope, seconds: float) -> None:
+        self.pauses += 1  # as the transport counts the throttled requests
         self.paused_until = max(self.paused_until, asyncio.get_running_loop().time() + seconds)
 
 
 class Service:
-    """Requests through an observed limiter, then ``latency`` on the wire; records starts."""
+    """Requests through a limiter, then ``latency`` on the wire, as the transport makes them
+    (it marks ``WIRE_START`` when an attempt leaves the limiter); records the answers."""
 
     def __init__(self, rate: float, latency: float, *, seed: int = 1) -> None:
-        self.limiter = ObservedLimiter(SpacedLimiter(rate))
+        self.limiter = SpacedLimiter(rate)
         self.latency = latency
         self.jitter = 0.2
         self.random = random.Random(seed)
@@ -61,6 +64,7 @@ class Service:
 
     async def request(self, _: object) -> None:
         await self.limiter.acquire(Scope.MESSAGES)
+        WIRE_START.set(asyncio.get_running_loop().time())
         self.in_flight += 1
         self.peak = max(self.peak, self.in_flight)
         spread = self.latency * self.jitter
