@@ -75,11 +75,13 @@ async def worker(args: argparse.Namespace) -> None:
     from d360_async.redis import RedisRateLimiter
 
     raise_open_files_limit()
-    await asyncio.sleep(max(0.0, args.start - time.time()))
+    print("ready", flush=True)  # imported: the parent gives every worker the same start time
+    start = float(await asyncio.to_thread(sys.stdin.readline))
+    await asyncio.sleep(max(0.0, start - time.time()))
     limiter = RedisRateLimiter(args.redis, account=API_KEY, rate=args.rate)
     async with limiter, D360Client(API_KEY, base_url=args.url, rate_limit=limiter) as client:
         report = await client.send_bulk(
-            messages(args.index, args.start + args.seconds), preflight=False
+            messages(args.index, start + args.seconds), preflight=False
         ).run()
     print(
         json.dumps(
@@ -88,6 +90,7 @@ async def worker(args: argparse.Namespace) -> None:
                 "failed": report.failed,
                 "unknown": report.unknown,
                 "round_trips": limiter.round_trips,
+                "rebooked": limiter.rebooked,
             }
         ),
         flush=True,
@@ -99,7 +102,6 @@ def start_workers(
 ) -> tuple[float, list[subprocess.Popen[str]]]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, (str(ROOT), env.get("PYTHONPATH"))))
-    start = time.time() + 2.0  # every worker imported and ready
     processes = [
         subprocess.Popen(
             [
@@ -116,15 +118,23 @@ def start_workers(
                 str(rate),
                 "--seconds",
                 str(seconds),
-                "--start",
-                repr(start),
             ],
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
             env=env,
         )
         for index in range(count)
     ]
+    for process in processes:
+        assert process.stdout is not None
+        if process.stdout.readline().strip() != "ready":
+            raise RuntimeError("a worker did not start")
+    start = time.time() + 0.5
+    for process in processes:
+        assert process.stdin is not None
+        process.stdin.write(f"{start!r}\n")
+        process.stdin.flush()
     return start, processes
 
 
@@ -196,13 +206,18 @@ def report_steady(args: argparse.Namespace, phase: dict[str, Any]) -> bool:
         f"\nsteady: {args.workers} workers x RedisRateLimiter(rate={args.rate:g}), emulator "
         f"bucket {args.rate:g}/s + {LATENCY_MS} ms, {args.seconds:g} s"
     )
-    print("worker  sent     failed  unknown  round trips/send")
+    print("worker  sent     failed  unknown  round trips/send  rebooked (late)")
     for index, w in enumerate(phase["workers"]):
         if w is None:
             print(f"{index:>6}  (no report)")
             continue
         per_send = w["round_trips"] / w["sent"] if w["sent"] else float("nan")
-        print(f"{index:>6}  {w['sent']:>7,}  {w['failed']:>6}  {w['unknown']:>7}  {per_send:.3f}")
+        print(
+            f"{index:>6}  {w['sent']:>7,}  {w['failed']:>6}  {w['unknown']:>7}  "
+            f"{per_send:>16.3f}  {w['rebooked']:>15,}"
+        )
+    counts = per_second(accepted, phase["start"], int(args.seconds) + 1)
+    print("accepted per second:", " ".join(str(count) for count in counts))
     print(f"accepted by the emulator: {len(accepted):,} ({sent:,} reported sent)")
     print(f"aggregate rate: {achieved:,.1f}/s = {achieved / args.rate:.1%} of {args.rate:g}/s")
     print(f"busiest 1-second window: {busiest} = {busiest / args.rate:.1%} of the limit")
@@ -284,7 +299,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--redis", help=argparse.SUPPRESS)
     parser.add_argument("--index", type=int, default=0, help=argparse.SUPPRESS)
-    parser.add_argument("--start", type=float, default=0.0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.kind == "worker":
         asyncio.run(worker(args))

@@ -13,6 +13,8 @@ they never exceed the number's limit:
   pause and books them again after it.
 - **An optional per-recipient pair limit** (Meta allows about one marketing message per
   recipient every 6 seconds), in the same script, keyed by a digest of the recipient key.
+- **A stall is not a burst.** A process that reaches a booked start too late (its event loop
+  stalled, an answer came slowly) books again instead of sending late (``max_lateness``).
 - **Fail closed.** Every call is bounded by ``timeout``; an unreachable, slow or failing server
   raises ``LimiterUnavailableError`` and the request is not sent. Never a send without the limit.
 
@@ -177,6 +179,9 @@ class RedisRateLimiter:
             recipient ``key``.
         timeout: Seconds any call to the server may take; beyond it ``acquire`` raises
             ``LimiterUnavailableError`` (the request is not sent).
+        max_lateness: Seconds a request may start after its booked time. A process that
+            reaches its start later (a stalled event loop, an answer slower than usual) books
+            again instead of sending late: a stall never turns into a burst.
         max_connections: Size of the connection pool made for a URL; callers wait for a free
             connection (within ``timeout``) rather than fail.
         prefix: First part of every key.
@@ -205,6 +210,7 @@ class RedisRateLimiter:
         burst: int = 1,
         pair_interval: float | None = None,
         timeout: float = 1.0,
+        max_lateness: float = 0.05,
         max_connections: int = 32,
         prefix: str = "d360",
     ) -> None:
@@ -252,6 +258,9 @@ class RedisRateLimiter:
         self._listener: asyncio.Task[None] | None = None
         self._subscribing: asyncio.Lock | None = None
         self._round_trips = 0
+        self._rebooked = 0
+        self._max_lateness = _positive("max_lateness", max_lateness)
+        self._round_trip_floor = math.inf
 
     def __repr__(self) -> str:
         rates = "".join(
@@ -265,6 +274,11 @@ class RedisRateLimiter:
     def rate(self, scope: Scope) -> float | None:
         """Requests per second allowed for ``scope`` (None: not rate limited)."""
         return self._scopes[Scope(scope)].rate
+
+    @property
+    def rebooked(self) -> int:
+        """Starts given up because this process reached them too late (``max_lateness``)."""
+        return self._rebooked
 
     @property
     def round_trips(self) -> int:
@@ -290,16 +304,26 @@ class RedisRateLimiter:
             keys = (state.key,)
         if self._listener is None:
             await self._listen()
+        loop = asyncio.get_running_loop()
         while True:
+            asked = loop.time()
             booked, delay, slot = await self._call(self._acquire, keys, state.args)
+            answered = loop.time()
             if not booked:  # the recipient's pair limit: nothing booked, ask again then
                 await asyncio.sleep(delay / _MICRO)
                 continue
             if slot < state.pause_end:  # booked before a pause we have heard of
                 await asyncio.sleep((state.pause_end - slot) / _MICRO)
                 continue
-            if delay <= 0 or await self._sleep(state, delay, slot):
+            if delay > 0 and not await self._sleep(state, delay, slot):
+                continue  # a pause covers the start: book again after it
+            # How late this start is: the answer's delay beyond the usual round trip, and the
+            # timer's. A stalled process books again rather than sending its overdue starts
+            # all at once (a burst the server would throttle).
+            late = self._late(answered - asked) + loop.time() - answered - delay / _MICRO
+            if late <= self._max_lateness:
                 return
+            self._rebooked += 1
 
     async def pause(self, scope: Scope, seconds: float) -> None:
         """No request of ``scope`` starts for ``seconds`` from now, in any process of the
@@ -344,6 +368,14 @@ class RedisRateLimiter:
                 return await script(keys=keys, args=args)
         except (RedisError, OSError, TimeoutError) as exc:
             raise _unavailable(exc) from exc
+
+    def _late(self, round_trip: float) -> float:
+        """How much longer than usual a round trip took (the usual: a floor that follows the
+        fastest recent trips at once and slower ones slowly)."""
+        floor = self._round_trip_floor
+        floor = round_trip if round_trip < floor else floor + 0.01 * (round_trip - floor)
+        self._round_trip_floor = floor
+        return round_trip - floor
 
     async def _sleep(self, state: _ScopeState, delay: int, slot: int) -> bool:
         """Sleep until the booked start; False when a pause covering it woke us early."""

@@ -169,6 +169,26 @@ async def test_pause_is_never_shortened(redis_server: RedisProcess, raw: aioredi
         assert time.monotonic() - began < 0.5
 
 
+async def test_a_stalled_process_books_again_instead_of_sending_late(
+    redis_server: RedisProcess,
+) -> None:
+    """A worker whose event loop stalls past its booked start gives the start up and books a
+    new one: its overdue requests never go out together as a burst."""
+    async with RedisRateLimiter(
+        redis_server.url, account=ACCOUNT, rate=10, max_lateness=0.05
+    ) as limiter:
+        await limiter.acquire(Scope.MESSAGES)  # the first start: now
+        sleeping = asyncio.ensure_future(starts(limiter, 3))  # booked 0.1, 0.2, 0.3 s ahead
+        await asyncio.sleep(0.02)
+        stalled_until = time.time() + 0.5
+        time.sleep(0.5)  # the whole process stalls (a long GC, a CPU-starved host)  # noqa: ASYNC251
+        late = await sleeping
+        assert limiter.rebooked >= 3
+        # booked again after the stall, and spaced as any others: no burst
+        for i, moment in enumerate(late):
+            assert moment >= stalled_until + i / 10 - EPSILON
+
+
 async def test_pair_limit_spaces_one_recipient(redis_server: RedisProcess) -> None:
     async with RedisRateLimiter(
         redis_server.url, account=ACCOUNT, rate=100, pair_interval=0.5
