@@ -13,6 +13,7 @@ import attrs
 from rich.console import Console
 
 from d360_async._client import DEFAULT_BASE_URL, D360Client
+from d360_async._limits import RateLimiter
 from d360_async._retry import RetryPolicy
 
 __all__ = [
@@ -169,7 +170,7 @@ class Context:
             raise UsageError("no API key: pass --api-key KEY or set D360_API_KEY")
         return self.api_key
 
-    def client(self, *, rate_limit: float | None = None) -> D360Client:
+    def client(self, *, rate_limit: float | RateLimiter | None = None) -> D360Client:
         """A client configured from the flags; the key is required.
 
         Raises:

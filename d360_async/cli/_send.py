@@ -22,6 +22,7 @@ from d360_async._builder import MessageBuilder, document, image, video
 from d360_async._bulk import BulkReport, SendResult, SendStatus
 from d360_async._client import D360Client
 from d360_async._errors import APIStatusError, LimiterUnavailableError
+from d360_async._limits import RateLimiter
 from d360_async._models_messages import MarketingMessageRequest, MessageTemplate
 from d360_async._payloads import MessageInput
 
@@ -223,7 +224,9 @@ def summary_line(report: BulkReport) -> str:
 
 
 @contextlib.asynccontextmanager
-async def _rate_limit(ctx: Context, args: argparse.Namespace) -> AsyncIterator[Any]:
+async def _rate_limit(
+    ctx: Context, args: argparse.Namespace
+) -> AsyncIterator[float | RateLimiter | None]:
     """``--rate``, shared through Redis with ``--redis-url`` (or ``D360_REDIS_URL``): every run
     and service with the same key and server then shares one limit and its pauses."""
     url = args.redis_url or os.environ.get("D360_REDIS_URL") or None
@@ -237,7 +240,10 @@ async def _rate_limit(ctx: Context, args: argparse.Namespace) -> AsyncIterator[A
     except ImportError:
         raise UsageError('--redis-url needs redis-py: pip install "d360-async[redis]"') from None
     # the limit belongs to the key's phone number: the key names it (only a digest is stored)
-    limiter = RedisRateLimiter(url, account=ctx.require_key(), rate=args.rate)
+    try:
+        limiter = RedisRateLimiter(url, account=ctx.require_key(), rate=args.rate)
+    except ValueError as exc:  # a malformed URL (its text is not repeated: it may hold a password)
+        raise UsageError(f"--redis-url: {exc}") from None
     try:
         async with limiter:
             yield limiter
