@@ -196,7 +196,6 @@ class RedisRateLimiter:
         RedisRateLimiter(account=<digest 62609543...>, messages=1000.0/s, pair_interval=6.0)
         >>> limiter.rate(Scope.MESSAGES), limiter.rate(Scope.EVENTS)
         (1000.0, None)
-        >>> asyncio.run(limiter.aclose())  # (nothing was connected yet)
     """
 
     def __init__(
