@@ -25,7 +25,7 @@ from types import TracebackType
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import API_KEY, ROOT, _server_cpu
+from _common import API_KEY, ROOT, _server_cpu, stop
 
 from d360_async.testing._cli import build_parser, emulator_from_args
 
@@ -80,12 +80,7 @@ class Recording:
         process, self._process = self._process, None
         if process is None:
             return
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
         for stream in (process.stdin, process.stdout):
             if stream is not None:
                 stream.close()

@@ -46,27 +46,19 @@ from _recording_emulator import (
     raise_open_files_limit,
     rate,
 )
+from bench_bulk import messages
 
 SHARE_TARGET = 0.97
 WINDOW_CEILING = 1.05
 LATENCY_MS = 50
 
 
-def messages(worker: int, deadline: float) -> Iterator[dict[str, Any]]:
-    """Distinct recipients per worker, until the deadline (wall clock)."""
-    i = 0
-    while time.time() < deadline:
-        yield {
-            "to": f"49{worker + 1:02d}{i:09d}",
-            "template": {
-                "name": "welcome_offer",
-                "language": {"code": "en_US", "policy": "deterministic"},
-                "components": [
-                    {"type": "body", "parameters": [{"type": "text", "text": f"User {i}"}]}
-                ],
-            },
-        }
-        i += 1
+def until(deadline: float, worker: int) -> Iterator[dict[str, Any]]:
+    """The worker's own recipients (bench_bulk's messages), until the deadline (wall clock)."""
+    for message in messages(10**7, worker * 10**7):
+        if time.time() >= deadline:
+            return
+        yield message
 
 
 async def worker(args: argparse.Namespace) -> None:
@@ -81,7 +73,7 @@ async def worker(args: argparse.Namespace) -> None:
     limiter = RedisRateLimiter(args.redis, account=API_KEY, rate=args.rate)
     async with limiter, D360Client(API_KEY, base_url=args.url, rate_limit=limiter) as client:
         report = await client.send_bulk(
-            messages(args.index, start + args.seconds), preflight=False
+            until(start + args.seconds, args.index), preflight=False
         ).run()
     print(
         json.dumps(

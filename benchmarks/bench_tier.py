@@ -36,6 +36,7 @@ import attrs
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import API_KEY, pin_client
 from _recording_emulator import Recording, busiest_window, raise_open_files_limit, rate
+from bench_bulk import messages
 
 from d360_async import D360Client, LocalLimiter, Scope
 
@@ -66,20 +67,6 @@ class Cell:
 def latency_options(latency_ms: int) -> list[str]:
     """L ms +/-20 %: a fixed 0.8 L plus a uniform 0 to 0.4 L."""
     return ["--latency-ms", f"{0.8 * latency_ms:g}", "--latency-jitter-ms", f"{0.4 * latency_ms:g}"]
-
-
-def messages(count: int) -> Iterator[dict[str, Any]]:
-    for i in range(count):
-        yield {
-            "to": f"49151{i:08d}",
-            "template": {
-                "name": "welcome_offer",
-                "language": {"code": "en_US", "policy": "deterministic"},
-                "components": [
-                    {"type": "body", "parameters": [{"type": "text", "text": f"User {i}"}]}
-                ],
-            },
-        }
 
 
 def events(count: int) -> Iterator[dict[str, Any]]:
@@ -122,7 +109,7 @@ async def bulk_cell(limit: int, latency_ms: int, seconds: float) -> Cell:
     count = int(limit * seconds)
     with Recording("--rate", str(limit), "--seed", "1", *latency_options(latency_ms)) as emulator:
         async with D360Client(API_KEY, base_url=emulator.url, rate_limit=limit) as client:
-            report = await client.send_bulk(messages(count)).run()
+            report = await client.send_bulk(messages(count, 0)).run()
         dump = emulator.dump()
     accepted = dump["accepted"]
     return Cell(
