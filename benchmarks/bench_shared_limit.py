@@ -67,11 +67,13 @@ async def worker(args: argparse.Namespace) -> None:
     from d360_async.redis import RedisRateLimiter
 
     raise_open_files_limit()
-    print("ready", flush=True)  # imported: the parent gives every worker the same start time
-    start = float(await asyncio.to_thread(sys.stdin.readline))
-    await asyncio.sleep(max(0.0, start - time.time()))
     limiter = RedisRateLimiter(args.redis, account=API_KEY, rate=args.rate)
     async with limiter, D360Client(API_KEY, base_url=args.url, rate_limit=limiter) as client:
+        # warm: connected to Redis (pauses subscribed, scripts loaded) and to the emulator
+        await client.get_message_templates(limit=1)
+        print("ready", flush=True)  # the parent gives every worker the same start time
+        start = float(await asyncio.to_thread(sys.stdin.readline))
+        await asyncio.sleep(max(0.0, start - time.time()))
         report = await client.send_bulk(
             until(start + args.seconds, args.index), preflight=False
         ).run()

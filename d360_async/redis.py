@@ -37,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import math
+import time
 from types import TracebackType
 from typing import Any, Final, Self
 
@@ -209,7 +210,7 @@ class RedisRateLimiter:
         burst: int = 1,
         pair_interval: float | None = None,
         timeout: float = 1.0,
-        max_lateness: float = 0.05,
+        max_lateness: float = 0.025,
         max_connections: int = 32,
         prefix: str = "d360",
     ) -> None:
@@ -259,7 +260,7 @@ class RedisRateLimiter:
         self._round_trips = 0
         self._rebooked = 0
         self._max_lateness = _positive("max_lateness", max_lateness)
-        self._round_trip_floor = math.inf
+        self._usual_skew = math.inf
 
     def __repr__(self) -> str:
         rates = "".join(
@@ -303,24 +304,22 @@ class RedisRateLimiter:
             keys = (state.key,)
         if self._listener is None:
             await self._listen()
-        loop = asyncio.get_running_loop()
         while True:
-            asked = loop.time()
             booked, delay, slot = await self._call(self._acquire, keys, state.args)
-            answered = loop.time()
             if not booked:  # the recipient's pair limit: nothing booked, ask again then
                 await asyncio.sleep(delay / _MICRO)
                 continue
             if slot < state.pause_end:  # booked before a pause we have heard of
                 await asyncio.sleep((state.pause_end - slot) / _MICRO)
                 continue
+            # where the server's clock stands on ours, answer's way included (see _skew)
+            skew = self._skew(time.time() - (slot - delay) / _MICRO)
             if delay > 0 and not await self._sleep(state, delay, slot):
                 continue  # a pause covers the start: book again after it
-            # How late this start is: the answer's delay beyond the usual round trip, and the
-            # timer's. A stalled process books again rather than sending its overdue starts
-            # all at once (a burst the server would throttle).
-            late = self._late(answered - asked) + loop.time() - answered - delay / _MICRO
-            if late <= self._max_lateness:
+            # How late this start is, on the server's clock. A stalled process books again
+            # rather than sending its overdue starts all at once (a burst the server would
+            # throttle). Waiting for a connection before the script ran does not count.
+            if time.time() - skew - slot / _MICRO <= self._max_lateness:
                 return
             self._rebooked += 1
 
@@ -368,13 +367,16 @@ class RedisRateLimiter:
         except (RedisError, OSError, TimeoutError) as exc:
             raise _unavailable(exc) from exc
 
-    def _late(self, round_trip: float) -> float:
-        """How much longer than usual a round trip took (the usual: a floor that follows the
-        fastest recent trips at once and slower ones slowly)."""
-        floor = self._round_trip_floor
-        floor = round_trip if round_trip < floor else floor + 0.01 * (round_trip - floor)
-        self._round_trip_floor = floor
-        return round_trip - floor
+    def _skew(self, seen: float) -> float:
+        """Our clock minus the server's, as usually seen: ``seen`` is how far ahead of the
+        server's ``TIME`` our clock was when its answer arrived (the clocks' difference plus
+        the answer's way back). The usual value follows the lowest seen at once and higher
+        ones slowly, so that a slow answer shows as lateness, and a clock that was set
+        forward is caught up with."""
+        usual = self._usual_skew
+        usual = seen if seen < usual else usual + 0.01 * (seen - usual)
+        self._usual_skew = usual
+        return usual
 
     async def _sleep(self, state: _ScopeState, delay: int, slot: int) -> bool:
         """Sleep until the booked start; False when a pause covering it woke us early."""

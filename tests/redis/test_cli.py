@@ -50,7 +50,7 @@ async def test_two_runs_at_once_share_the_limit(redis_server: RedisProcess, tmp_
         keys = await redis_keys(redis_server.url)
     assert [run.code for run in runs] == [0, 0], [run.err for run in runs]
     assert len(accepted) == 80
-    assert busiest_second(accepted) <= 20 + 2  # one start every 1/20 s (+ arrival jitter)
+    assert busiest_second(accepted) <= 25  # one start every 1/20 s (+ jitter); unshared: ~40
     assert keys and all(key.startswith("d360:{") for key in keys)
     assert not any(emu.api_key in key for key in keys)  # only a digest of the key
 

@@ -119,14 +119,16 @@ async def test_redis_stopped_mid_campaign_fails_closed_and_a_resume_completes(
             report = await run
             ended_at = time.time()
         first = len(emu.sent_messages)
-        late = [m.timestamp for m in emu.sent_messages if m.timestamp > stopped_at + 1.0]
+        after_stop = [m for m in emu.sent_messages if m.timestamp > stopped_at]
 
         assert report.stopped is not None and "rate limiter unavailable" in report.stopped
         assert report.sent == first < total
         assert report.failed >= 1 and report.unknown == 0
         assert report.sent + report.failed + report.skipped == total
         assert ended_at - stopped_at < timeout + 5.0  # within the timeout (generous: load)
-        assert late == []  # nothing went out after the limiter failed (in-flight ones aside)
+        # only what had its start already (in flight, or booked before): unthrottled, the
+        # other ~100 messages would have gone out at once
+        assert len(after_stop) <= 10
 
         redis_server.start()
         limiter = RedisRateLimiter(redis_server.url, account=emu.api_key, rate=rate)
