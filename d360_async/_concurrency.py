@@ -61,6 +61,9 @@ MIN_POOL: Final = 100
 _HEADROOM: Final = 1.25
 _MIN_PERIOD: Final = 0.1
 _MAX_PERIOD: Final = 1.0
+#: Until the first answer, the latency is taken to be the time waited plus this (two steps):
+#: the requests that start before the next step (and a limiter's first burst) need permits.
+_AHEAD: Final = 2 * _MIN_PERIOD
 _THROTTLE_CUT: Final = 2 / 3
 _THROTTLE_RECOVERY: Final = 0.1
 _MIN_THROTTLE_FACTOR: Final = 0.1
@@ -181,7 +184,7 @@ class AdaptiveConcurrency:
     Example:
         >>> gate = AdaptiveConcurrency(rate=1000, ceiling=1250)
         >>> gate.workers, gate.limit
-        (1250, 125)
+        (1250, 250)
     """
 
     __slots__ = (
@@ -228,7 +231,8 @@ class AdaptiveConcurrency:
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._timer: asyncio.TimerHandle | None = None
         self._started: float | None = None
-        start = 16 if rate is None else math.ceil(rate * _MIN_PERIOD * headroom)
+        # before any answer: enough for the limiter's first burst and the first step's starts
+        start = 16 if rate is None else math.ceil(rate * _AHEAD * headroom)
         self._limit = self._bounded(start)
 
     @property
@@ -325,8 +329,9 @@ class AdaptiveConcurrency:
             else:
                 self._latency += 0.3 * (wire - self._latency)  # down gently
         elif self._latency is None and self._started is not None:
-            # nothing answered yet: the latency is at least the time since the first request
-            target = self._target(now - self._started, window, now)
+            # nothing answered yet: the latency is at least the time since the first request,
+            # and the requests started until the next step will still be in flight then
+            target = self._target(now - self._started + _AHEAD, window, now)
             self._limit = max(self._limit, self._bounded(target))
             return
         if self._latency is not None:
