@@ -85,6 +85,7 @@ async def worker(args: argparse.Namespace) -> None:
                 "unknown": report.unknown,
                 "round_trips": limiter.round_trips,
                 "rebooked": limiter.rebooked,
+                "stopped": report.stopped,
             }
         ),
         flush=True,
@@ -212,6 +213,9 @@ def report_steady(args: argparse.Namespace, phase: dict[str, Any]) -> bool:
         )
     counts = per_second(accepted, phase["start"], int(args.seconds) + 1)
     print("accepted per second:", " ".join(str(count) for count in counts))
+    for index, w in enumerate(workers):
+        if w.get("stopped"):
+            print(f"worker {index} stopped: {w['stopped']}")
     print(f"accepted by the emulator: {len(accepted):,} ({sent:,} reported sent)")
     print(f"aggregate rate: {achieved:,.1f}/s = {achieved / args.rate:.1%} of {args.rate:g}/s")
     print(f"busiest 1-second window: {busiest} = {busiest / args.rate:.1%} of the limit")

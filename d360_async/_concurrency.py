@@ -68,6 +68,8 @@ _THROTTLE_CUT: Final = 2 / 3
 _THROTTLE_RECOVERY: Final = 0.1
 _MIN_THROTTLE_FACTOR: Final = 0.1
 _GROWTH: Final = 1.5
+#: Event loop lag (seconds a decision comes late) beyond which the permits do not grow.
+_LAGGING: Final = 0.05
 #: Requests whose total time is this many times their wire time are held by the limiter.
 _LIMITER_BOUND: Final = 1.5
 
@@ -190,6 +192,7 @@ class AdaptiveConcurrency:
     __slots__ = (
         "_active",
         "_clock",
+        "_due",
         "_factor",
         "_floor",
         "_headroom",
@@ -230,6 +233,7 @@ class AdaptiveConcurrency:
         self._active = 0
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._timer: asyncio.TimerHandle | None = None
+        self._due = 0.0  # when the timer should fire
         self._started: float | None = None
         # before any answer: enough for the limiter's first burst and the first step's starts
         start = 16 if rate is None else math.ceil(rate * _AHEAD * headroom)
@@ -300,10 +304,12 @@ class AdaptiveConcurrency:
 
     def _arm(self) -> None:
         period = min(_MAX_PERIOD, max(_MIN_PERIOD, self._latency or 0.0))
+        self._due = self._now() + period
         self._timer = asyncio.get_running_loop().call_later(period, self._tick)
 
     def _tick(self) -> None:
-        self.adapt(self._now())
+        now = self._now()
+        self.adapt(now, lag=now - self._due)
         self._grant()
         if self._active or self._waiters:
             self._arm()
@@ -311,8 +317,22 @@ class AdaptiveConcurrency:
             self._timer = None
             self._started = None
 
-    def adapt(self, now: float) -> None:
-        """Re-decide the permits from what was measured since the last call."""
+    def adapt(self, now: float, *, lag: float = 0.0) -> None:
+        """Re-decide the permits from what was measured since the last call.
+
+        ``lag``: how late this decision comes (the event loop's lag). A loop that lags has no
+        CPU to spare: more requests in flight would not go faster, and their waits would make
+        the measured latency, hence the permits, grow without end. The permits do not grow
+        then (they may shrink).
+        """
+        if lag > _LAGGING:
+            ceiling = self._limit
+            self._decide(now)
+            self._limit = min(self._limit, ceiling)
+        else:
+            self._decide(now)
+
+    def _decide(self, now: float) -> None:
         pauses = self._pauses()
         if pauses != self._seen_pauses:
             self._seen_pauses = pauses

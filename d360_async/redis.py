@@ -109,6 +109,8 @@ return wanted
 """
 
 _MICRO: Final = 1_000_000
+#: A start found too late is booked again at most this many times in a row, then goes.
+_REBOOKS: Final = 3
 _SCOPES: Final = {scope.value: scope for scope in Scope}
 
 
@@ -153,6 +155,29 @@ class _ScopeState:
         self.sleepers: dict[asyncio.Future[bool], int] = {}
 
 
+class _Usual:
+    """The usual value of a measure: follows the lowest seen at once and higher ones slowly
+    (a hundredth of the way per value), so that a spike stands out while a lasting change
+    (a clock set forward, a host that got slower) becomes the new usual.
+
+    Example:
+        >>> lateness = _Usual()
+        >>> [round(lateness.usual(seen), 3) for seen in (0.002, 0.001, 0.5, 0.001)]
+        [0.002, 0.001, 0.006, 0.001]
+    """
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value = math.inf
+
+    def usual(self, seen: float) -> float:
+        """Take ``seen`` into account; returns the usual value."""
+        value = self.value
+        self.value = value = seen if seen < value else value + 0.01 * (seen - value)
+        return value
+
+
 def _wake(future: asyncio.Future[bool], slot_reached: bool) -> None:
     if not future.done():
         future.set_result(slot_reached)
@@ -180,9 +205,10 @@ class RedisRateLimiter:
             recipient ``key``.
         timeout: Seconds any call to the server may take; beyond it ``acquire`` raises
             ``LimiterUnavailableError`` (the request is not sent).
-        max_lateness: Seconds a request may start after its booked time. A process that
-            reaches its start later (a stalled event loop, an answer slower than usual) books
-            again instead of sending late: a stall never turns into a burst.
+        max_lateness: Seconds a request may start later than this process's usual lateness
+            behind its booked time. A process that reaches its start later (a stalled event
+            loop, an answer slower than usual) books again (up to 3 times in a row) instead of
+            sending late: a stall never turns into a burst.
         max_connections: Size of the connection pool made for a URL; callers wait for a free
             connection (within ``timeout``) rather than fail.
         prefix: First part of every key.
@@ -260,7 +286,10 @@ class RedisRateLimiter:
         self._round_trips = 0
         self._rebooked = 0
         self._max_lateness = _positive("max_lateness", max_lateness)
-        self._usual_skew = math.inf
+        # Our clock minus the server's as usually seen when an answer arrives (the clocks'
+        # difference plus the answer's way back); and how late our starts usually are.
+        self._skew = _Usual()
+        self._lateness = _Usual()
 
     def __repr__(self) -> str:
         rates = "".join(
@@ -304,6 +333,7 @@ class RedisRateLimiter:
             keys = (state.key,)
         if self._listener is None:
             await self._listen()
+        rebooks = 0
         while True:
             booked, delay, slot = await self._call(self._acquire, keys, state.args)
             if not booked:  # the recipient's pair limit: nothing booked, ask again then
@@ -312,15 +342,19 @@ class RedisRateLimiter:
             if slot < state.pause_end:  # booked before a pause we have heard of
                 await asyncio.sleep((state.pause_end - slot) / _MICRO)
                 continue
-            # where the server's clock stands on ours, answer's way included (see _skew)
-            skew = self._skew(time.time() - (slot - delay) / _MICRO)
+            # where the server's clock stands on ours, answer's way included (see _usual)
+            skew = self._skew.usual(time.time() - (slot - delay) / _MICRO)
             if delay > 0 and not await self._sleep(state, delay, slot):
                 continue  # a pause covers the start: book again after it
-            # How late this start is, on the server's clock. A stalled process books again
-            # rather than sending its overdue starts all at once (a burst the server would
-            # throttle). Waiting for a connection before the script ran does not count.
-            if time.time() - skew - slot / _MICRO <= self._max_lateness:
+            # How much later than usual this start is, on the server's clock. A process that
+            # stalled books again rather than sending its overdue starts all at once (a burst
+            # the server would throttle); one that is merely slow all along sends each start
+            # equally late (no burst), and after a few tries any start goes (no starvation).
+            # Waiting for a connection before the script ran does not count.
+            late = time.time() - skew - slot / _MICRO
+            if late - self._lateness.usual(late) <= self._max_lateness or rebooks >= _REBOOKS:
                 return
+            rebooks += 1
             self._rebooked += 1
 
     async def pause(self, scope: Scope, seconds: float) -> None:
@@ -366,17 +400,6 @@ class RedisRateLimiter:
                 return await script(keys=keys, args=args)
         except (RedisError, OSError, TimeoutError) as exc:
             raise _unavailable(exc) from exc
-
-    def _skew(self, seen: float) -> float:
-        """Our clock minus the server's, as usually seen: ``seen`` is how far ahead of the
-        server's ``TIME`` our clock was when its answer arrived (the clocks' difference plus
-        the answer's way back). The usual value follows the lowest seen at once and higher
-        ones slowly, so that a slow answer shows as lateness, and a clock that was set
-        forward is caught up with."""
-        usual = self._usual_skew
-        usual = seen if seen < usual else usual + 0.01 * (seen - usual)
-        self._usual_skew = usual
-        return usual
 
     async def _sleep(self, state: _ScopeState, delay: int, slot: int) -> bool:
         """Sleep until the booked start; False when a pause covering it woke us early."""

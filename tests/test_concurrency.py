@@ -281,6 +281,24 @@ def test_pool_holds_the_rate_for_a_second_and_a_quarter(rate: float) -> None:
     assert pool_size(rate) >= 100
 
 
+def test_no_growth_while_the_event_loop_lags() -> None:
+    """A loop that lags (a CPU-starved client) inflates every measured latency: the permits
+    must not follow it up (more in flight would not go faster), but may come down."""
+    gate = AdaptiveConcurrency(rate=1000, ceiling=2000, clock=lambda: 0.0)
+    gate._window.add(0.2, 0.2)
+    gate.adapt(1.0)
+    assert gate.limit == 250  # 1000/s x 0.2 s x 1.25
+    gate._window.add(1.0, 1.0)  # the latency looks five times longer: the loop lags
+    gate.adapt(2.0, lag=0.3)
+    assert gate.limit == 250
+    gate._window.add(1.0, 1.0)
+    gate.adapt(3.0)  # no lag: the latency is real
+    assert gate.limit == 1250
+    gate._window.add(0.1, 0.1)
+    gate.adapt(4.0, lag=0.3)
+    assert gate.limit < 1250  # coming down is allowed
+
+
 @settings(deadline=None, max_examples=40)
 @given(
     rate=st.floats(min_value=1, max_value=2000),
