@@ -27,6 +27,7 @@ from ._bulk import (
 )
 from ._client import (
     DEFAULT_BASE_URL,
+    DEFAULT_TIMEOUT,
     MM_LITE_PRODUCT_TYPE,
     D360Client,
 )
@@ -38,15 +39,25 @@ from ._errors import (
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
+    ClientClosedError,
     D360Error,
+    EventLoopError,
     InternalServerError,
     LimiterUnavailableError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
+    RedirectError,
     ValidationError,
 )
 from ._events import EventsRun
+from ._hooks import (
+    Hooks,
+    RawResult,
+    RequestEvent,
+    ResponseEvent,
+    RetryEvent,
+)
 from ._journal import JournalError
 from ._limits import (
     LocalLimiter,
@@ -126,12 +137,14 @@ from ._models_messages import (
 from ._retry import (
     RetryPolicy,
 )
+from ._timeouts import Timeout
 from ._version import (
     __version__,
 )
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "DEFAULT_TIMEOUT",
     "MM_LITE_PRODUCT_TYPE",
     "APIConnectionError",
     "APIError",
@@ -146,6 +159,7 @@ __all__ = [
     "BulkReport",
     "BulkRun",
     "ButtonSubType",
+    "ClientClosedError",
     "ComponentType",
     "ContentType",
     "ConversionDataset",
@@ -172,10 +186,12 @@ __all__ = [
     "EnableTemplateAnalyticsResponse",
     "ErrorResponse",
     "EventContent",
+    "EventLoopError",
     "EventsReport",
     "EventsRun",
     "FailedEvent",
     "HeaderFormat",
+    "Hooks",
     "InsightsAction",
     "InsightsPage",
     "InsightsRow",
@@ -206,7 +222,12 @@ __all__ = [
     "RateLimitError",
     "RateLimiter",
     "RawResponse",
+    "RawResult",
+    "RedirectError",
     "RejectedEvent",
+    "RequestEvent",
+    "ResponseEvent",
+    "RetryEvent",
     "RetryPolicy",
     "Scope",
     "SendResult",
@@ -223,6 +244,7 @@ __all__ = [
     "TemplateObject",
     "TemplateParameter",
     "TemplateStatus",
+    "Timeout",
     "UploadFrequency",
     "UserData",
     "ValidationError",

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final
 
-import aiohttp
-from aiolimiter import AsyncLimiter
-
-from ._concurrency import AdaptiveConcurrency, Concurrency, auto_concurrency, default_pool
-from ._converter import structure
-from ._errors import APIResponseError, ValidationError
-from ._limits import RateLimiter, Scope, make_limiter
+from ._concurrency import Concurrency
+from ._core import DEFAULT_BASE_URL, ClientCore, parse
+from ._errors import ValidationError
 from ._models_events import ConversionDataset, ConversionEventsResponse
 from ._models_insights import (
     DatasetQuality,
@@ -39,9 +33,8 @@ from ._params import (
     template_params,
 )
 from ._payloads import EventInput, MessageInput, prepare_events, prepare_message
-from ._retry import RetryPolicy, Safety
-from ._transport import Transport
-from ._wire import WireConnector
+from ._retry import Safety
+from ._timeouts import DEFAULT_TIMEOUT
 
 if TYPE_CHECKING:
     from ._builder import MessageBuilder  # noqa: F401 (docstring example)
@@ -50,34 +43,31 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "MM_LITE_PRODUCT_TYPE", "D360Client"]
 
-DEFAULT_BASE_URL: Final = "https://waba-v2.360dialog.io"
-#: 30 s in all, of which at most 10 s to open a connection: a send that times out while
-#: connecting was certainly not sent. (No timer for reusing a pooled connection: none is needed.)
-DEFAULT_TIMEOUT: Final = aiohttp.ClientTimeout(total=30, sock_connect=10)
 #: ``product_type`` that makes template analytics count MM Lite traffic.
 MM_LITE_PRODUCT_TYPE: Final = "MARKETING_MESSAGES_LITE_API"
 #: Meta's limit of template ids in one analytics request.
 MAX_ANALYTICS_TEMPLATE_IDS: Final = 10
 
 
-M = TypeVar("M")
-
-
-class D360Client:
+class D360Client(ClientCore):
     """Async client for 360dialog's Marketing Messages Lite API.
 
-    Create it inside a running event loop, preferably as an ``async with`` block; it opens
-    its aiohttp session on first use and closes it on exit (a ``session`` you pass in is used
-    as is and left open). Like an aiohttp session, a client belongs to the event loop of its
-    first request: use one client per loop.
+    Use it inside a running event loop, preferably as an ``async with`` block; it opens its
+    aiohttp session on first use and closes it on exit (a ``session`` you pass in is used as
+    is and left open). Like an aiohttp session, a client belongs to the event loop of its
+    first request: use one client per loop (another loop gets an ``EventLoopError``).
+
+    Requests go to ``base_url``'s origin only: redirects are never followed (a 3xx is a
+    ``RedirectError``), so the API key never travels anywhere else.
 
     Args:
         api_key: Your 360dialog API key; defaults to the ``D360_API_KEY`` environment variable.
         base_url: The API root; defaults to the ``D360_BASE_URL`` environment variable, else
             ``https://waba-v2.360dialog.io``.
-        timeout: Seconds in all, or an ``aiohttp.ClientTimeout``. The default (30 s in all,
-            10 s to open a connection) separates the connect phase so that a send that timed
-            out while connecting is known not to have been sent.
+        timeout: A ``Timeout`` (seconds per phase: waiting for a pooled connection, opening
+            one, the request itself), a number of seconds (each phase, at most 10 s of it to
+            open a connection), or an ``aiohttp.ClientTimeout`` used as is. A timeout before
+            the request was written is ``maybe_sent=False``.
         rate_limit: Marketing message sends per second for this client (a token bucket
             holding an eighth of a second's worth); a ``RateLimiter`` (``LocalLimiter`` with
             rates per scope, or a limiter shared between processes) to share between clients;
@@ -90,9 +80,11 @@ class D360Client:
             1.25 s of requests at the limiter's rate for sends or events, at least 100 (1,250
             at 1,000/s): what ``concurrency="auto"`` needs at up to about 1 s of latency.
         session: An aiohttp session to use instead of the client's own.
+        hooks: Callables run for every attempt (metrics, tracing); see ``Hooks``.
 
     Raises:
-        ValidationError: No API key was given or found in the environment.
+        ValidationError: No API key was given or found in the environment, or an argument
+            has the wrong type or value.
 
     Example:
         >>> import asyncio
@@ -106,144 +98,7 @@ class D360Client:
         ...         print(response.message_id)
     """
 
-    __slots__ = (
-        "_base_url",
-        "_closed",
-        "_key",
-        "_limiter",
-        "_max_connections",
-        "_own_session",
-        "_retry",
-        "_session",
-        "_timeout",
-        "_transport",
-    )
-
-    def __init__(
-        self,
-        api_key: str | None = None,
-        *,
-        base_url: str | None = None,
-        timeout: float | aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
-        rate_limit: float | AsyncLimiter | RateLimiter | None = 80.0,
-        retry: RetryPolicy | None = None,
-        max_connections: int | None = None,
-        session: aiohttp.ClientSession | None = None,
-    ) -> None:
-        key = api_key if api_key is not None else os.environ.get("D360_API_KEY")
-        if not key or not key.strip():
-            raise ValidationError(
-                "api_key", "no API key: pass api_key= or set the D360_API_KEY environment variable"
-            )
-        if base_url is None:
-            base_url = os.environ.get("D360_BASE_URL") or DEFAULT_BASE_URL
-        if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
-            raise ValidationError("base_url", "must start with http:// or https://")
-        if max_connections is not None and (
-            isinstance(max_connections, bool)
-            or not isinstance(max_connections, int)
-            or max_connections < 1
-        ):
-            raise ValidationError("max_connections", "must be at least 1")
-        self._key = key.strip()
-        self._base_url = base_url.rstrip("/")
-        self._timeout = (
-            timeout
-            if isinstance(timeout, aiohttp.ClientTimeout)
-            else aiohttp.ClientTimeout(total=float(timeout))
-        )
-        self._limiter = make_limiter(rate_limit)
-        self._retry = retry if retry is not None else RetryPolicy()
-        self._max_connections = (
-            max_connections if max_connections is not None else default_pool(self._limiter)
-        )
-        self._session = session
-        self._own_session = session is None
-        self._transport: Transport | None = None
-        self._closed = False
-
-    def __repr__(self) -> str:
-        return f"D360Client(base_url={self._base_url!r})"
-
-    @property
-    def base_url(self) -> str:
-        """The API root requests go to."""
-        return self._base_url
-
-    @property
-    def retry(self) -> RetryPolicy:
-        """The retry policy."""
-        return self._retry
-
-    @property
-    def limiter(self) -> RateLimiter:
-        """The rate limiter every request goes through (its pauses included)."""
-        return self._limiter
-
-    async def __aenter__(self) -> D360Client:
-        self._get_transport()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
-
-    async def close(self) -> None:
-        """Close the client's own aiohttp session (an injected one is left open)."""
-        self._closed = True
-        if self._own_session and self._session is not None:
-            await self._session.close()
-
-    def _get_transport(self) -> Transport:
-        if self._closed:
-            raise RuntimeError("this D360Client is closed")
-        if self._transport is None:
-            if self._session is None:
-                self._session = aiohttp.ClientSession(
-                    connector=WireConnector(limit=self._max_connections)
-                )
-            self._transport = Transport(
-                session=self._session,
-                base_url=self._base_url,
-                api_key=self._key,
-                timeout=self._timeout,
-                limiter=self._limiter,
-                retry=self._retry,
-            )
-        return self._transport
-
-    def _concurrency(self, concurrency: object, scope: Scope) -> int | AdaptiveConcurrency:
-        """A run's ``concurrency``: an int as given, or ``"auto"`` made an
-        ``AdaptiveConcurrency`` for the limiter's rate of ``scope`` (see ``_concurrency``)."""
-        transport = self._get_transport()
-        connector = transport.session.connector
-        pool = connector.limit if connector is not None else 0
-        return auto_concurrency(
-            concurrency,
-            limiter=self._limiter,
-            scope=scope,
-            pool=pool,
-            throttled=lambda: transport.throttled,
-        )
-
-    async def _call(
-        self,
-        method: str,
-        path: str,
-        cls: type[M],
-        *,
-        safety: Safety = Safety.IDEMPOTENT,
-        params: Mapping[str, str] | None = None,
-        json_body: Any = None,
-    ) -> M:
-        data = await self._get_transport().request(
-            method, path, safety=safety, params=params, json_body=json_body
-        )
-        return _parse(data, cls)
+    __slots__ = ()
 
     # --- dataset quality ----------------------------------------------------------------------
 
@@ -382,7 +237,7 @@ class D360Client:
                 )
             )
         if len(raws) == 1:
-            return _parse(raws[0], TemplateAnalyticsResponse)
+            return parse(raws[0], TemplateAnalyticsResponse)
         merged = {
             "id": next((r.get("id") for r in raws if isinstance(r, Mapping)), None),
             "template_analytics": [
@@ -393,7 +248,7 @@ class D360Client:
             ],
             "responses": raws,
         }
-        return _parse(merged, TemplateAnalyticsResponse)
+        return parse(merged, TemplateAnalyticsResponse)
 
     async def enable_template_analytics(self) -> EnableTemplateAnalyticsResponse:
         """Turn template analytics on for the account (one-way; safe to repeat)."""
@@ -629,16 +484,3 @@ class D360Client:
             default_country_code=default_country_code,
             hash_external_id=hash_external_id,
         )
-
-
-def _parse(data: Any, cls: type[M]) -> M:
-    if not isinstance(data, Mapping):
-        raise APIResponseError(
-            200, compact_json(data), f"expected a JSON object for {cls.__name__}"
-        )
-    try:
-        return structure(data, cls)
-    except Exception as exc:  # cattrs raises several types; all mean "unexpected shape"
-        raise APIResponseError(
-            200, compact_json(data), f"unexpected {cls.__name__} shape: {exc}"
-        ) from exc

@@ -4,8 +4,10 @@
 D360Error
 ├── ValidationError (also a ValueError)      bad input caught before sending
 ├── LimiterUnavailableError                   the rate limiter could not decide (nothing sent)
+├── EventLoopError                            the client is used from another event loop
 └── APIError
     ├── APIStatusError                        the server answered with an error status
+    │   ├── RedirectError            3xx (never followed)
     │   ├── BadRequestError          400
     │   ├── AuthenticationError      401
     │   ├── PermissionDeniedError    403
@@ -13,7 +15,8 @@ D360Error
     │   ├── RateLimitError           429, or a Meta throttling code in a 4xx
     │   └── InternalServerError      5xx
     ├── APIConnectionError                    no usable answer (connection failed or dropped)
-    │   └── APITimeoutError
+    │   ├── APITimeoutError
+    │   └── ClientClosedError                 the client was closed (before or during the call)
     └── APIResponseError                      a 2xx whose body is not the JSON we expect
 ```
 """
@@ -28,6 +31,10 @@ from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from yarl import URL
+
+from ._redact import scrub
+
 __all__ = [
     "APIConnectionError",
     "APIError",
@@ -36,12 +43,15 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "ClientClosedError",
     "D360Error",
+    "EventLoopError",
     "InternalServerError",
     "LimiterUnavailableError",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
+    "RedirectError",
     "ValidationError",
 ]
 
@@ -93,6 +103,19 @@ class LimiterUnavailableError(D360Error):
 
     Example:
         >>> isinstance(LimiterUnavailableError("redis: connection refused"), D360Error)
+        True
+    """
+
+
+class EventLoopError(D360Error):
+    """The client is used from an event loop other than the one it started in.
+
+    An aiohttp session (and so a client) belongs to the event loop of its first request; a
+    client kept across two ``asyncio.run()`` calls would hang or fail. Create one client per
+    event loop, inside the coroutine that ``asyncio.run()`` runs.
+
+    Example:
+        >>> issubclass(EventLoopError, D360Error)
         True
     """
 
@@ -158,6 +181,16 @@ class APITimeoutError(APIConnectionError):
     """
 
 
+class ClientClosedError(APIConnectionError):
+    """The client was closed: before the call (``maybe_sent=False``), or while it ran (then
+    ``maybe_sent`` says whether the request had been written).
+
+    Example:
+        >>> ClientClosedError("this D360Client is closed", maybe_sent=False).maybe_sent
+        False
+    """
+
+
 class APIStatusError(APIError):
     """The server answered with an error status (or a throttling code).
 
@@ -219,6 +252,25 @@ class APIStatusError(APIError):
         if self.details:
             parts.append(f"- {self.details}")
         return " ".join(parts)
+
+
+class RedirectError(APIStatusError):
+    """HTTP 3xx: the server redirected the request. Redirects are never followed: the API key
+    goes only to the configured base URL's origin.
+
+    Attributes:
+        location: Where the server pointed, without query string, fragment or credentials
+            (None when it sent no ``Location``).
+
+    Example:
+        >>> err = make_status_error(301, b"", {"Location": "https://x.example/a?token=s3cret"})
+        >>> (type(err).__name__, err.location)
+        ('RedirectError', 'https://x.example/a')
+    """
+
+    def __init__(self, status: int, message: str, *, location: str | None = None, **kw: Any):
+        self.location = location
+        super().__init__(status, message, **kw)
 
 
 class BadRequestError(APIStatusError):
@@ -382,24 +434,62 @@ def _parse_body(raw: bytes) -> tuple[Any, dict[str, Any]]:
     return body, {"message": _clip(message)} if message else {}
 
 
+def safe_location(value: str | None) -> str | None:
+    """A ``Location`` fit to show: no query string, fragment, user or password.
+
+    Example:
+        >>> safe_location("https://u:p@x.example/next?key=abc#top")
+        'https://x.example/next'
+    """
+    if value is None:
+        return None
+    try:
+        url = URL(value.strip())
+        url = url.with_query(None).with_fragment(None)
+        if url.is_absolute():
+            url = url.with_user(None)
+        text = str(url)
+    except (ValueError, TypeError):
+        return "[unparseable]"
+    return _clip(text)
+
+
 def make_status_error(
-    status: int, raw: bytes, headers: Mapping[str, str], *, reason: str | None = None
+    status: int,
+    raw: bytes,
+    headers: Mapping[str, str],
+    *,
+    reason: str | None = None,
+    secrets: tuple[str, ...] = (),
 ) -> APIStatusError:
     """Build the right ``APIStatusError`` subclass from a response.
 
     Args:
         status: HTTP status.
         raw: The raw body.
-        headers: The response headers (for ``Retry-After``).
+        headers: The response headers (for ``Retry-After`` and ``Location``).
         reason: The HTTP reason phrase, used when the body says nothing.
+        secrets: Strings that must not appear in the error (the API key, the personal data
+            the request carried): replaced by ``[redacted]`` wherever the server echoed them.
 
     Returns:
         The error to raise.
     """
     body, fields = _parse_body(raw)
+    if secrets:
+        body = scrub(body, secrets)
+        fields = {k: scrub(v, secrets) for k, v in fields.items()}
+        reason = scrub(reason, secrets)
     if not fields.get("message"):
         fields["message"] = reason or f"HTTP {status}"
     retry_after = parse_retry_after(headers.get("Retry-After"))
+    if 300 <= status < 400:
+        location = scrub(safe_location(headers.get("Location")), secrets)
+        fields["message"] = (
+            f"redirected to {location or 'nowhere'}; not followed "
+            "(the API key is sent only to the configured base URL)"
+        )
+        return RedirectError(status, body=body, location=location, **fields)
     usage = _USAGE_LIMIT.search(fields["message"])
     cls: type[APIStatusError]
     if status == 429 or (400 <= status < 500 and (fields.get("code") in THROTTLING_CODES or usage)):

@@ -22,6 +22,7 @@ import attrs
 from ._errors import (
     APIConnectionError,
     APIStatusError,
+    ClientClosedError,
     D360Error,
     RateLimitError,
 )
@@ -142,6 +143,8 @@ class RetryPolicy:
 
 def _is_transient(error: D360Error) -> bool:
     """Whether trying again later may succeed: throttling, no answer, 408 and most 5xx."""
+    if isinstance(error, ClientClosedError):
+        return False
     if isinstance(error, (RateLimitError, APIConnectionError)):
         return True
     if isinstance(error, APIStatusError):

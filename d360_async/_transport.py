@@ -1,8 +1,15 @@
-"""One request, done right: throttled, retried when safe, logged without secrets, errors mapped."""
+"""One request, done right: throttled, retried when safe, logged without secrets, errors mapped.
+
+Origin pinning: requests go to the configured base URL only (every URL is checked against its
+origin) and redirects are never followed: a 3xx is a ``RedirectError``. Timeouts by phase:
+aiohttp bounds the pool wait and the connect, the transport's own deadline the request itself,
+from the moment it goes on the wire (``_wire``).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -16,15 +23,30 @@ from ._errors import (
     APIConnectionError,
     APIError,
     APIResponseError,
+    APIStatusError,
     APITimeoutError,
+    ClientClosedError,
     D360Error,
     LimiterUnavailableError,
     RateLimitError,
+    ValidationError,
     make_status_error,
+)
+from ._hooks import (
+    CAPTURE,
+    Hooks,
+    RequestEvent,
+    ResponseEvent,
+    RetryEvent,
+    emit,
+    path_template,
+    redacted_headers,
 )
 from ._limits import LocalLimiter, RateLimiter, Scope, recipient_digest
 from ._outcome import may_have_been_acted_upon
+from ._redact import scrub, sensitive_strings
 from ._retry import RetryPolicy, Safety
+from ._timeouts import Timeout
 from ._version import __version__
 from ._wire import CURRENT, OnWire, Phase, WireConnector, WireState
 
@@ -53,16 +75,17 @@ def scope_for(method: str, path: str) -> Scope:
     return Scope.READS
 
 
-def connection_error(exc: BaseException, where: str, phase: Phase) -> APIConnectionError:
+def connection_error(
+    exc: BaseException, where: str, phase: Phase, *, closed: bool = False
+) -> APIConnectionError:
     """Wrap a transport exception; ``maybe_sent`` is False only when nothing left this host.
 
     ``phase`` says how far the attempt got (see ``_wire``): still waiting for or opening its
-    connection means not sent, whatever the exception (a total timeout that fires while waiting
-    for the pool is as harmless as a connect timeout). Without that knowledge (a session whose
-    connector is not a ``WireConnector``) the exception type decides.
+    connection means not sent, whatever the exception (a timeout that fires while waiting for
+    the pool is as harmless as a connect timeout). Without that knowledge (a session whose
+    connector is not a ``WireConnector``) the exception type decides. ``closed``: the client
+    was closed meanwhile.
     """
-    text = f"{where}: {type(exc).__name__}: {exc}".rstrip(": ")
-    cls = APITimeoutError if isinstance(exc, TimeoutError) else APIConnectionError
     if phase is Phase.CONNECTING:
         maybe_sent = False
     elif phase is Phase.WIRE:
@@ -71,26 +94,43 @@ def connection_error(exc: BaseException, where: str, phase: Phase) -> APIConnect
         maybe_sent = not isinstance(
             exc, (aiohttp.ConnectionTimeoutError, aiohttp.ClientConnectorError)
         )
-    return cls(text, maybe_sent=maybe_sent)
+    cls: type[APIConnectionError]
+    if closed:
+        cls, what = ClientClosedError, "the client was closed during the request"
+    elif isinstance(exc, TimeoutError):
+        cls = APITimeoutError
+        what = "timed out " + (
+            "waiting for or opening a connection"
+            if not maybe_sent
+            else "before the whole response was read"
+        )
+    else:
+        cls, what = APIConnectionError, "no usable answer"
+    detail = f"{type(exc).__name__}: {exc}".rstrip(": ")
+    return cls(f"{where}: {what} ({detail})", maybe_sent=maybe_sent)
 
 
 class Transport:
-    """Sends requests for one client: rate limit and pauses, retries, error mapping, logging.
-
-    Internal: the public face is ``D360Client``.
+    """Sends requests for one client: rate limit and pauses, retries, error mapping, logging,
+    hooks. Internal: the public face is ``D360Client``.
     """
 
     __slots__ = (
+        "_aiohttp_timeout",
         "_base",
+        "_fallback_budget",
         "_headers",
+        "_hooks",
+        "_ids",
         "_json_headers",
+        "_key",
         "_keyed",
         "_limiter",
         "_loop",
+        "_origin",
+        "_request_timeout",
         "_retry",
         "_seam",
-        "_secret",
-        "_timeout",
         "_urls",
         "session",
         "throttled",
@@ -102,29 +142,56 @@ class Transport:
         session: aiohttp.ClientSession,
         base_url: str,
         api_key: str,
-        timeout: aiohttp.ClientTimeout,
+        timeout: Timeout | aiohttp.ClientTimeout,
         limiter: RateLimiter,
         retry: RetryPolicy,
+        hooks: Hooks | None = None,
+        loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
         self.session = session
         self._base = base_url.rstrip("/")
+        self._origin = URL(self._base).origin()
+        self._key = api_key
         self._headers = {
             "D360-API-KEY": api_key,
             "User-Agent": f"d360-async/{__version__}",
         }
         self._json_headers = {**self._headers, **_JSON_HEADERS}
         self._urls: dict[str, URL] = {}
-        self._secret = api_key.encode()
-        self._timeout = timeout
         self._limiter = limiter
         # The in-process limiter has no use for per-recipient keys: none are computed for it.
         self._keyed = not isinstance(limiter, LocalLimiter)
         self._retry = retry
-        self._loop: asyncio.AbstractEventLoop | None = None
+        active = hooks is not None and (hooks.on_request or hooks.on_response or hooks.on_retry)
+        self._hooks = hooks if active else None
+        self._ids = itertools.count(1)
+        self._loop = loop
         # Whether the session's pool reports the moment a request gets its connection.
         self._seam = isinstance(session.connector, WireConnector)
         #: How many times the server throttled a request (429 or a throttling code).
         self.throttled = 0
+        if isinstance(timeout, Timeout):
+            self._aiohttp_timeout = timeout.for_aiohttp()
+            self._request_timeout = timeout.request
+            phases = (timeout.pool, timeout.connect, timeout.request)
+            # Without the seam the wire moment is unknown: one deadline for all three phases.
+            self._fallback_budget = (
+                None if self._seam or None in phases else sum(p for p in phases if p)
+            )
+        else:  # an aiohttp.ClientTimeout: aiohttp's phases, as given
+            self._aiohttp_timeout = timeout
+            self._request_timeout = None
+            self._fallback_budget = None
+
+    def _url(self, path: str) -> URL:
+        url = self._urls.get(path)
+        if url is None:
+            url = URL(self._base + path, encoded=True)
+            if url.origin() != self._origin:  # the key goes to the configured origin only
+                raise ValidationError("path", "does not stay on the configured base URL")
+            if len(self._urls) < _URL_CACHE_SIZE:
+                self._urls[path] = url
+        return url
 
     async def request(
         self,
@@ -158,35 +225,41 @@ class Transport:
         Raises:
             APIStatusError: The server answered with an error (after any retries).
             APIConnectionError: No answer (after any retries); ``maybe_sent`` is False when no
-                attempt reached the wire.
+                attempt reached the wire. ``ClientClosedError`` when the client was closed.
             APIResponseError: A 2xx whose body is not JSON.
             LimiterUnavailableError: The limiter failed (the request was not sent).
+            ValidationError: ``json_body`` cannot be serialised.
         """
+        session = self.session
+        if session.closed:
+            raise ClientClosedError("this D360Client is closed", maybe_sent=False)
         if json_body is None:
             body, headers = None, self._headers
         else:
-            body, headers = orjson.dumps(json_body), self._json_headers
-        url = self._urls.get(path)
-        if url is None:
-            url = URL(self._base + path, encoded=True)
-            if len(self._urls) < _URL_CACHE_SIZE:
-                self._urls[path] = url
+            try:
+                body, headers = orjson.dumps(json_body), self._json_headers
+            except orjson.JSONEncodeError as exc:  # Decimal, bytes, sets, huge ints, bad UTF-8
+                raise ValidationError("body", f"cannot be sent as JSON: {exc}") from None
+        url = self._url(path)
         loop = self._loop
         if loop is None:  # the session's loop; asking asyncio each time costs a getpid() call
             loop = self._loop = asyncio.get_running_loop()
         retry = self._retry
         limiter = self._limiter
+        hooks = self._hooks
         if scope is None:
             scope = scope_for(method, path)
         key = (
-            recipient_digest(self._secret, json_body)
+            recipient_digest(self._key.encode(), json_body)
             if self._keyed and scope is Scope.MESSAGES
             else None
         )
+        request_id = next(self._ids)
+        template = path_template(path) if hooks is not None else path
         debug = logger.isEnabledFor(logging.DEBUG)
+        wire = WireState(on_wire, loop, self._request_timeout)
         started = 0.0
         attempt = 0
-        wire = WireState(on_wire)
         maybe_sent_before = False  # an earlier attempt may have been acted upon
         while True:
             attempt += 1
@@ -196,55 +269,100 @@ class Transport:
                 raise
             except Exception as exc:  # fail closed: nothing unlimited goes out
                 raise LimiterUnavailableError(
-                    f"the rate limiter failed: {type(exc).__name__}: {exc}"
+                    f"the rate limiter failed: {type(exc).__name__}: {scrub(str(exc), [self._key])}"
                 ) from exc
+            if session.closed:
+                raise ClientClosedError("this D360Client is closed", maybe_sent=maybe_sent_before)
             sent_at = loop.time()  # an attempt's timing starts when it goes out
             WIRE_START.set(sent_at)  # for concurrency="auto": the latency without the limiter
             if attempt == 1:
                 started = sent_at
+            if hooks is not None and hooks.on_request:
+                await emit(
+                    hooks.on_request,
+                    RequestEvent(
+                        request_id=request_id,
+                        method=method,
+                        path=template,
+                        scope=scope,
+                        attempt=attempt,
+                    ),
+                )
             if wire.on_wire is not None and not self._seam:
                 await wire.run_on_wire()
             wire.phase = Phase.BEFORE
             error: APIError
+            status: int | None = None
             try:
                 token = CURRENT.set(wire)
                 try:
-                    async with self.session.request(
-                        method,
-                        url,
-                        params=params,
-                        data=body,
-                        headers=headers,
-                        timeout=self._timeout,
-                    ) as response:
-                        raw = await response.read()
-                        status = response.status
+                    budget = self._fallback_budget
+                    async with asyncio.timeout(
+                        None if budget is None else loop.time() + budget
+                    ) as wire.timer:
+                        async with session.request(
+                            method,
+                            url,
+                            params=params,
+                            data=body,
+                            headers=headers,
+                            timeout=self._aiohttp_timeout,
+                            allow_redirects=False,
+                        ) as response:
+                            raw = await response.read()
+                            status = response.status
                 finally:
                     CURRENT.reset(token)
-            except (TimeoutError, aiohttp.ClientError) as exc:
+                    wire.timer = None
+            except (TimeoutError, aiohttp.ClientError, RuntimeError) as exc:
                 if wire.hook_error is not None:  # on_wire raised; aiohttp may have wrapped it
                     raise wire.hook_error from None
-                error = connection_error(exc, f"{method} {path}", wire.phase)
+                error = connection_error(exc, f"{method} {path}", wire.phase, closed=session.closed)
                 error.__cause__ = exc
                 outcome: object = type(exc).__name__
+            except asyncio.CancelledError as exc:
+                # Closing the session cancels the requests waiting for its pool: that is no
+                # cancellation of this task, and must not look like one.
+                task = asyncio.current_task()
+                if not session.closed or task is None or task.cancelling():
+                    raise
+                error = connection_error(exc, f"{method} {path}", wire.phase, closed=True)
+                outcome = "closed"
             else:
+                capture = CAPTURE.get()
+                if capture is not None:
+                    capture.append((status, redacted_headers(response.headers, self._key)))
                 if 200 <= status < 300:
                     if debug:
                         logger.debug(
                             _ATTEMPT_LOG, method, path, status, attempt, loop.time() - sent_at
+                        )
+                    if hooks is not None and hooks.on_response:
+                        await self._responded(
+                            hooks, request_id, method, template, scope, attempt, status, sent_at
                         )
                     if not raw:
                         return {}
                     try:
                         return orjson.loads(raw)
                     except orjson.JSONDecodeError as exc:
-                        raise APIResponseError(status, raw.decode("utf-8", "replace")) from exc
-                if self._secret in raw:  # a server echoing the key must not put it in our errors
-                    raw = raw.replace(self._secret, b"[redacted]")
-                error = make_status_error(status, raw, response.headers, reason=response.reason)
+                        text = raw.decode("utf-8", "replace")
+                        secrets = (self._key, *sensitive_strings(json_body))
+                        raise APIResponseError(status, scrub(text, secrets)) from exc
+                error = make_status_error(
+                    status,
+                    raw,
+                    redacted_headers(response.headers, self._key),
+                    reason=response.reason,
+                    secrets=(self._key, *sensitive_strings(json_body)),
+                )
                 outcome = status
             if debug:
                 logger.debug(_ATTEMPT_LOG, method, path, outcome, attempt, loop.time() - sent_at)
+            if hooks is not None and hooks.on_response:
+                await self._responded(
+                    hooks, request_id, method, template, scope, attempt, status, sent_at, error
+                )
             delay = retry.next_delay(error, safety, attempt=attempt, elapsed=loop.time() - started)
             wait_here = delay or 0.0
             if isinstance(error, RateLimitError) and not error.per_recipient:
@@ -254,7 +372,7 @@ class Transport:
                 try:
                     await limiter.pause(scope, retry.delay_for(error, attempt))
                 except Exception as exc:  # the retry still waits; acquire() will fail closed
-                    logger.warning("the rate limiter could not record a pause: %r", exc)
+                    logger.warning("the rate limiter could not record a pause: %s", type(exc))
                 else:
                     wait_here = 0.0
             if delay is None:
@@ -279,5 +397,59 @@ class Transport:
                 error,
                 delay,
             )
+            if hooks is not None and hooks.on_retry:
+                code, trace = _codes(error)
+                await emit(
+                    hooks.on_retry,
+                    RetryEvent(
+                        request_id=request_id,
+                        method=method,
+                        path=template,
+                        scope=scope,
+                        attempt=attempt,
+                        delay=delay,
+                        status=status,
+                        error=type(error).__name__,
+                        error_code=code,
+                        fbtrace_id=trace,
+                    ),
+                )
             if wait_here > 0:
                 await asyncio.sleep(wait_here)
+
+    async def _responded(
+        self,
+        hooks: Hooks,
+        request_id: int,
+        method: str,
+        path: str,
+        scope: Scope,
+        attempt: int,
+        status: int | None,
+        sent_at: float,
+        error: APIError | None = None,
+    ) -> None:
+        code, trace = _codes(error)
+        loop = self._loop
+        await emit(
+            hooks.on_response,
+            ResponseEvent(
+                request_id=request_id,
+                method=method,
+                path=path,
+                scope=scope,
+                attempt=attempt,
+                status=status,
+                elapsed=(loop.time() if loop is not None else sent_at) - sent_at,
+                error=None if error is None else type(error).__name__,
+                error_code=code,
+                fbtrace_id=trace,
+                maybe_sent=error is None or may_have_been_acted_upon(error),
+            ),
+        )
+
+
+def _codes(error: APIError | None) -> tuple[int | None, str | None]:
+    if isinstance(error, APIStatusError):
+        return error.code, error.fbtrace_id
+    return None, None

@@ -20,6 +20,7 @@ never see each other's state.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import enum
 from collections.abc import Awaitable, Callable
@@ -55,14 +56,30 @@ class WireState:
         phase: The current attempt's phase.
         on_wire: The callback still to run (None once it ran, or when there is none).
         hook_error: What ``on_wire`` raised, to re-raise unchanged whatever aiohttp made of it.
+        timer: The current attempt's deadline, moved to ``request_timeout`` from the moment
+            the request goes on the wire (the pool wait and the connect have their own).
     """
 
-    __slots__ = ("hook_error", "on_wire", "phase")
+    __slots__ = ("_loop", "_request_timeout", "hook_error", "on_wire", "phase", "timer")
 
-    def __init__(self, on_wire: OnWire | None) -> None:
+    def __init__(
+        self,
+        on_wire: OnWire | None,
+        loop: asyncio.AbstractEventLoop,
+        request_timeout: float | None,
+    ) -> None:
         self.phase = Phase.BEFORE
         self.on_wire = on_wire
         self.hook_error: BaseException | None = None
+        self.timer: asyncio.Timeout | None = None
+        self._loop = loop
+        self._request_timeout = request_timeout
+
+    def wired(self) -> None:
+        """The request may now be written: its own timeout starts."""
+        self.phase = Phase.WIRE
+        if self.timer is not None and self._request_timeout is not None:
+            self.timer.reschedule(self._loop.time() + self._request_timeout)
 
     async def run_on_wire(self) -> None:
         """Run ``on_wire`` once (at most once per request, whatever the attempts)."""
@@ -107,5 +124,5 @@ class WireConnector(aiohttp.TCPConnector):
             except BaseException:
                 conn.release()  # nothing was written on it: back to the pool
                 raise
-        state.phase = Phase.WIRE
+        state.wired()
         return conn

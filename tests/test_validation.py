@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from aioresponses import aioresponses
 
-from d360_async import D360Client, ValidationError
+from d360_async import ClientClosedError, D360Client, ValidationError
 from d360_async._params import (
     encode_attribution_windows,
     encode_fields,
@@ -239,5 +239,7 @@ async def test_iterators_validate_eagerly(client: D360Client) -> None:
 async def test_closed_client_refuses_work() -> None:
     client = D360Client(KEY)
     await client.close()
-    with pytest.raises(RuntimeError, match="closed"):
+    with pytest.raises(ClientClosedError, match="closed") as info:
         await client.get_message_template("1")
+    assert not isinstance(info.value, RuntimeError)
+    assert info.value.maybe_sent is False
