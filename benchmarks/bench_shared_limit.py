@@ -63,12 +63,15 @@ def until(deadline: float, worker: int) -> Iterator[dict[str, Any]]:
 
 async def worker(args: argparse.Namespace) -> None:
     """One worker process: send until the deadline; print a JSON line of counts."""
-    from d360_async import D360Client
+    from bench_tier import StartTimes
+
+    from d360_async import D360Client, Scope
     from d360_async.redis import RedisRateLimiter
 
     raise_open_files_limit()
     limiter = RedisRateLimiter(args.redis, account=API_KEY, rate=args.rate)
-    async with limiter, D360Client(API_KEY, base_url=args.url, rate_limit=limiter) as client:
+    noted = StartTimes(limiter, Scope.MESSAGES)
+    async with limiter, D360Client(API_KEY, base_url=args.url, rate_limit=noted) as client:
         # warm: connected to Redis (pauses subscribed, scripts loaded) and to the emulator
         await client.get_message_templates(limit=1)
         print("ready", flush=True)  # the parent gives every worker the same start time
@@ -86,6 +89,7 @@ async def worker(args: argparse.Namespace) -> None:
                 "round_trips": limiter.round_trips,
                 "rebooked": limiter.rebooked,
                 "stopped": report.stopped,
+                "starts": noted.starts,
             }
         ),
         flush=True,
@@ -218,7 +222,12 @@ def report_steady(args: argparse.Namespace, phase: dict[str, Any]) -> bool:
             print(f"worker {index} stopped: {w['stopped']}")
     print(f"accepted by the emulator: {len(accepted):,} ({sent:,} reported sent)")
     print(f"aggregate rate: {achieved:,.1f}/s = {achieved / args.rate:.1%} of {args.rate:g}/s")
-    print(f"busiest 1-second window: {busiest} = {busiest / args.rate:.1%} of the limit")
+    starts = [t for w in workers for t in w["starts"]]
+    leaving = busiest_window(starts)
+    print(
+        f"busiest 1-second window: {busiest} = {busiest / args.rate:.1%} of the limit at the "
+        f"emulator; {leaving} = {leaving / args.rate:.1%} leaving the workers' limiters"
+    )
     print(f"429s: {phase['throttled']}; duplicate recipients: {phase['duplicates']}")
     print(
         f"Redis round trips per send: {trips / max(1, sent):.3f} (limiters), "

@@ -168,8 +168,8 @@ class _Usual:
 
     __slots__ = ("value",)
 
-    def __init__(self) -> None:
-        self.value = math.inf
+    def __init__(self, value: float = math.inf) -> None:
+        self.value = value
 
     def usual(self, seen: float) -> float:
         """Take ``seen`` into account; returns the usual value."""
@@ -235,9 +235,9 @@ class RedisRateLimiter:
         reads_rate: float | None = None,
         burst: int = 1,
         pair_interval: float | None = None,
-        timeout: float = 1.0,
+        timeout: float = 2.0,
         max_lateness: float = 0.025,
-        max_connections: int = 32,
+        max_connections: int = 64,
         prefix: str = "d360",
     ) -> None:
         if not isinstance(account, str) or not account.strip():
@@ -289,7 +289,7 @@ class RedisRateLimiter:
         # Our clock minus the server's as usually seen when an answer arrives (the clocks'
         # difference plus the answer's way back); and how late our starts usually are.
         self._skew = _Usual()
-        self._lateness = _Usual()
+        self._lateness = _Usual(0.0)  # on time, until a process shows it is slower
 
     def __repr__(self) -> str:
         rates = "".join(
