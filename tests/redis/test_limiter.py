@@ -123,9 +123,13 @@ async def test_one_round_trip_per_request(redis_server: RedisProcess, raw: aiore
     await raw.config_resetstat()
     async with RedisRateLimiter(redis_server.url, account=ACCOUNT, rate=500) as limiter:
         await starts(limiter, 50)
-        assert limiter.round_trips == 50 + 3  # the scripts; subscribe and load them once
+        # one script per request (and per start given up by a stalled process: a loaded
+        # machine); subscribe and load the scripts once. Nobody polls.
+        again = limiter.rebooked
+        assert again < 50  # not every request (none on a quiet machine)
+        assert limiter.round_trips == 50 + again + 3
     stats = await raw.info("commandstats")
-    assert stats["cmdstat_evalsha"]["calls"] == 50
+    assert stats["cmdstat_evalsha"]["calls"] == 50 + again
     assert "cmdstat_eval" not in stats
 
 
