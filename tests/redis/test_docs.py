@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from d360_async.testing import Emulator
+from tests.test_readme_recipes import expected_output
 
 from .conftest import RedisProcess
 
@@ -26,15 +27,6 @@ def blocks() -> list[tuple[str, int, str]]:
         for number, match in enumerate(BLOCK.finditer((DOCS / name).read_text()), 1):
             found.append((name, number, match.group(1)))
     return found
-
-
-def expected_output(code: str) -> list[str]:
-    """The comment lines after the last statement: what the program prints."""
-    lines = code.rstrip().splitlines()
-    tail: list[str] = []
-    while lines and lines[-1].startswith("# "):
-        tail.insert(0, lines.pop()[2:])
-    return tail
 
 
 @pytest.mark.parametrize(("doc", "number", "code"), blocks(), ids=lambda v: str(v)[:12])
@@ -57,4 +49,5 @@ async def test_doc_block_runs(
         )  # fmt: skip
         out, err = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode == 0, err.decode()
+    assert err.decode() == ""
     assert out.decode().splitlines() == expected_output(code)
