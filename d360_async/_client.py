@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from ._concurrency import Concurrency
+from ._concurrency import Concurrency, check_concurrency
 from ._core import DEFAULT_BASE_URL, ClientCore, parse
 from ._errors import ValidationError
 from ._models_events import ConversionDataset, ConversionEventsResponse
@@ -27,10 +28,16 @@ from ._params import (
     clean_template_ids,
     compact_json,
     encode_fields,
+    flag,
+    insights_options,
     insights_params,
     nonempty,
+    optional_text,
     path_id,
+    seconds,
+    streamed,
     template_params,
+    whole,
 )
 from ._payloads import EventInput, MessageInput, prepare_events, prepare_message
 from ._retry import Safety
@@ -115,7 +122,7 @@ class D360Client(ClientCore):
         """
         params = {"dataset_id": nonempty("dataset_id", dataset_id)}
         if agent_name is not None:
-            params["agent_name"] = agent_name
+            params["agent_name"] = nonempty("agent_name", agent_name)
         if fields is not None:
             params["fields"] = encode_fields(fields)
         return await self._call("GET", "/marketing/dataset_quality", DatasetQuality, params=params)
@@ -317,7 +324,7 @@ class D360Client(ClientCore):
         path_id("ad_object_id", ad_object_id)
         if "after" in options:
             raise ValidationError("after", "the iterator follows the cursors itself")
-        insights_params(limit=limit, **options)  # fail now, not at the first step
+        insights_params(limit=limit, **insights_options(options))  # fail now, not later
 
         async def fetch(after: str | None) -> InsightsPage:
             return await self.get_ad_object_insights(
@@ -361,9 +368,9 @@ class D360Client(ClientCore):
         data, all_ids = prepare_events(events)
         body: dict[str, Any] = {"data": data}
         if test_event_code is not None:
-            body["test_event_code"] = test_event_code
+            body["test_event_code"] = nonempty("test_event_code", test_event_code)
         if partner_agent is not None:
-            body["partner_agent"] = partner_agent
+            body["partner_agent"] = nonempty("partner_agent", partner_agent)
         safety = Safety.IDEMPOTENT if all_ids else Safety.SEND
         return await self._call(
             "POST", path, ConversionEventsResponse, safety=safety, json_body=body
@@ -414,6 +421,17 @@ class D360Client(ClientCore):
         """
         from ._bulk import BulkRun
 
+        streamed("messages", messages)
+        check_concurrency(concurrency)
+        if journal is not None and not isinstance(journal, (str, os.PathLike)):
+            raise ValidationError("journal", "must be a file path or None")
+        if on_progress is not None and not callable(on_progress):
+            raise ValidationError("on_progress", "must be a callable or None")
+        flag("preflight", preflight)
+        flag("dedupe", dedupe)
+        flag("resend_unknown", resend_unknown)
+        whole("preflight_window", preflight_window)
+        seconds("progress_interval", progress_interval)
         return BulkRun(
             self,
             messages,
@@ -472,6 +490,16 @@ class D360Client(ClientCore):
         """
         from ._events import EventsRun
 
+        path_id("meta_node_id", meta_node_id)
+        streamed("events", events)
+        whole("batch_size", batch_size, minimum=1)
+        check_concurrency(concurrency)
+        optional_text("test_event_code", test_event_code)
+        optional_text("partner_agent", partner_agent)
+        flag("hash_pii", hash_pii)
+        flag("hash_external_id", hash_external_id)
+        if default_country_code is not None and not isinstance(default_country_code, (str, int)):
+            raise ValidationError("default_country_code", "must be a calling code or None")
         return EventsRun(
             self,
             meta_node_id,

@@ -31,6 +31,7 @@ from typing import Final, Literal
 
 from ._errors import ValidationError
 from ._limits import Scope
+from ._params import whole
 
 __all__ = [
     "DEFAULT_CEILING",
@@ -87,9 +88,9 @@ def check_concurrency(value: object) -> Concurrency:
     """
     if value == "auto":
         return "auto"
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValidationError("concurrency", 'must be "auto" or an integer of at least 1')
-    return value
+    if isinstance(value, str):
+        raise ValidationError("concurrency", 'must be "auto" or a whole number')
+    return whole("concurrency", value, minimum=1)
 
 
 def pool_size(rate: float | None) -> int:

@@ -3,12 +3,14 @@ session's lifecycle (closed, event loop), per-call options and raw responses."""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from types import TracebackType
 from typing import Any, Final, Self, TypeVar
 
 import aiohttp
+import cattrs
 from aiolimiter import AsyncLimiter
 from yarl import URL
 
@@ -17,7 +19,7 @@ from ._converter import structure
 from ._errors import APIResponseError, ClientClosedError, ValidationError
 from ._hooks import Hooks, WithRawResponse
 from ._limits import RateLimiter, Scope, make_limiter
-from ._params import compact_json
+from ._redact import scrub, sensitive_strings
 from ._retry import RetryPolicy, Safety
 from ._session import SharedSession
 from ._timeouts import DEFAULT_TIMEOUT, Timeout, as_timeout
@@ -228,7 +230,7 @@ class ClientCore:
         data = await self._get_transport().request(
             method, path, safety=safety, params=params, json_body=json_body
         )
-        return parse(data, cls)
+        return parse(data, cls, sent=json_body, key=self._key)
 
 
 def _api_key(value: object) -> str:
@@ -268,14 +270,33 @@ def _retry_policy(value: object) -> RetryPolicy:
     return value
 
 
-def parse(data: Any, cls: type[M]) -> M:
+def parse(data: Any, cls: type[M], *, sent: Any = None, key: str = "") -> M:
+    """``data`` (a decoded 2xx body) as a ``cls``.
+
+    Args:
+        data: The decoded JSON.
+        cls: The model.
+        sent: The request body, whose personal data must not show in an error.
+        key: The API key, likewise.
+
+    Raises:
+        APIResponseError: ``data`` is not an object of that shape; the message says where
+            (paths, no values).
+    """
     if not isinstance(data, Mapping):
-        raise APIResponseError(
-            200, compact_json(data), f"expected a JSON object for {cls.__name__}"
-        )
+        raise APIResponseError(200, _text(data), f"expected a JSON object for {cls.__name__}")
     try:
         return structure(data, cls)
     except Exception as exc:  # cattrs raises several types; all mean "unexpected shape"
-        raise APIResponseError(
-            200, compact_json(data), f"unexpected {cls.__name__} shape: {exc}"
-        ) from exc
+        try:
+            where = "; ".join(cattrs.transform_error(exc))
+        except Exception:
+            where = type(exc).__name__
+        secrets = (key, *sensitive_strings(sent))
+        reason = scrub(f"unexpected {cls.__name__} shape: {where}", secrets)[:300]
+        raise APIResponseError(200, scrub(_text(data), secrets), reason) from None
+
+
+def _text(data: Any) -> str:
+    """Decoded JSON back to compact text (it always encodes: it came from JSON)."""
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=True)

@@ -123,6 +123,11 @@ class LocalLimiter:
         """Loop time at which the pause of ``scope`` ends (0.0 or in the past when not paused)."""
         return self._until[scope]
 
+    def is_open(self, scope: Scope) -> bool:
+        """True when a request of ``scope`` may start now without waiting: no rate and no
+        pause set (the transport then skips ``acquire``, a coroutine per request)."""
+        return not self._until[scope] and scope not in self._buckets
+
     async def acquire(self, scope: Scope, *, key: str | None = None) -> None:
         """Wait out the pause of ``scope``, then take a slot of its bucket (``key`` is unused)."""
         if self._until[scope]:

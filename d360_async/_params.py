@@ -5,7 +5,7 @@ from __future__ import annotations
 import calendar
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, TypeAlias
 from urllib.parse import quote
@@ -27,8 +27,16 @@ __all__ = [
     "encode_filtering",
     "encode_list",
     "encode_time_range",
+    "flag",
+    "insights_options",
+    "nonempty",
+    "optional_text",
     "path_id",
+    "seconds",
+    "shown",
+    "streamed",
     "unix_seconds",
+    "whole",
 ]
 
 #: A ``fields`` value: a Graph string, or names, lists and ``{name: subfields}`` mappings.
@@ -101,25 +109,92 @@ FILTER_OPERATORS = frozenset(
     }
 )
 
+_MAX_UNIX = 253402300799  # 9999-12-31T23:59:59Z
 _FIELD_NAME = re.compile(r"^[A-Za-z0-9_]+(\.[A-Za-z_]+\([^(){}]*\))*$")
 _PLACEHOLDER = re.compile(r"\{\{\s*(\d+)\s*\}\}")
 TEMPLATE_FILTERS = frozenset(
     {"name", "status", "category", "language", "content", "name_or_content", "quality_score"}
 )
-_compact = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_compact = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+#: Largest count (``limit``, sizes) a parameter may hold.
+MAX_COUNT = 2**31 - 1
+_SHOWN = 60
+
+
+def shown(value: Any) -> str:
+    """``repr(value)`` cut to a readable length, for error messages."""
+    text = repr(value)
+    return text if len(text) <= _SHOWN else text[: _SHOWN - 1] + "…"
 
 
 def nonempty(name: str, value: Any) -> str:
+    """``value`` if it is a non-empty string that can be sent (valid UTF-8).
+
+    Example:
+        >>> nonempty("name", "promo")
+        'promo'
+    """
     if not isinstance(value, str) or not value.strip():
         raise ValidationError(name, "is required and must be a non-empty string")
+    if not _encodable(value):
+        raise ValidationError(name, "is not valid Unicode text (a lone surrogate)")
     return value
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def optional_text(name: str, value: Any) -> str | None:
+    """None, or ``value`` checked by :func:`nonempty`."""
+    return None if value is None else nonempty(name, value)
+
+
+def flag(name: str, value: Any) -> bool:
+    """``value`` if it is True or False."""
+    if not isinstance(value, bool):
+        raise ValidationError(name, "must be True or False")
+    return value
+
+
+def whole(name: str, value: Any, *, minimum: int = 0) -> int:
+    """``value`` if it is an int (not a bool) from ``minimum`` to ``MAX_COUNT``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError(name, f"must be a whole number, got {type(value).__name__}")
+    if not minimum <= value <= MAX_COUNT:
+        raise ValidationError(name, f"must be from {minimum} to {MAX_COUNT}")
+    return value
+
+
+def seconds(name: str, value: Any) -> float:
+    """``value`` if it is a finite, non-negative number of seconds."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValidationError(name, f"must be a number of seconds, got {type(value).__name__}")
+    if not 0 <= value < float("inf"):
+        raise ValidationError(name, "must be a finite, non-negative number of seconds")
+    return float(value)
+
+
+def streamed(name: str, value: Any) -> None:
+    """Raise unless ``value`` is an iterable or async iterable of items (not text or a
+    mapping, which would be iterated by character or by key)."""
+    if isinstance(value, (str, bytes, bytearray, Mapping)) or not isinstance(
+        value, (Iterable, AsyncIterable)
+    ):
+        raise ValidationError(name, "must be an iterable or async iterable")
 
 
 def path_id(name: str, value: str | int) -> str:
     """A path segment from an id: non-empty, URL-escaped (``/`` included)."""
-    text = str(value).strip() if isinstance(value, (str, int)) else ""
+    text = str(value).strip() if isinstance(value, (str, int)) and value != "" else ""
     if isinstance(value, bool) or not text:
         raise ValidationError(name, "must be a non-empty id")
+    if isinstance(value, str):
+        nonempty(name, value)
     return quote(text, safe="")
 
 
@@ -140,16 +215,16 @@ def _render_fields(name: str, value: Any) -> str:
     if isinstance(value, str):
         text = value.strip()
         if not _FIELD_NAME.match(text):
-            raise ValidationError(name, f"not a field name: {text!r}")
+            raise ValidationError(name, f"not a field name: {shown(text)}")
         return text
     if isinstance(value, Mapping):
         parts = []
         for key, sub in value.items():
             head = _render_fields(name, key)
-            inner = _render_fields(name, sub) if sub not in (None, True) else ""
+            inner = "" if sub is None or sub is True else _render_fields(name, sub)
             parts.append(f"{head}{{{inner}}}" if inner else head)
         return ",".join(parts)
-    if isinstance(value, Iterable):
+    if isinstance(value, Iterable) and not isinstance(value, (bytes, bytearray)):
         rendered = [_render_fields(name, item) for item in value]
         return ",".join(r for r in rendered if r)
     raise ValidationError(name, f"unsupported value of type {type(value).__name__}")
@@ -174,7 +249,7 @@ def encode_fields(value: Fields, *, name: str = "fields") -> str:
         'web{event_name,event_match_quality{composite_score}}'
     """
     if isinstance(value, str):
-        text = value.strip()
+        text = nonempty(name, value).strip()
         _check_balanced(name, text)
     else:
         text = _render_fields(name, value)
@@ -191,7 +266,7 @@ def _day(name: str, value: Any) -> str:
     if isinstance(value, str):
         try:
             return date.fromisoformat(value).isoformat()
-        except ValueError:
+        except (ValueError, UnicodeError):
             pass
     raise ValidationError(name, "must be a date or a 'YYYY-MM-DD' string")
 
@@ -208,7 +283,7 @@ def encode_time_range(value: Mapping[str, Any] | Sequence[Any]) -> str:
         if extra or len(value) != 2:
             raise ValidationError("time_range", "needs exactly the keys 'since' and 'until'")
         since, until = value["since"], value["until"]
-    elif isinstance(value, Sequence) and not isinstance(value, str) and len(value) == 2:
+    elif isinstance(value, (list, tuple)) and len(value) == 2:
         since, until = value
     else:
         raise ValidationError("time_range", "must be a {since, until} mapping or a pair of dates")
@@ -232,13 +307,14 @@ def encode_filtering(value: Sequence[Mapping[str, Any]]) -> str:
         where = f"filtering[{i}]"
         if not isinstance(item, Mapping) or not {"field", "operator"} <= set(item):
             raise ValidationError(where, "needs 'field', 'operator' and 'value'")
-        operator = str(item["operator"]).upper()
+        nonempty(f"{where}.field", item["field"])
+        operator = nonempty(f"{where}.operator", item["operator"]).upper()
         if operator not in FILTER_OPERATORS:
-            raise ValidationError(f"{where}.operator", f"unknown operator {operator!r}")
+            raise ValidationError(f"{where}.operator", f"unknown operator {shown(operator)}")
         if "value" not in item and operator != "NONE":
             raise ValidationError(f"{where}.value", "is required")
         out.append({**item, "operator": operator})
-    return _compact(out)
+    return compact_json(out, name="filtering")
 
 
 def encode_attribution_windows(value: str | Sequence[str]) -> str:
@@ -248,21 +324,29 @@ def encode_attribution_windows(value: str | Sequence[str]) -> str:
         >>> encode_attribution_windows(["1d_click", "7d_view"])
         '["1d_click","7d_view"]'
     """
-    windows = [value] if isinstance(value, str) else list(value)
+    windows = _names("action_attribution_windows", value)
     for i, window in enumerate(windows):
-        if window not in ATTRIBUTION_WINDOWS and not str(window).startswith("skan_"):
+        if window not in ATTRIBUTION_WINDOWS and not window.startswith("skan_"):
             raise ValidationError(
-                f"action_attribution_windows[{i}]", f"unknown attribution window {window!r}"
+                f"action_attribution_windows[{i}]", f"unknown attribution window {shown(window)}"
             )
     if not windows:
         raise ValidationError("action_attribution_windows", "must not be empty")
     return _compact(windows)
 
 
+def _names(name: str, value: Any) -> list[str]:
+    """A name or a list of names, each a non-empty string."""
+    if isinstance(value, str):
+        return [nonempty(name, value)]
+    if not isinstance(value, (list, tuple)):
+        raise ValidationError(name, "must be a name or a list of names")
+    return [nonempty(f"{name}[{i}]", item) for i, item in enumerate(value)]
+
+
 def encode_list(name: str, value: str | Sequence[str]) -> str:
     """A list parameter as Graph's comma-separated form (``age,gender``)."""
-    items = [value] if isinstance(value, str) else list(value)
-    items = [str(i).strip() for i in items]
+    items = [item.strip() for item in _names(name, value)]
     if not items or not all(items):
         raise ValidationError(name, "must be a non-empty name or list of names")
     return ",".join(items)
@@ -270,8 +354,10 @@ def encode_list(name: str, value: str | Sequence[str]) -> str:
 
 def check_choice(name: str, value: str, choices: frozenset[str]) -> str:
     """``value`` if it is one of ``choices``, else a ValidationError naming the field."""
-    if value not in choices:
-        raise ValidationError(name, f"unknown value {value!r}; expected one of {sorted(choices)}")
+    if not isinstance(value, str) or value not in choices:
+        raise ValidationError(
+            name, f"unknown value {shown(value)}; expected one of {sorted(choices)}"
+        )
     return value
 
 
@@ -280,16 +366,18 @@ def unix_seconds(name: str, value: datetime | date | int) -> int:
     if isinstance(value, bool):
         raise ValidationError(name, "must be a datetime, a date or Unix seconds")
     if isinstance(value, datetime):
-        if value.tzinfo is None:
+        if value.tzinfo is None or value.utcoffset() is None:
             raise ValidationError(name, "datetime must be timezone-aware")
-        return int(value.timestamp())
-    if isinstance(value, date):
-        return calendar.timegm(value.timetuple())
-    if isinstance(value, int):
-        if value < 0:
-            raise ValidationError(name, "must not be negative")
-        return value
-    raise ValidationError(name, "must be a datetime, a date or Unix seconds")
+        seconds = int(value.timestamp())
+    elif isinstance(value, date):
+        seconds = calendar.timegm(value.timetuple())
+    elif isinstance(value, int):
+        seconds = value
+    else:
+        raise ValidationError(name, "must be a datetime, a date or Unix seconds")
+    if not 0 <= seconds <= _MAX_UNIX:
+        raise ValidationError(name, "must be between 1970 and 9999")
+    return seconds
 
 
 def count_placeholders(text: str) -> int:
@@ -302,15 +390,23 @@ def count_placeholders(text: str) -> int:
     return len(set(_PLACEHOLDER.findall(text)))
 
 
-def compact_json(value: Any) -> str:
-    """Compact JSON, as Graph wants it in query strings."""
-    return _compact(value)
+def compact_json(value: Any, *, name: str = "value") -> str:
+    """Compact JSON, as Graph wants it in query strings.
+
+    Raises:
+        ValidationError: ``value`` holds something JSON cannot carry (NaN, a ``Decimal``...).
+    """
+    try:
+        text = _compact(value)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise ValidationError(name, f"cannot be sent as JSON: {exc}") from None
+    if not _encodable(text):
+        raise ValidationError(name, "is not valid Unicode text (a lone surrogate)")
+    return text
 
 
 def positive_int(name: str, value: int) -> str:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValidationError(name, "must be a positive integer")
-    return str(value)
+    return str(whole(name, value, minimum=1))
 
 
 def template_params(limit: int | None, filters: Mapping[str, str]) -> dict[str, str]:
@@ -327,9 +423,7 @@ def template_params(limit: int | None, filters: Mapping[str, str]) -> dict[str, 
 
 
 def clean_template_ids(template_ids: Sequence[str]) -> list[str]:
-    if isinstance(template_ids, str):
-        template_ids = [template_ids]
-    ids = list(dict.fromkeys(nonempty("template_ids", t) for t in template_ids))
+    ids = list(dict.fromkeys(_names("template_ids", template_ids)))
     if not ids:
         raise ValidationError("template_ids", "must contain at least one template id")
     return ids
@@ -352,7 +446,9 @@ def analytics_params(
     }
     if metric_types is not None:
         known = frozenset(m.value for m in MetricType)
-        values = [check_choice("metric_types", str(m), known) for m in metric_types]
+        values = [
+            check_choice("metric_types", m, known) for m in _names("metric_types", metric_types)
+        ]
         if not values:
             raise ValidationError("metric_types", "must not be empty (None means all)")
         params["metric_types"] = compact_json(values)
@@ -397,9 +493,36 @@ def insights_params(
             action_attribution_windows
         )
     if use_unified_attribution_setting is not None:
-        params["use_unified_attribution_setting"] = (
-            "true" if use_unified_attribution_setting else "false"
-        )
+        unified = flag("use_unified_attribution_setting", use_unified_attribution_setting)
+        params["use_unified_attribution_setting"] = "true" if unified else "false"
     if limit is not None:
         params["limit"] = positive_int("limit", limit)
     return params
+
+
+#: The options ``get_ad_object_insights`` takes besides the id and the cursor.
+INSIGHTS_OPTIONS = frozenset(
+    {
+        "fields",
+        "date_preset",
+        "time_range",
+        "level",
+        "filtering",
+        "sort",
+        "breakdowns",
+        "action_breakdowns",
+        "action_attribution_windows",
+        "use_unified_attribution_setting",
+    }
+)
+
+
+def insights_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """``options`` if every key is an insights option (a ``ValidationError`` names the first
+    that is not)."""
+    for key in options:
+        if key not in INSIGHTS_OPTIONS:
+            raise ValidationError(
+                key, f"unknown insights option; expected one of {sorted(INSIGHTS_OPTIONS)}"
+            )
+    return dict(options)

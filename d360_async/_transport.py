@@ -76,7 +76,12 @@ def scope_for(method: str, path: str) -> Scope:
 
 
 def connection_error(
-    exc: BaseException, where: str, phase: Phase, *, closed: bool = False
+    exc: BaseException,
+    where: str,
+    phase: Phase,
+    *,
+    closed: bool = False,
+    secrets: tuple[str, ...] = (),
 ) -> APIConnectionError:
     """Wrap a transport exception; ``maybe_sent`` is False only when nothing left this host.
 
@@ -84,7 +89,8 @@ def connection_error(
     connection means not sent, whatever the exception (a timeout that fires while waiting for
     the pool is as harmless as a connect timeout). Without that knowledge (a session whose
     connector is not a ``WireConnector``) the exception type decides. ``closed``: the client
-    was closed meanwhile.
+    was closed meanwhile. ``secrets`` are scrubbed from aiohttp's text (a parser error may
+    quote what the server sent), and aiohttp's exception is chained only if it had none.
     """
     if phase is Phase.CONNECTING:
         maybe_sent = False
@@ -106,8 +112,12 @@ def connection_error(
         )
     else:
         cls, what = APIConnectionError, "no usable answer"
-    detail = f"{type(exc).__name__}: {exc}".rstrip(": ")
-    return cls(f"{where}: {what} ({detail})", maybe_sent=maybe_sent)
+    text = f"{type(exc).__name__}: {exc}".rstrip(": ")
+    detail = scrub(text, secrets)
+    error = cls(f"{where}: {what} ({detail})", maybe_sent=maybe_sent)
+    if detail == text:  # chain aiohttp's exception only when it shows nothing secret
+        error.__cause__ = exc
+    return error
 
 
 class Transport:
@@ -126,6 +136,7 @@ class Transport:
         "_key",
         "_keyed",
         "_limiter",
+        "_local",
         "_loop",
         "_origin",
         "_request_timeout",
@@ -159,8 +170,10 @@ class Transport:
         self._json_headers = {**self._headers, **_JSON_HEADERS}
         self._urls: dict[str, URL] = {}
         self._limiter = limiter
-        # The in-process limiter has no use for per-recipient keys: none are computed for it.
-        self._keyed = not isinstance(limiter, LocalLimiter)
+        # The in-process limiter has no use for per-recipient keys: none are computed for it;
+        # and when it has neither rate nor pause for a scope, acquire() need not be awaited.
+        self._local = limiter if isinstance(limiter, LocalLimiter) else None
+        self._keyed = self._local is None
         self._retry = retry
         active = hooks is not None and (hooks.on_request or hooks.on_response or hooks.on_retry)
         self._hooks = hooks if active else None
@@ -246,6 +259,7 @@ class Transport:
             loop = self._loop = asyncio.get_running_loop()
         retry = self._retry
         limiter = self._limiter
+        local = self._local
         hooks = self._hooks
         if scope is None:
             scope = scope_for(method, path)
@@ -264,7 +278,8 @@ class Transport:
         while True:
             attempt += 1
             try:  # waits out the scope's pause, then takes a slot
-                await limiter.acquire(scope, key=key)
+                if local is None or not local.is_open(scope):
+                    await limiter.acquire(scope, key=key)
             except D360Error:
                 raise
             except Exception as exc:  # fail closed: nothing unlimited goes out
@@ -317,8 +332,13 @@ class Transport:
             except (TimeoutError, aiohttp.ClientError, RuntimeError) as exc:
                 if wire.hook_error is not None:  # on_wire raised; aiohttp may have wrapped it
                     raise wire.hook_error from None
-                error = connection_error(exc, f"{method} {path}", wire.phase, closed=session.closed)
-                error.__cause__ = exc
+                error = connection_error(
+                    exc,
+                    f"{method} {path}",
+                    wire.phase,
+                    closed=session.closed,
+                    secrets=(self._key, *sensitive_strings(json_body)),
+                )
                 outcome: object = type(exc).__name__
             except asyncio.CancelledError as exc:
                 # Closing the session cancels the requests waiting for its pool: that is no
