@@ -42,12 +42,17 @@ def server(command: Sequence[str], *, pin: bool = True) -> Iterator[tuple[str, i
             raise RuntimeError(f"server did not start: {command!r} printed {line!r}")
         yield "http://" + line.split("http://", 1)[1].split()[0], process.pid
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
+
+
+def stop(process: subprocess.Popen[str]) -> None:
+    """Terminate a server subprocess (killed if it takes more than 10 s)."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def _server_cpu() -> None:

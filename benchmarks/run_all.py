@@ -36,6 +36,8 @@ def main() -> int:
         ["bench_bulk.py", "memory", *(["--messages", "150000"] if quick else [])],
         ["bench_events.py", *(["--events", "3000", "--rounds", "1"] if quick else [])],
         ["bench_webhooks.py", *(["--deliveries", "3000", "--rounds", "1"] if quick else [])],
+        ["bench_tier.py", *(["--seconds", "4", "--latencies", "50,500"] if quick else [])],
+        ["bench_shared_limit.py", *(["--seconds", "8", "--kill-at", "4"] if quick else [])],
     ]
     failed = []
     for command in runs:

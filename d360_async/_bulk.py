@@ -43,17 +43,20 @@ from ._bulk_report import (
     SendStatus,
 )
 from ._campaign_journal import CampaignJournal, JournalError
+from ._concurrency import AdaptiveConcurrency, Concurrency
 from ._errors import (
     APIError,
     APIStatusError,
     AuthenticationError,
     ClientClosedError,
     D360Error,
+    LimiterUnavailableError,
     PermissionDeniedError,
     RedirectError,
     ValidationError,
 )
 from ._fanout import Crew, bounded_each, bounded_map
+from ._limits import Scope
 from ._models_templates import MessageTemplate
 from ._outcome import may_have_been_acted_upon
 from ._payloads import MessageInput
@@ -100,6 +103,10 @@ class CampaignAPI(Protocol):
         """The template ``name`` in ``language``, or None."""
         ...
 
+    def concurrency(self, concurrency: Concurrency, scope: Scope) -> int | AdaptiveConcurrency:
+        """A run's concurrency: an int as given, or ``"auto"`` as a fresh controller."""
+        ...
+
 
 def _template_key(payload: Mapping[str, Any]) -> tuple[str, str]:
     template = payload["template"]
@@ -108,7 +115,9 @@ def _template_key(payload: Mapping[str, Any]) -> tuple[str, str]:
 
 def _is_fatal(error: D360Error) -> bool:
     """Whether every further message of the campaign would fail the same way."""
-    if isinstance(error, (AuthenticationError, PermissionDeniedError, RedirectError)):
+    if isinstance(
+        error, (AuthenticationError, PermissionDeniedError, RedirectError, LimiterUnavailableError)
+    ):
         return True
     if isinstance(error, ClientClosedError):
         return True
@@ -160,7 +169,7 @@ class BulkRun:
         api: CampaignAPI,
         messages: Iterable[MessageInput] | AsyncIterable[MessageInput],
         *,
-        concurrency: int,
+        concurrency: Concurrency,
         journal: str | os.PathLike[str] | CampaignJournal | None,
         campaign_id: str | None,
         on_progress: Callable[[BulkReport], object] | None,
@@ -258,7 +267,7 @@ class BulkRun:
         try:
             await self._open()
             async with self._admitted() as items:
-                await bounded_each(items, self._one, self._concurrency, crew=self._crew)
+                await bounded_each(items, self._one, self._fanout(), crew=self._crew)
             await self._end()
         except BaseException as exc:
             self._fail(exc)
@@ -327,7 +336,7 @@ class BulkRun:
                     bounded_map(
                         items,
                         self._one,
-                        self._concurrency,
+                        self._fanout(),
                         crew=self._crew,
                         leftover=self._left,
                     )
@@ -346,6 +355,10 @@ class BulkRun:
     def _left(self, result: SendResult | None) -> None:
         if result is not None:
             self._leftover.append(result)
+
+    def _fanout(self) -> int | AdaptiveConcurrency:
+        """This run's concurrency: an int, or the ``"auto"`` controller (a fresh one)."""
+        return self._api.concurrency(self._concurrency, Scope.MESSAGES)
 
     async def _open(self) -> None:
         if self._journal is not None:
@@ -576,7 +589,7 @@ class BulkRun:
         except asyncio.CancelledError:
             self._cancelled(item)
             raise
-        except APIError as exc:
+        except (APIError, LimiterUnavailableError) as exc:  # the limiter: certainly not sent
             status = SendStatus.UNKNOWN if may_have_been_acted_upon(exc) else SendStatus.FAILED
             if _is_fatal(exc) and self._stopped is None:
                 self._stopped = f"campaign stopped after message {item.index}: {exc}"

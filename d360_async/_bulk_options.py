@@ -6,6 +6,7 @@ import os
 from collections.abc import AsyncIterable, Iterable, Mapping
 
 from ._campaign_journal import CampaignJournal
+from ._concurrency import check_concurrency
 from ._errors import ValidationError
 from ._journal import SQLiteJournal
 
@@ -25,9 +26,10 @@ def check_options(
     """Refuse bad arguments of ``send_bulk`` at once, naming them (nothing is sent)."""
     if isinstance(messages, (str, bytes)) or not isinstance(messages, (Iterable, AsyncIterable)):
         raise ValidationError("messages", "must be an iterable or async iterable of messages")
-    for name, value in (("concurrency", concurrency), ("preflight_window", preflight_window)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValidationError(name, "must be an integer of at least 1")
+    check_concurrency(concurrency)
+    value = preflight_window
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValidationError("preflight_window", "must be an integer of at least 1")
     if campaign_id is not None and (not isinstance(campaign_id, str) or not campaign_id.strip()):
         raise ValidationError("campaign_id", "must be a non-empty string")
     if on_progress is not None and not callable(on_progress):

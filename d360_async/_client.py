@@ -17,8 +17,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from ._admission import encode_message
+from ._concurrency import AdaptiveConcurrency, Concurrency, check_concurrency
 from ._core import DEFAULT_BASE_URL, ClientCore, parse
 from ._errors import ValidationError
+from ._limits import Scope
 from ._models_analytics import (
     EnableTemplateAnalyticsResponse,
     MetricType,
@@ -39,7 +41,9 @@ from ._params import (
     insights_options,
     insights_params,
     nonempty,
+    optional_text,
     path_id,
+    streamed,
     template_params,
     whole,
 )
@@ -89,7 +93,9 @@ class D360Client(ClientCore):
             a 429 lives in the limiter, per scope (sends, events, reads): clients sharing a
             limiter share its pauses, and a throttled read does not pause sends.
         retry: When to retry; see ``RetryPolicy``.
-        max_connections: Size of the connection pool (ignored with ``session``).
+        max_connections: Size of the connection pool (ignored with ``session``). By default
+            1.25 s of requests at the limiter's rate for sends or events, at least 100 (1,250
+            at 1,000/s): what ``concurrency="auto"`` needs at up to about 1 s of latency.
         session: An aiohttp session to use instead of the client's own.
         hooks: Callables run for every attempt (metrics, tracing); see ``Hooks``.
 
@@ -377,7 +383,7 @@ class D360Client(ClientCore):
         self,
         messages: Iterable[MessageInput] | AsyncIterable[MessageInput],
         *,
-        concurrency: int = 50,
+        concurrency: Concurrency = "auto",
         journal: str | Path | CampaignJournal | None = None,
         on_progress: Callable[[BulkReport], object] | None = None,
         preflight: bool = True,
@@ -402,7 +408,9 @@ class D360Client(ClientCore):
 
         Args:
             messages: Any iterable or async iterable of ``MarketingMessageRequest`` or dicts.
-            concurrency: Sends in flight at once.
+            concurrency: Sends in flight at once: ``"auto"`` (the default) follows the rate
+                limit and the measured latency (rate x latency x 1.25, within the connection
+                pool; 50 without a rate limit); an int fixes it.
             journal: A SQLite file (or any ``CampaignJournal``) recording every message's
                 state. Re-running the same campaign with it sends only what was not sent; a
                 journal of another campaign is refused (``JournalError``) before anything is
@@ -460,7 +468,7 @@ class D360Client(ClientCore):
         events: Iterable[EventInput] | AsyncIterable[EventInput],
         *,
         batch_size: int = 1000,
-        concurrency: int = 4,
+        concurrency: Concurrency = "auto",
         test_event_code: str | None = None,
         partner_agent: str | None = None,
         hash_pii: bool = True,
@@ -476,7 +484,9 @@ class D360Client(ClientCore):
             meta_node_id: The dataset (or business node) the events belong to.
             events: Any iterable or async iterable of ``ConversionEvent`` or dicts.
             batch_size: Events per request, at most 1,000.
-            concurrency: Requests in flight at once.
+            concurrency: Requests in flight at once: ``"auto"`` (the default) follows the
+                limiter's rate for Conversions API posts and the measured latency; 4 when that
+                scope has no rate limit (the default client's); an int fixes it.
             test_event_code: Route the events to Events Manager's test tab.
             partner_agent: Partner attribution string.
             hash_pii: Normalise and SHA-256 hash ``user_data`` PII (already hashed values
@@ -490,8 +500,11 @@ class D360Client(ClientCore):
 
         # Types first (EventsRun checks the events, the ranges and the strings).
         path_id("meta_node_id", meta_node_id)
-        whole("batch_size", batch_size)
-        whole("concurrency", concurrency)
+        streamed("events", events)
+        whole("batch_size", batch_size, minimum=1)
+        check_concurrency(concurrency)
+        optional_text("test_event_code", test_event_code)
+        optional_text("partner_agent", partner_agent)
         flag("hash_pii", hash_pii)
         flag("hash_external_id", hash_external_id)
         if default_country_code is not None and not isinstance(default_country_code, (str, int)):
@@ -507,6 +520,7 @@ class D360Client(ClientCore):
             hash_pii=hash_pii,
             default_country_code=default_country_code,
             hash_external_id=hash_external_id,
+            pace=functools.partial(self._concurrency, scope=Scope.EVENTS),
         )
 
 
@@ -542,6 +556,10 @@ class _CampaignPort:
             on_wire=on_wire,
             on_refused=on_refused,
         )
+
+    def concurrency(self, concurrency: Concurrency, scope: Scope) -> int | AdaptiveConcurrency:
+        """A run's concurrency (see ``ClientCore._concurrency``)."""
+        return self._client._concurrency(concurrency, scope)
 
     async def find_template(self, name: str, language: str) -> MessageTemplate | None:
         """The template ``name`` in ``language`` (listing filtered by both), or None."""

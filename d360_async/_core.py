@@ -14,10 +14,11 @@ import cattrs
 from aiolimiter import AsyncLimiter
 from yarl import URL
 
+from ._concurrency import AdaptiveConcurrency, auto_concurrency, default_pool
 from ._converter import structure
 from ._errors import APIResponseError, ClientClosedError, ValidationError
 from ._hooks import Hooks, WithRawResponse
-from ._limits import RateLimiter, make_limiter
+from ._limits import RateLimiter, Scope, make_limiter
 from ._redact import scrub, sensitive_strings
 from ._retry import RetryPolicy, Safety
 from ._session import SharedSession
@@ -56,7 +57,7 @@ class ClientCore:
         timeout: float | Timeout | aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
         rate_limit: float | AsyncLimiter | RateLimiter | None = 80.0,
         retry: RetryPolicy | None = None,
-        max_connections: int = 100,
+        max_connections: int | None = None,
         session: aiohttp.ClientSession | None = None,
         hooks: Hooks | None = None,
     ) -> None:
@@ -64,7 +65,7 @@ class ClientCore:
         self._base_url = _base_url(base_url)
         self._timeout = as_timeout(timeout)
         self._retry = _retry_policy(retry)
-        if (
+        if max_connections is not None and (
             isinstance(max_connections, bool)
             or not isinstance(max_connections, int)
             or not 1 <= max_connections <= _MAX_CONNECTIONS
@@ -78,6 +79,8 @@ class ClientCore:
             raise ValidationError("hooks", "must be a d360_async.Hooks or None")
         self._hooks = hooks
         self._limiter = make_limiter(rate_limit)
+        if max_connections is None:  # enough for concurrency="auto" at the limiter's rate
+            max_connections = default_pool(self._limiter)
         self._shared = SharedSession(session, max_connections)
         self._owner = True
         self._transport: Transport | None = None
@@ -177,6 +180,19 @@ class ClientCore:
         self._closed = True
         if self._owner:
             await self._shared.close()
+
+    def _concurrency(self, concurrency: object, scope: Scope) -> int | AdaptiveConcurrency:
+        """A run's ``concurrency``: an int as given, or ``"auto"`` made an
+        ``AdaptiveConcurrency`` for the limiter's rate of ``scope`` (see ``_concurrency``)."""
+        transport = self._get_transport()
+        connector = transport.session.connector
+        return auto_concurrency(
+            concurrency,
+            limiter=self._limiter,
+            scope=scope,
+            pool=connector.limit if connector is not None else 0,
+            throttled=lambda: transport.throttled,
+        )
 
     def _get_transport(self) -> Transport:
         """The transport, after checking that the client may be used here and now.

@@ -24,6 +24,7 @@ from collections.abc import (
     AsyncIterable,
     AsyncIterator,
     Awaitable,
+    Callable,
     Iterable,
     Mapping,
 )
@@ -33,9 +34,11 @@ from typing import Any, Final, Protocol
 import attrs
 import orjson
 
+from ._concurrency import Concurrency, auto_concurrency, check_concurrency
 from ._errors import APIError, BadRequestError, D360Error, ValidationError
 from ._events_batch import Batch, Chunker, Prepared, Preparer, Work
-from ._fanout import bounded_map
+from ._fanout import Gate, bounded_map
+from ._limits import Scope
 from ._models_events import (
     BatchResult,
     ConversionEvent,
@@ -286,7 +289,7 @@ class EventsRun:
         meta_node_id: The dataset or business node the events belong to.
         events: Any iterable or async iterable of ``ConversionEvent`` or mappings; read lazily.
         batch_size: Events per request, 1 to 1,000.
-        concurrency: Requests in flight at once.
+        concurrency: Requests in flight at once, or ``"auto"`` (see ``send_conversion_events``).
         test_event_code: Route the events to Events Manager's test tab.
         partner_agent: Partner attribution string.
         hash_pii: Normalise and hash ``user_data`` (see ``d360_async.hashing``); a value that
@@ -297,6 +300,10 @@ class EventsRun:
         max_body_bytes: Largest JSON body of one request.
         max_split_requests: Extra requests one batch may make to isolate rejected events;
             events still unresolved then are reported as failed.
+        pace: Turns ``concurrency`` into what the run uses, when the run starts (a fresh
+            ``"auto"`` controller for the client's rate limit of events);
+            ``send_conversion_events`` passes the client's. None: ``"auto"`` is
+            ``UNLIMITED_CONCURRENCY`` for events (4).
 
     Raises:
         ValidationError: An argument is out of range.
@@ -317,7 +324,7 @@ class EventsRun:
         events: Iterable[EventInput] | AsyncIterable[EventInput],
         *,
         batch_size: int = MAX_EVENTS_PER_REQUEST,
-        concurrency: int = 4,
+        concurrency: Concurrency = "auto",
         test_event_code: str | None = None,
         partner_agent: str | None = None,
         hash_pii: bool = True,
@@ -325,6 +332,7 @@ class EventsRun:
         hash_external_id: bool = True,
         max_body_bytes: int = MAX_BODY_BYTES,
         max_split_requests: int = DEFAULT_MAX_SPLIT_REQUESTS,
+        pace: Callable[[Concurrency], int | Gate] | None = None,
     ) -> None:
         path_id("meta_node_id", meta_node_id)
         if isinstance(events, (str, bytes, Mapping, ConversionEvent)) or not isinstance(
@@ -333,8 +341,7 @@ class EventsRun:
             raise ValidationError("events", "must be an iterable or async iterable of events")
         if isinstance(batch_size, bool) or not 1 <= batch_size <= MAX_EVENTS_PER_REQUEST:
             raise ValidationError("batch_size", f"must be 1 to {MAX_EVENTS_PER_REQUEST}")
-        if isinstance(concurrency, bool) or concurrency < 1:
-            raise ValidationError("concurrency", "must be at least 1")
+        check_concurrency(concurrency)
         if max_split_requests < 0:
             raise ValidationError("max_split_requests", "must not be negative")
         extras: dict[str, str] = {}
@@ -356,6 +363,7 @@ class EventsRun:
         self._node = meta_node_id
         self._events: Iterable[EventInput] | AsyncIterable[EventInput] = events
         self._concurrency = concurrency
+        self._pace = pace
         self._extras = extras
         self._max_split_requests = max_split_requests
         self._chunker = Chunker(Preparer(hasher), batch_size, max_body_bytes, base)
@@ -464,7 +472,14 @@ class EventsRun:
         self._ended = ended = asyncio.Event()
         work = self._work()
         try:
-            async with aclosing(bounded_map(work, self._process, self._concurrency)) as results:
+            concurrency = (
+                self._pace(self._concurrency)
+                if self._pace is not None
+                else auto_concurrency(
+                    self._concurrency, limiter=None, scope=Scope.EVENTS, pool=0, throttled=int
+                )
+            )
+            async with aclosing(bounded_map(work, self._process, concurrency)) as results:
                 async for result in results:
                     self._counts.add(result)
                     logger.debug(

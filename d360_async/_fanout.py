@@ -21,12 +21,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Coroutine, Iterable
-from typing import Any, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
-__all__ = ["Crew", "bounded_each", "bounded_map"]
+__all__ = ["Crew", "Gate", "bounded_each", "bounded_map"]
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+
+class Gate(Protocol):
+    """Concurrency that changes while the work runs (``_concurrency.AdaptiveConcurrency``):
+    ``workers`` workers each take a permit before they take an item, and give it back after."""
+
+    @property
+    def workers(self) -> int: ...
+
+    async def acquire(self) -> float: ...
+
+    def release(self, started: float) -> None: ...
 
 
 class _Failed:
@@ -76,7 +88,7 @@ class Crew:
 async def bounded_map(
     source: Iterable[T] | AsyncIterable[T],
     fn: Callable[[T], Awaitable[R]],
-    concurrency: int,
+    concurrency: int | Gate,
     *,
     crew: Crew | None = None,
     leftover: Callable[[R], object] | None = None,
@@ -86,7 +98,7 @@ async def bounded_map(
     Args:
         source: A sync or async iterable, consumed lazily.
         fn: The work on one item.
-        concurrency: Calls of ``fn`` in flight at most (>= 1).
+        concurrency: Calls of ``fn`` in flight at most (>= 1), or a ``Gate`` deciding it.
         crew: Lets synchronous code stop the workers (see ``Crew``).
         leftover: Called, when the iteration ends early, with each result that was finished
             but not yielded (nothing is lost silently).
@@ -100,9 +112,8 @@ async def bounded_map(
         ...         return 2 * x
         ...     return sorted([r async for r in bounded_map(range(5), double, 2)])
     """
-    if concurrency < 1:
-        raise ValueError("concurrency must be at least 1")
-    results: asyncio.Queue[object] = asyncio.Queue(maxsize=2 * concurrency)
+    size, gate = _size(concurrency)
+    results: asyncio.Queue[object] = asyncio.Queue(maxsize=2 * size)
 
     async def handle(item: T) -> None:
         result = await fn(item)
@@ -116,7 +127,7 @@ async def bounded_map(
                     leftover(result)
                 raise
 
-    consume = _consumer(source, handle)
+    consume = _consumer(source, handle, gate)
 
     async def worker() -> None:
         try:
@@ -133,7 +144,7 @@ async def bounded_map(
 
     if crew is not None:
         crew._wake = wake
-    workers = [asyncio.create_task(worker()) for _ in range(concurrency)]
+    workers = [asyncio.create_task(worker()) for _ in range(size)]
     if crew is not None:
         for task in workers:
             crew._enlist(task)
@@ -165,37 +176,77 @@ async def bounded_map(
                 leftover(cast(R, result))
 
 
+def _size(concurrency: int | Gate) -> tuple[int, Gate | None]:
+    """How many workers to run, and the gate they share (None for a fixed concurrency)."""
+    if not isinstance(concurrency, int):
+        return concurrency.workers, concurrency
+    if concurrency < 1:
+        raise ValueError("concurrency must be at least 1")
+    return concurrency, None
+
+
 def _consumer(
-    source: Iterable[T] | AsyncIterable[T], handle: Callable[[T], Awaitable[object]]
+    source: Iterable[T] | AsyncIterable[T],
+    handle: Callable[[T], Awaitable[object]],
+    gate: Gate | None = None,
 ) -> Callable[[], Coroutine[Any, Any, None]]:
     """A worker loop: take items of ``source`` one at a time and ``await handle(item)``; run
-    several at once, they share the source."""
+    several at once, they share the source. With a ``gate``, a worker takes a permit before
+    it takes an item and gives it back after."""
+    if gate is None and not isinstance(source, AsyncIterable):
+        sync_items = iter(source)
+
+        async def consume_sync() -> None:
+            for item in sync_items:  # next() never yields to the loop: sharing needs no lock
+                await handle(item)
+
+        return consume_sync
+    take = _taker(source)
+    if gate is None:
+
+        async def consume() -> None:
+            while (item := await take()) is not _DONE:
+                await handle(cast(T, item))
+
+        return consume
+
+    async def consume_gated() -> None:
+        while True:
+            started = await gate.acquire()
+            try:
+                item = await take()
+                if item is _DONE:
+                    return
+                await handle(cast(T, item))
+            finally:
+                gate.release(started)
+
+    return consume_gated
+
+
+def _taker(source: Iterable[T] | AsyncIterable[T]) -> Callable[[], Awaitable[object]]:
+    """The next item of ``source`` (``_DONE`` after the last), for workers sharing it."""
     if isinstance(source, AsyncIterable):
         async_items = aiter(source)
         lock = asyncio.Lock()  # an async iterator must not be advanced by two workers at once
 
-        async def consume_async() -> None:
-            while True:
-                async with lock:
-                    item = await anext(async_items, _DONE)
-                if item is _DONE:
-                    return
-                await handle(cast(T, item))
+        async def take_async() -> object:
+            async with lock:
+                return await anext(async_items, _DONE)
 
-        return consume_async
+        return take_async
     sync_items = iter(source)
 
-    async def consume_sync() -> None:
-        for item in sync_items:  # next() never yields to the loop: sharing needs no lock
-            await handle(item)
+    async def take_sync() -> object:
+        return next(sync_items, _DONE)
 
-    return consume_sync
+    return take_sync
 
 
 async def bounded_each(
     source: Iterable[T] | AsyncIterable[T],
     fn: Callable[[T], Awaitable[object]],
-    concurrency: int,
+    concurrency: int | Gate,
     *,
     crew: Crew | None = None,
 ) -> None:
@@ -210,13 +261,12 @@ async def bounded_each(
         ...         print(x)
         ...     await bounded_each(range(3), show, 2)
     """
-    if concurrency < 1:
-        raise ValueError("concurrency must be at least 1")
-    worker = _consumer(source, fn)
+    size, gate = _size(concurrency)
+    worker = _consumer(source, fn, gate)
 
     try:
         async with asyncio.TaskGroup() as group:
-            for _ in range(concurrency):
+            for _ in range(size):
                 task = group.create_task(worker())
                 if crew is not None:
                     crew._enlist(task)

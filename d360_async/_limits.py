@@ -114,6 +114,11 @@ class LocalLimiter:
         )
         return f"LocalLimiter({rates})"
 
+    def rate(self, scope: Scope) -> float | None:
+        """Requests per second allowed for ``scope`` (None: not rate limited)."""
+        bucket = self._buckets.get(scope)
+        return None if bucket is None else bucket.max_rate / bucket.time_period
+
     def paused_until(self, scope: Scope) -> float:
         """Loop time at which the pause of ``scope`` ends (0.0 or in the past when not paused)."""
         return self._until[scope]

@@ -18,6 +18,7 @@ import aiohttp
 import orjson
 from yarl import URL
 
+from ._concurrency import WIRE_START
 from ._errors import (
     APIConnectionError,
     APIError,
@@ -143,6 +144,7 @@ class Transport:
         "_seam",
         "_urls",
         "session",
+        "throttled",
     )
 
     def __init__(
@@ -179,6 +181,8 @@ class Transport:
         self._loop = loop
         # Whether the session's pool reports the moment a request gets its connection.
         self._seam = isinstance(session.connector, WireConnector)
+        #: How many times the server throttled a request (429 or a throttling code).
+        self.throttled = 0
         if isinstance(timeout, Timeout):
             self._aiohttp_timeout = timeout.for_aiohttp()
             self._request_timeout = timeout.request
@@ -291,6 +295,7 @@ class Transport:
             if session.closed:
                 raise ClientClosedError("this D360Client is closed", maybe_sent=maybe_sent_before)
             sent_at = loop.time()  # an attempt's timing starts when it goes out
+            WIRE_START.set(sent_at)  # for concurrency="auto": the latency without the limiter
             if attempt == 1:
                 started = sent_at
             if hooks is not None and hooks.on_request:
@@ -387,6 +392,7 @@ class Transport:
             delay = retry.next_delay(error, safety, attempt=attempt, elapsed=loop.time() - started)
             wait_here = delay or 0.0
             if isinstance(error, RateLimitError) and not error.per_recipient:
+                self.throttled += 1
                 # One pause for the whole scope, in the limiter: every request of the scope
                 # through it (other clients' included) waits it out, this one's retry too.
                 try:

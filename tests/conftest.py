@@ -16,6 +16,8 @@ from yarl import URL
 
 from d360_async import D360Client, RetryPolicy
 
+from .redis_server import RedisProcess
+
 API = "https://waba-v2.360dialog.io"
 #: Looks like a real key so that a leak would be visible in any text.
 KEY = "k3y-SECRET-9f8e7d6c5b4a"
@@ -77,3 +79,13 @@ def query(call: dict[str, Any]) -> dict[str, str]:
     params = dict(url.query)
     params.update({k: str(v) for k, v in (call.get("params") or {}).items()})
     return params
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisProcess]:
+    """A real ``valkey-server`` on 127.0.0.1 (never a fake), stopped after the test."""
+    server = RedisProcess()
+    try:
+        yield server
+    finally:
+        server.close()

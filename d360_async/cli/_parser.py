@@ -75,6 +75,16 @@ def _batch_size(text: str) -> int:
     return value
 
 
+def _concurrency(text: str) -> int | str:
+    """``--concurrency``: ``auto`` (in flight follows the rate and the latency) or a number.
+
+    Example:
+        >>> _concurrency("auto"), _concurrency("8")
+        ('auto', 8)
+    """
+    return "auto" if text.strip().lower() == "auto" else positive_int(text)
+
+
 _NUMBERS: Final = frozenset(
     {int, float, positive_int, non_negative_int, positive_float, rate_arg, _fraction, _batch_size}
 )
@@ -210,9 +220,21 @@ def build_parser() -> Parser:
         "--rejected", metavar="FILE", help="invalid rows (default: FILE.rejected.csv)"
     )
     send.add_argument("--journal", metavar="FILE", help="SQLite journal: a re-run resumes")
-    send.add_argument("--concurrency", type=positive_int, default=50, help="sends in flight")
+    send.add_argument(
+        "--concurrency",
+        type=_concurrency,
+        default="auto",
+        metavar="N|auto",
+        help="sends in flight (default: auto, from the rate and the latency)",
+    )
     send.add_argument(
         "--rate", type=rate_arg, default=80.0, help="messages/s (default: 80; 0: no limit)"
+    )
+    send.add_argument(
+        "--redis-url",
+        metavar="URL",
+        help="share the rate limit (and its 429 pauses) with every run and service using this "
+        "Redis/Valkey and API key (default: $D360_REDIS_URL)",
     )
     send.add_argument("--results", metavar="FILE", help="CSV with every row's outcome")
     send.add_argument("--dry-run", action="store_true", help="check everything, send nothing")

@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import csv
-from collections.abc import Generator, Sequence
+import os
+from collections.abc import AsyncIterator, Generator, Sequence
 from contextlib import closing
 from itertools import islice
 from typing import IO, Any, Final
@@ -29,7 +31,8 @@ import attrs
 from d360_async._builder import MessageBuilder, document, image, video
 from d360_async._bulk import BulkReport, SendResult, SendStatus
 from d360_async._client import D360Client
-from d360_async._errors import APIStatusError
+from d360_async._errors import APIStatusError, LimiterUnavailableError
+from d360_async._limits import RateLimiter
 from d360_async._models_messages import MarketingMessageRequest
 from d360_async._models_templates import MessageTemplate
 from d360_async._payloads import MessageInput, prepare_message
@@ -337,6 +340,34 @@ def summary_line(report: BulkReport) -> str:
     )
 
 
+@contextlib.asynccontextmanager
+async def _rate_limit(
+    ctx: Context, args: argparse.Namespace
+) -> AsyncIterator[float | RateLimiter | None]:
+    """``--rate``, shared through Redis with ``--redis-url`` (or ``D360_REDIS_URL``): every run
+    and service with the same key and server then shares one limit and its pauses."""
+    url = args.redis_url or os.environ.get("D360_REDIS_URL") or None
+    if url is None:
+        yield args.rate
+        return
+    if args.rate is None:
+        raise UsageError("--redis-url shares a rate limit: give one with --rate")
+    try:
+        from d360_async.redis import RedisRateLimiter
+    except ImportError:
+        raise UsageError('--redis-url needs redis-py: pip install "d360-async[redis]"') from None
+    # the limit belongs to the key's phone number: the key names it (only a digest is stored)
+    try:
+        limiter = RedisRateLimiter(url, account=ctx.require_key(), rate=args.rate)
+    except ValueError as exc:  # a malformed URL (its text is not repeated: it may hold a password)
+        raise UsageError(f"--redis-url: {exc}") from None
+    try:
+        async with limiter:
+            yield limiter
+    except LimiterUnavailableError as exc:
+        raise CLIError(f"{exc}: nothing was sent without the limit") from exc
+
+
 async def run_send(args: argparse.Namespace, ctx: Context) -> int:
     """``d360 send``; returns the exit code (0: every row sent or skipped on purpose)."""
     ctx.require_key()
@@ -346,7 +377,10 @@ async def run_send(args: argparse.Namespace, ctx: Context) -> int:
         ctx.note(f"{campaign.source.name}: {plural(rows, 'row')} OK")
     results = None if args.dry_run else _open_results(args.results)
     try:
-        async with ctx.client(rate_limit=args.rate) as client:
+        async with (
+            _rate_limit(ctx, args) as rate_limit,
+            ctx.client(rate_limit=rate_limit) as client,
+        ):
             media, described, fit = await _preflight(client, campaign)
             header: Any = None
             if media is not None and campaign.header_url:

@@ -197,10 +197,13 @@ async def test_a_limiter_that_fails_mid_run_stops_it_and_a_resume_completes(
     path = tmp_path / "j.sqlite"
     emu = d360_emulator
     async with D360Client(emu.api_key, base_url=emu.url, rate_limit=FailingLimiter(300)) as c:
-        run = c.send_bulk(welcome(2_000), journal=path, concurrency=20)
-        with pytest.raises(LimiterUnavailableError):
-            await run.run()
-    assert run.report.interrupted
+        report = await c.send_bulk(welcome(2_000), journal=path, concurrency=20).run()
+    # A limiter that cannot decide is a circuit breaker: the campaign stops (its typed error in
+    # ``stopped``), the messages it refused are failed, the rest skipped; nothing unlimited.
+    assert report.stopped is not None
+    assert "limiter" in report.stopped
+    assert report.failed >= 1 and report.sent <= 300
+    assert report.sent + report.failed + report.skipped + report.unknown == 2_000
     first = rows(path)
     assert first["pending"] == 0
     assert first["sent"] + first["unknown"] <= 300

@@ -27,9 +27,12 @@ RUN = [block for block in BLOCKS if block.kind is not None]
 _PASSED: set[str] = set()
 
 
-def environment(emulator: Emulator | None) -> dict[str, str]:
-    """The child's environment: nobody's D360_* but the emulator's; the venv's tools first."""
+def environment(emulator: Emulator | None, redis_url: str | None = None) -> dict[str, str]:
+    """The child's environment: nobody's D360_* but the emulator's (and a test Redis for the
+    blocks that name ``D360_REDIS_URL``); the venv's tools first."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("D360_")}
+    if redis_url is not None:
+        env["D360_REDIS_URL"] = redis_url
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env["PYTHONUNBUFFERED"] = "1"
     if emulator is not None:
@@ -55,10 +58,13 @@ def prepare(folder: Path, block: Block) -> None:
     write_files(folder)
 
 
-async def run_program(block: Block, folder: Path, emulator: Emulator) -> None:
+async def run_program(
+    block: Block, folder: Path, emulator: Emulator, redis_url: str | None = None
+) -> None:
     script = block.name or "block.py"
     (folder / script).write_text(block.text, encoding="utf-8")
-    ran = await run(sys.executable, "-W", "error", script, cwd=folder, env=environment(emulator))
+    env = environment(emulator, redis_url)
+    ran = await run(sys.executable, "-W", "error", script, cwd=folder, env=env)
     assert ran.code == 0, ran.explain(f"{block.id} (python {script})")
     wanted = block.expected_output()
     if wanted is not None:
@@ -92,31 +98,39 @@ async def run_doctest(block: Block, folder: Path, emulator: Emulator) -> None:
     assert ran.code == 0, ran.explain(f"{block.id} (doctest)")
 
 
-async def run_shell(block: Block, folder: Path, emulator: Emulator) -> None:
+async def run_shell(
+    block: Block, folder: Path, emulator: Emulator, redis_url: str | None = None
+) -> None:
     commands = list(block.commands())
     assert commands, f"{block.id}: a shell block without a command"
     for command in commands:
         if exemption(command) is not None or command in _PASSED:
             continue
-        ran = await run("bash", "-c", command, cwd=folder, env=environment(emulator))
+        env = environment(emulator, redis_url)
+        ran = await run("bash", "-c", command, cwd=folder, env=env)
         assert ran.code == 0, ran.explain(f"{block.id}: {command}")
         _PASSED.add(command)
 
 
 @pytest.mark.parametrize("block", RUN, ids=[block.id for block in RUN])
-async def test_block(block: Block, d360_emulator: Emulator, tmp_path: Path) -> None:
+async def test_block(
+    block: Block, d360_emulator: Emulator, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     if block.skip is not None:
         assert block.skip, f"{block.id}: 'docs-test: skip' needs a reason"
         pytest.skip(block.skip)
     prepare(tmp_path, block)
+    redis_url = (
+        request.getfixturevalue("redis_server").url if "D360_REDIS_URL" in block.text else None
+    )
     if block.kind == "program":
-        await run_program(block, tmp_path, d360_emulator)
+        await run_program(block, tmp_path, d360_emulator, redis_url)
     elif block.kind == "pytest":
         await run_tests(block, tmp_path)
     elif block.kind == "doctest":
         await run_doctest(block, tmp_path, d360_emulator)
     else:
-        await run_shell(block, tmp_path, d360_emulator)
+        await run_shell(block, tmp_path, d360_emulator, redis_url)
 
 
 def test_the_documents_have_blocks_to_run() -> None:

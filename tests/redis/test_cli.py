@@ -1,0 +1,101 @@
+"""``d360 send --redis-url`` (and ``D360_REDIS_URL``): CLI runs share one limit through Redis."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import redis.asyncio as aioredis
+
+from d360_async.testing import Emulator
+from tests.cli.conftest import customers, d360
+
+from .conftest import RedisProcess
+
+WELCOME = ("--template", "welcome_offer", "--language", "en_US", "--param-columns", "name")
+
+
+def busiest_second(times: list[float]) -> int:
+    ordered = sorted(times)
+    most = start = 0
+    for end, moment in enumerate(ordered):
+        while moment - ordered[start] >= 1.0:
+            start += 1
+        most = max(most, end - start + 1)
+    return most
+
+
+async def redis_keys(url: str) -> list[str]:
+    client = aioredis.Redis.from_url(url)
+    try:
+        return sorted(key.decode() for key in await client.keys("*"))
+    finally:
+        await client.aclose()
+
+
+async def test_two_runs_at_once_share_the_limit(redis_server: RedisProcess, tmp_path: Path) -> None:
+    """Two campaigns started together, each with --rate 20: together never above 20/s."""
+    async with Emulator(rate=None) as emu:
+        first = customers(tmp_path / "a.csv", 40)
+        second = tmp_path / "b.csv"
+        second.write_text(first.read_text().replace("+49 151", "+49 160"))
+        options = ("--rate", "20", "--redis-url", redis_server.url)
+        runs = await asyncio.gather(
+            *(
+                d360("send", *WELCOME, "--csv", source, *options, emulator=emu)
+                for source in (first, second)
+            )
+        )
+        accepted = [m.timestamp for m in emu.sent_messages]
+        keys = await redis_keys(redis_server.url)
+    assert [run.code for run in runs] == [0, 0], [run.err for run in runs]
+    assert len(accepted) == 80
+    assert busiest_second(accepted) <= 25  # one start every 1/20 s (+ jitter); unshared: ~40
+    assert keys and all(key.startswith("d360:{") for key in keys)
+    assert not any(emu.api_key in key for key in keys)  # only a digest of the key
+
+
+async def test_the_environment_variable_works_too(
+    redis_server: RedisProcess, tmp_path: Path
+) -> None:
+    async with Emulator(rate=None) as emu:
+        run = await d360(
+            "send", *WELCOME, "--csv", customers(tmp_path / "a.csv", 5),
+            emulator=emu, env={"D360_REDIS_URL": redis_server.url},
+        )  # fmt: skip
+        keys = await redis_keys(redis_server.url)
+    assert run.code == 0, run.err
+    assert len(emu.sent_messages) == 5
+    assert any(key.endswith(":messages") for key in keys)
+
+
+async def test_redis_down_sends_nothing(redis_server: RedisProcess, tmp_path: Path) -> None:
+    redis_server.stop()
+    async with Emulator(rate=None) as emu:
+        run = await d360(
+            "send", *WELCOME, "--csv", customers(tmp_path / "a.csv", 5),
+            "--redis-url", redis_server.url, emulator=emu,
+        )  # fmt: skip
+    assert run.code == 1
+    assert "rate limiter unavailable" in run.error_line
+    assert "nothing was sent" in run.error_line
+    assert emu.sent_messages == []
+
+
+async def test_a_shared_limit_needs_a_rate(redis_server: RedisProcess, tmp_path: Path) -> None:
+    async with Emulator(rate=None) as emu:
+        no_rate = await d360(
+            "send", *WELCOME, "--csv", customers(tmp_path / "a.csv", 1),
+            "--rate", "0", "--redis-url", redis_server.url, emulator=emu,
+        )  # fmt: skip
+        bad_url = await d360(
+            "send", *WELCOME, "--csv", customers(tmp_path / "a.csv", 1),
+            "--redis-url", "http://:pa55word@localhost", emulator=emu,
+        )  # fmt: skip
+    assert no_rate.code == 2
+    assert (
+        no_rate.error_line == "d360: error: --redis-url shares a rate limit: give one with --rate"
+    )
+    assert bad_url.code == 2 and "--redis-url" in bad_url.error_line
+    assert "pa55word" not in bad_url.err
+    assert emu.sent_messages == []

@@ -1,0 +1,286 @@
+"""``RedisRateLimiter`` against a real valkey-server: the shared schedule, pauses, the pair
+limit, fail-closed behaviour and what reaches Redis.
+
+Timing assertions here are lower bounds ("not before"), which a loaded machine cannot break:
+the limiter's promise is that requests never start early.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+import redis.asyncio as aioredis
+
+from d360_async import LimiterUnavailableError, ValidationError
+from d360_async._limits import RateLimiter, Scope
+from d360_async.redis import RedisRateLimiter
+
+from .conftest import RedisProcess
+
+ACCOUNT = "4930123456789"
+#: Scheduling slack: the timers of the event loop may fire a hair early.
+EPSILON = 0.002
+
+
+@pytest.fixture
+async def raw(redis_server: RedisProcess) -> AsyncIterator[aioredis.Redis]:
+    client = aioredis.Redis.from_url(redis_server.url)
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+async def server_time(raw: aioredis.Redis) -> float:
+    seconds, micros = await raw.time()
+    return seconds + micros / 1e6
+
+
+async def starts(limiter: RedisRateLimiter, n: int, scope: Scope = Scope.MESSAGES) -> list[float]:
+    """Wall-clock times at which ``n`` concurrent acquires were let through, sorted."""
+
+    async def one() -> float:
+        await limiter.acquire(scope)
+        return time.time()
+
+    return sorted(await asyncio.gather(*(one() for _ in range(n))))
+
+
+def test_is_a_rate_limiter() -> None:
+    limiter = RedisRateLimiter("redis://127.0.0.1:1/0", account=ACCOUNT)
+    assert isinstance(limiter, RateLimiter)
+    assert ACCOUNT not in repr(limiter)
+
+
+@pytest.mark.parametrize(
+    ("field", "kwargs"),
+    [
+        ("rate", {"rate": 0}),
+        ("rate", {"rate": -5}),
+        ("rate", {"rate": float("inf")}),
+        ("events_rate", {"events_rate": 0}),
+        ("burst", {"burst": 0}),
+        ("pair_interval", {"pair_interval": 0}),
+        ("timeout", {"timeout": 0}),
+        ("account", {"account": " "}),
+        ("max_connections", {"max_connections": 0}),
+    ],
+)
+def test_bad_settings_name_the_field(field: str, kwargs: dict[str, object]) -> None:
+    settings: dict[str, object] = {"account": ACCOUNT, **kwargs}
+    with pytest.raises(ValidationError) as caught:
+        RedisRateLimiter("redis://127.0.0.1:1/0", **settings)  # type: ignore[arg-type]
+    assert caught.value.field == field
+
+
+async def test_two_limiters_share_one_schedule(
+    redis_server: RedisProcess, raw: aioredis.Redis
+) -> None:
+    """Two workers at 20/s each would send 40/s on their own; sharing, they start 1/20 s apart.
+
+    Start times are compared with the server's clock read before the first request (the same
+    host clock): the i-th start is never before ``t0 + i/20``.
+    """
+    async with (
+        RedisRateLimiter(redis_server.url, account=ACCOUNT, rate=20) as one,
+        RedisRateLimiter(redis_server.url, account=ACCOUNT, rate=20) as two,
+    ):
+        t0 = await server_time(raw)
+        a, b = await asyncio.gather(starts(one, 10), starts(two, 10))
+    for i, moment in enumerate(sorted(a + b)):
+        assert moment >= t0 + i / 20 - EPSILON
+
+
+async def test_other_accounts_and_scopes_have_their_own_limit(redis_server: RedisProcess) -> None:
+    async with (
+        RedisRateLimiter(redis_server.url, account=ACCOUNT, rate=0.2, events_rate=0.2) as mine,
+        RedisRateLimiter(redis_server.url, account="another number", rate=0.2) as other,
+    ):
+        await mine.acquire(Scope.MESSAGES)  # the account's next message slot is 5 s away
+        began = time.monotonic()
+        await other.acquire(Scope.MESSAGES)
+        await mine.acquire(Scope.EVENTS)
+        await mine.acquire(Scope.READS)  # no reads rate: only pauses apply
+        assert time.monotonic() - began < 4.0  # none waited for that slot
+
+
+async def test_burst_lets_that_many_start_at_once(
+    redis_server: RedisProcess, raw: aioredis.Redis
+) -> None:
+    async with RedisRateLimiter(redis_server.url, account=ACCOUNT, rate=0.5, burst=3) as limiter:
+        t0 = await server_time(raw)
+        times = await starts(limiter, 4)
+    assert times[2] - times[0] < 1.5  # three at once
+    assert times[3] >= t0 + 2.0 - EPSILON  # then one every 2 s
+
+
+async def test_one_round_trip_per_request(redis_server: RedisProcess, raw: aioredis.Redis) -> None:
+    await raw.config_resetstat()
+    async with RedisRateLimiter(redis_server.url, account=ACCOUNT, rate=500) as limiter:
+        await starts(limiter, 50)
+        # one script per request (and per start given up by a stalled process: a loaded
+        # machine); subscribe and load the scripts once. Nobody polls.
+        again = limiter.rebooked
+        assert again < 50  # not every request (none on a quiet machine)
+        assert limiter.round_trips == 50 + again + 3
+    stats = await raw.info("commandstats")
+    assert stats["cmdstat_evalsha"]["calls"] == 50 + again
+    assert "cmdstat_eval" not in stats
+
+
+async def test_pause_holds_every_worker(redis_server: RedisProcess, raw: aioredis.Redis) -> None:
+    """A 429 seen by one worker: no other worker's request starts before the pause ends, even
+    those that had already booked a start inside it (they book again after it)."""
+    async with (
+        RedisRateLimiter(redis_server.url, account=ACCOUNT, rate=10) as seen_429,
+        RedisRateLimiter(redis_server.url, account=ACCOUNT, rate=10) as worker_b,
+        RedisRateLimiter(redis_server.url, account=ACCOUNT, rate=10) as worker_c,
+    ):
+        for limiter in (worker_b, worker_c):  # subscribed, as they are once they have sent
+            await limiter.acquire(Scope.MESSAGES)
+        # six requests booked 0.1 s apart, the first few already sleeping
+        waiting = [asyncio.ensure_future(starts(limiter, 3)) for limiter in (worker_b, worker_c)]
+        await asyncio.sleep(0.05)
+        paused_at = await server_time(raw)
+        await seen_429.pause(Scope.MESSAGES, 1.0)
+        late = sorted(t for group in await asyncio.gather(*waiting) for t in group)
+        after = await starts(seen_429, 1)
+    assert all(moment >= paused_at + 1.0 - EPSILON for moment in late + after)
+    # and after the pause they are spaced again, not released in a burst
+    for i, moment in enumerate(late):
+        assert moment - late[0] >= i / 10 - EPSILON
+
+
+async def test_pause_is_never_shortened(redis_server: RedisProcess, raw: aioredis.Redis) -> None:
+    async with RedisRateLimiter(redis_server.url, account=ACCOUNT, rate=100) as limiter:
+        paused_at = await server_time(raw)
+        await limiter.pause(Scope.MESSAGES, 2.0)
+        await limiter.pause(Scope.MESSAGES, 0.1)  # shorter: the longer pause stays
+        await limiter.pause(Scope.MESSAGES, 0)  # nothing
+        began = time.monotonic()
+        await limiter.acquire(Scope.EVENTS)  # another scope is not paused
+        assert time.monotonic() - began < 1.5
+        await limiter.acquire(Scope.MESSAGES)
+        assert time.time() >= paused_at + 2.0 - EPSILON
+
+
+async def test_a_stalled_process_books_again_instead_of_sending_late(
+    redis_server: RedisProcess,
+) -> None:
+    """A worker whose event loop stalls past its booked start gives the start up and books a
+    new one: its overdue requests never go out together as a burst."""
+    async with RedisRateLimiter(
+        redis_server.url, account=ACCOUNT, rate=10, max_lateness=0.05
+    ) as limiter:
+        await limiter.acquire(Scope.MESSAGES)  # the first start: now
+        sleeping = asyncio.ensure_future(starts(limiter, 3))  # booked 0.1, 0.2, 0.3 s ahead
+        await asyncio.sleep(0.02)
+        stalled_until = time.time() + 0.5
+        time.sleep(0.5)  # the whole process stalls (a long GC, a CPU-starved host)  # noqa: ASYNC251
+        late = await sleeping
+        assert limiter.rebooked >= 3
+        # booked again after the stall, and spaced as any others: no burst
+        for i, moment in enumerate(late):
+            assert moment >= stalled_until + i / 10 - EPSILON
+
+
+async def test_pair_limit_spaces_one_recipient(redis_server: RedisProcess) -> None:
+    async with RedisRateLimiter(
+        redis_server.url, account=ACCOUNT, rate=100, pair_interval=2.0
+    ) as limiter:
+        began = time.monotonic()
+        await limiter.acquire(Scope.MESSAGES, key="recipient-digest-1")
+        await limiter.acquire(Scope.MESSAGES, key="recipient-digest-2")  # another recipient
+        assert time.monotonic() - began < 1.5
+        await limiter.acquire(Scope.MESSAGES, key="recipient-digest-1")
+        assert time.monotonic() - began >= 2.0 - EPSILON
+
+
+async def test_without_pair_interval_keys_are_not_limited(redis_server: RedisProcess) -> None:
+    async with RedisRateLimiter(redis_server.url, account=ACCOUNT, rate=100) as limiter:
+        began = time.monotonic()
+        for _ in range(3):
+            await limiter.acquire(Scope.MESSAGES, key="same-recipient")
+        assert time.monotonic() - began < 3.0  # not 6 s apart (Meta's pair interval)
+
+
+async def test_keys_are_hash_tagged_digests(
+    redis_server: RedisProcess, raw: aioredis.Redis
+) -> None:
+    """One Cluster slot per account (the ``{...}`` tag); no number or recipient in Redis."""
+    recipient = "4915112345678"
+    async with RedisRateLimiter(
+        redis_server.url, account=ACCOUNT, rate=100, events_rate=5, pair_interval=6.0
+    ) as limiter:
+        await limiter.acquire(Scope.MESSAGES, key=recipient)
+        await limiter.acquire(Scope.EVENTS)
+        await limiter.pause(Scope.READS, 0.01)
+        keys = sorted(key.decode() for key in await raw.keys("*"))
+    assert len(keys) == 4
+    tags = {key.split("{", 1)[1].split("}", 1)[0] for key in keys}
+    assert len(tags) == 1
+    assert all(key.startswith("d360:{") for key in keys)
+    for key in keys:
+        assert ACCOUNT not in key and recipient not in key
+        assert await raw.pttl(key) > 0  # everything expires when idle
+        if await raw.type(key) == b"string":
+            assert recipient not in (await raw.get(key) or b"").decode()
+
+
+async def test_unreachable_server_fails_closed(redis_server: RedisProcess) -> None:
+    redis_server.stop()
+    async with RedisRateLimiter(redis_server.url, account=ACCOUNT, timeout=0.5) as limiter:
+        began = time.monotonic()
+        with pytest.raises(LimiterUnavailableError) as caught:
+            await limiter.acquire(Scope.MESSAGES)
+        assert time.monotonic() - began < 0.5 + 5.0  # bounded (generous: a loaded machine)
+        with pytest.raises(LimiterUnavailableError):
+            await limiter.pause(Scope.MESSAGES, 1.0)
+    assert "redis" in str(caught.value)
+
+
+async def test_hung_server_fails_closed_within_the_timeout(
+    redis_server: RedisProcess, raw: aioredis.Redis
+) -> None:
+    """A server that does not answer (frozen: connections open, nothing read) is as good as
+    none: the request is not let through, and the limiter gives up after ``timeout``."""
+    async with RedisRateLimiter(redis_server.url, account=ACCOUNT, timeout=0.3) as limiter:
+        await limiter.acquire(Scope.MESSAGES)  # connected and subscribed
+        pid = int((await raw.info("server"))["process_id"])
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            began = time.monotonic()
+            with pytest.raises(LimiterUnavailableError):
+                await limiter.acquire(Scope.MESSAGES)
+            waited = time.monotonic() - began
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        assert waited < 0.3 + 5.0  # bounded by the timeout (generous: a loaded machine)
+        await limiter.acquire(Scope.MESSAGES)  # and works again once the server answers
+
+
+async def test_server_restart_recovers(redis_server: RedisProcess) -> None:
+    async with RedisRateLimiter(redis_server.url, account=ACCOUNT, timeout=0.5) as limiter:
+        await limiter.acquire(Scope.MESSAGES)
+        redis_server.stop()
+        with pytest.raises(LimiterUnavailableError):
+            await limiter.acquire(Scope.MESSAGES)
+        redis_server.start()
+        await limiter.acquire(Scope.MESSAGES)
+        began = time.monotonic()
+        await limiter.pause(Scope.MESSAGES, 0.3)  # pauses reach this limiter again
+        await limiter.acquire(Scope.MESSAGES)
+        assert time.monotonic() - began >= 0.3 - EPSILON
+
+
+async def test_given_client_is_used_and_left_open(
+    redis_server: RedisProcess, raw: aioredis.Redis
+) -> None:
+    async with RedisRateLimiter(raw, account=ACCOUNT, rate=50) as limiter:
+        await limiter.acquire(Scope.MESSAGES)
+    assert await raw.ping()
