@@ -27,8 +27,10 @@ from ._bulk import (
 )
 from ._campaign_journal import (
     CampaignJournal,
+    ClaimLostError,
     JournalError,
     JournalRow,
+    JournalUnavailableError,
 )
 from ._client import (
     DEFAULT_BASE_URL,
@@ -218,6 +220,7 @@ __all__ = [
     "ButtonSubType",
     "CampaignJournal",
     "CarouselCard",
+    "ClaimLostError",
     "ClientClosedError",
     "ComponentType",
     "ContentType",
@@ -265,6 +268,7 @@ __all__ = [
     "InternalServerError",
     "JournalError",
     "JournalRow",
+    "JournalUnavailableError",
     "LanguageObject",
     "LimitedTimeOffer",
     "LimiterUnavailableError",

@@ -33,7 +33,15 @@ import attrs
 
 from ._errors import APIStatusError, D360Error
 
-__all__ = ["ROW_STATUSES", "CampaignJournal", "JournalError", "JournalRow", "error_label"]
+__all__ = [
+    "ROW_STATUSES",
+    "CampaignJournal",
+    "ClaimLostError",
+    "JournalError",
+    "JournalRow",
+    "JournalUnavailableError",
+    "error_label",
+]
 
 #: Every state a row can be in.
 ROW_STATUSES = ("pending", "sent", "failed", "skipped", "unknown")
@@ -46,6 +54,27 @@ class JournalError(D360Error):
 
     Example:
         >>> isinstance(JournalError("x"), D360Error)
+        True
+    """
+
+
+class JournalUnavailableError(JournalError):
+    """The journal's store cannot be reached (a Redis server down, slow or refusing): nothing
+    is sent without its state recorded, so the run stops; run it again once the store is back.
+
+    Example:
+        >>> isinstance(JournalUnavailableError("x"), JournalError)
+        True
+    """
+
+
+class ClaimLostError(JournalError):
+    """Raised by ``mark_pending`` of a journal shared by several workers: the message was
+    taken over by another worker (this one stalled past the claim's idle timeout) or decided
+    meanwhile. It was not sent by this worker, and this worker records nothing for it.
+
+    Example:
+        >>> isinstance(ClaimLostError("x"), JournalError)
         True
     """
 
