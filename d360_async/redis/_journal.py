@@ -53,8 +53,18 @@ class Claim:
         self.pending: str | None = None
 
 
-#: The messages a worker holds, by position.
-Claims = dict[int, Claim]
+class Claims(dict[int, Claim]):
+    """The messages a worker holds, by position; shared by its source and its journal.
+
+    ``stopped`` is set once the run gave a message back (it stopped: the source claims
+    nothing more); ``nudge`` (set by the journal) writes waiting outcomes now, for a source
+    that found nothing to claim (the campaign ends only once every outcome is written).
+    """
+
+    stopped = False
+
+    def nudge(self) -> None:
+        """Write what waits now (replaced by the journal's writer)."""
 
 
 def back_to_queue(status: str, error: str | None) -> bool:
@@ -131,6 +141,7 @@ class RedisJournal:
             )
         if self._task is None:
             self._task = asyncio.create_task(self._write())
+            self._claims.nudge = self._nudge  # type: ignore[method-assign]
         return None
 
     def digest(self, data: bytes) -> str:
@@ -177,6 +188,7 @@ class RedisJournal:
         if claim is None:
             return
         if back_to_queue(status, error) and claim.pending is None:
+            self._claims.stopped = True
             self._put(("X", str(index), claim.entry, "", ""))
             return
         new = decided_value(status, recipient + fingerprint, message_id, error)
@@ -231,6 +243,10 @@ class RedisJournal:
                 await task
 
     # -- the writer ------------------------------------------------------------------------
+
+    def _nudge(self) -> None:
+        if self._ops:
+            self._wake.set()
 
     def _put(self, op: tuple[str, str, str, str, str]) -> None:
         """Queue a change for the next batch (within ``linger``)."""

@@ -79,17 +79,20 @@ class ClaimedMessages(AdmittedItems):
         try:
             own = "1"  # the first claim takes back this worker's own entries
             wait = self._poll
-            while True:
+            while not self._claims.stopped:
                 done, entries = await self._claim(own)
                 own = "0"
                 if entries:
                     wait = self._poll
                     for item in self._take(entries):
+                        if self._claims.stopped:  # the rest stays held: the journal gives
+                            return  # it back when it closes
                         yield item
                 elif done:
                     return
                 else:
                     self.empty_claims += 1
+                    self._claims.nudge()  # outcomes waiting to be written hold the end up
                     await asyncio.sleep(wait)
                     wait = min(2 * wait, _MAX_POLL)
         finally:

@@ -189,7 +189,7 @@ async def _run(
     Raises:
         JournalUnavailableError: Redis became unavailable (the run's report is counted).
     """
-    claims: Claims = {}
+    claims = Claims()
     source = ClaimedMessages(
         store,
         name,
