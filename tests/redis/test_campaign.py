@@ -8,11 +8,14 @@ import decimal
 from collections.abc import Iterator
 from typing import Any
 
+import aiohttp
+import orjson
 import pytest
+from aiohttp import web
 
-from d360_async import JournalError, SendStatus, ValidationError
+from d360_async import D360Client, JournalError, RetryPolicy, SendStatus, ValidationError
 from d360_async.redis import campaign_report, delete_campaign, enqueue_campaign, run_worker
-from d360_async.redis._layout import campaign_keys
+from d360_async.redis._layout import STATUS_OF, campaign_keys
 from d360_async.testing import Emulator
 
 from .campaigns import client_of, message, messages, number, queue_length, raw, states
@@ -214,3 +217,79 @@ async def test_the_report_is_the_same_from_any_host(
         == "campaign 'spring': 40 messages, done: sent=40 failed=0 skipped=0 unknown=0"
     )
     assert getattr(reports[0], status.value) == 40
+
+
+async def test_every_request_finds_its_message_pending_in_redis(
+    redis_server: RedisProcess,
+) -> None:
+    """A proxy in front of the server looks each send's message up in Redis the moment the
+    request arrives: it is always ``pending`` already (the state is recorded before the first
+    byte), retries after Meta's own refusal (503) included."""
+    url = redis_server.url
+    n = 300
+    await enqueue_campaign(messages(n), "spring", redis=url)
+    seen: list[str | None] = []
+    async with (
+        Emulator(rate=None, seed=3, fault_rate=0.1, fault_kinds=("503",)) as emu,
+        raw(url) as redis,
+        aiohttp.ClientSession() as upstream,
+    ):
+        keys = campaign_keys("spring")
+
+        async def forward(request: web.Request) -> web.Response:
+            body = await request.read()
+            position = int(orjson.loads(body)["to"][5:])
+            state = await redis.hget(keys.state, str(position))
+            seen.append(None if state is None else STATUS_OF[state.decode()[0]])
+            headers = {k: v for k, v in request.headers.items() if k.lower() == "d360-api-key"}
+            headers["Content-Type"] = "application/json"
+            async with upstream.post(emu.url + request.path, data=body, headers=headers) as r:
+                return web.Response(
+                    status=r.status, body=await r.read(), content_type="application/json"
+                )
+
+        app = web.Application()
+        app.router.add_post("/marketing_messages", forward)
+        app.router.add_route("*", "/{tail:.*}", forward_get(emu, upstream))
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = runner.addresses[0][1]
+        try:
+            async with (
+                D360Client(
+                    emu.api_key,
+                    base_url=f"http://127.0.0.1:{port}",
+                    rate_limit=None,
+                    retry=RetryPolicy(wait=False),
+                ) as a,
+                D360Client(
+                    emu.api_key,
+                    base_url=f"http://127.0.0.1:{port}",
+                    rate_limit=None,
+                    retry=RetryPolicy(wait=False),
+                ) as b,
+            ):
+                await asyncio.gather(
+                    *(run_worker(c, url, "spring", concurrency=8, poll=0.01) for c in (a, b))
+                )
+        finally:
+            await runner.cleanup()
+    assert emu.faults_injected["503"] > 0
+    assert len(seen) == n + emu.faults_injected["503"]
+    assert set(seen) == {"pending"}
+    assert (await campaign_report(url, "spring")).sent == n
+
+
+def forward_get(emu: Emulator, upstream: aiohttp.ClientSession) -> Any:
+    """Template lookups pass through unchanged."""
+
+    async def handler(request: web.Request) -> web.Response:
+        headers = {k: v for k, v in request.headers.items() if k.lower() == "d360-api-key"}
+        async with upstream.get(emu.url + request.path_qs, headers=headers) as r:
+            return web.Response(
+                status=r.status, body=await r.read(), content_type="application/json"
+            )
+
+    return handler
