@@ -27,6 +27,9 @@ from ._bulk import (
 )
 from ._campaign_journal import (
     CampaignJournal,
+    DeliveryMatch,
+    DeliveryReport,
+    DeliveryUpdate,
     JournalError,
     JournalRow,
 )
@@ -244,7 +247,10 @@ __all__ = [
     "DatasetQualityPercentage",
     "DateTime",
     "DeliveryCategory",
+    "DeliveryMatch",
+    "DeliveryReport",
     "DeliveryStatus",
+    "DeliveryUpdate",
     "DroppedValue",
     "EnableTemplateAnalyticsResponse",
     "ErrorResponse",

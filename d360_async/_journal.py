@@ -9,6 +9,11 @@ The thread never dies with a future unsettled: once a write fails (a full disk, 
 file, a lock held past ``busy_timeout``) every waiting and later request gets the
 ``JournalError``; rows committed before stay as they were. WAL with ``synchronous=NORMAL``
 survives a killed process (not a power cut).
+
+Status webhooks are kept in a ``deliveries`` table keyed by message id (the most advanced status
+of each message, its error code, the row it matched); a partial index of the rows written with
+no id known (``pending``, ``unknown``) by recipient makes a match by recipient one lookup.
+Journals written before delivery tracking get the new columns and table when opened.
 """
 
 from __future__ import annotations
@@ -22,11 +27,20 @@ import sqlite3
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from ._campaign_journal import ROW_STATUSES, JournalError, JournalRow
+from ._campaign_journal import (
+    DELIVERY_RANKS,
+    RECIPIENT_MATCH_SLACK,
+    ROW_STATUSES,
+    DeliveryMatch,
+    DeliveryReport,
+    DeliveryUpdate,
+    JournalError,
+    JournalRow,
+)
 from ._errors import ValidationError
 
 __all__ = ["SQLiteJournal"]
@@ -46,16 +60,56 @@ CREATE TABLE IF NOT EXISTS messages (
 );
 CREATE INDEX IF NOT EXISTS messages_by_message_id ON messages (message_id)
     WHERE message_id IS NOT NULL;
+CREATE TABLE IF NOT EXISTS deliveries (
+    message_id TEXT PRIMARY KEY,
+    idx INTEGER,
+    rank INTEGER NOT NULL,
+    error_code INTEGER,
+    at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS deliveries_by_idx ON deliveries (idx) WHERE idx IS NOT NULL;
 """
+#: Columns added by delivery tracking (added to older journals when they are opened).
+_ADDED_COLUMNS: Final = {"written": "REAL", "settled": "INTEGER NOT NULL DEFAULT 0"}
+_UNSETTLED = "status IN ('pending', 'unknown')"
+_UNSETTLED_INDEX = (
+    "CREATE INDEX IF NOT EXISTS messages_unsettled ON messages (recipient, written) "
+    f"WHERE {_UNSETTLED}"
+)
 _UPSERT = (
-    "INSERT INTO messages (idx, recipient, fingerprint, status, message_id, error, updated) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idx) DO UPDATE SET "
+    "INSERT INTO messages "
+    "(idx, recipient, fingerprint, status, message_id, error, updated, written, settled) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idx) DO UPDATE SET "
     "recipient = excluded.recipient, fingerprint = excluded.fingerprint, "
     "status = excluded.status, message_id = excluded.message_id, error = excluded.error, "
-    "updated = excluded.updated"
+    "updated = excluded.updated, written = coalesce(excluded.written, messages.written), "
+    "settled = excluded.settled"
 )
 _DELETE = "DELETE FROM messages WHERE idx = ?"
-_COLUMNS = "idx, recipient, fingerprint, status, message_id, error"
+_COLUMNS = "idx, recipient, fingerprint, status, message_id, error, written, settled"
+#: The message id of the status that settles row ``idx`` written at ``written``, if any.
+_EVIDENCE = "SELECT message_id FROM deliveries WHERE idx = ? AND at + ? >= ? ORDER BY at LIMIT 1"
+#: The latest row of a recipient written with no id known, before a status's time.
+_BY_RECIPIENT = (
+    f"SELECT idx, status FROM messages WHERE recipient = ? AND {_UNSETTLED} "
+    "AND written <= ? ORDER BY written DESC LIMIT 1"
+)
+_SETTLE = (
+    "UPDATE messages SET status = 'sent', message_id = ?, error = NULL, settled = 1, "
+    "updated = ? WHERE idx = ?"
+)
+_DELIVERY = (
+    "INSERT INTO deliveries (message_id, idx, rank, error_code, at) VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT (message_id) DO UPDATE SET idx = coalesce(deliveries.idx, excluded.idx), "
+    "error_code = CASE WHEN excluded.rank > deliveries.rank THEN excluded.error_code "
+    "ELSE deliveries.error_code END, rank = max(deliveries.rank, excluded.rank)"
+)
+_REPORT = (
+    "SELECT m.status, m.settled, d.rank, d.error_code, count(*) FROM messages AS m "
+    "LEFT JOIN deliveries AS d ON d.message_id = m.message_id "
+    "GROUP BY m.status, m.settled, d.rank, d.error_code"
+)
+_STATUS_OF_RANK: Final = {rank: status for status, rank in DELIVERY_RANKS.items()}
 _READ_AHEAD = 2000
 _MAX_BATCH = 20000
 #: Rows written between two checkpoints of the WAL into the database file.
@@ -67,7 +121,7 @@ _Future = asyncio.Future[Any]
 
 
 def _row(values: tuple[Any, ...]) -> JournalRow:
-    index, recipient, fingerprint, status, message_id, error = values
+    index, recipient, fingerprint, status, message_id, error, written, settled = values
     return JournalRow(
         index=index,
         recipient=recipient,
@@ -75,6 +129,8 @@ def _row(values: tuple[Any, ...]) -> JournalRow:
         status=status,
         message_id=message_id,
         error=error,
+        written_at=written,
+        settled=bool(settled),
     )
 
 
@@ -220,8 +276,9 @@ class SQLiteJournal:
     async def mark_pending(self, index: int, recipient: str, fingerprint: str) -> None:
         """Record that message ``index`` is about to be written; returns once committed."""
         future = self._future()
+        now = time.time()
         self._queue.put(
-            ("row", (index, recipient, fingerprint, "pending", None, None, time.time()), future)
+            ("row", (index, recipient, fingerprint, "pending", None, None, now, now, 0), future)
         )
         await future
 
@@ -235,22 +292,26 @@ class SQLiteJournal:
         error: str | None = None,
     ) -> None:
         """Record an outcome (committed with the next batch; never blocks, never raises)."""
-        row = (index, recipient, fingerprint, status, message_id, error, time.time())
+        row = (index, recipient, fingerprint, status, message_id, error, time.time(), None, 0)
         self._queue.put(("row", row, None))
 
     def restore(self, index: int, prior: JournalRow | None) -> None:
         """Put message ``index`` back as ``prior`` recorded it (None: no row)."""
         if prior is None:
             self._queue.put(("delete", index, None))
-        else:
-            self.record(
-                index,
-                prior.recipient,
-                prior.fingerprint,
-                prior.status,
-                prior.message_id,
-                prior.error,
-            )
+            return
+        row = (
+            index,
+            prior.recipient,
+            prior.fingerprint,
+            prior.status,
+            prior.message_id,
+            prior.error,
+            time.time(),
+            prior.written_at,
+            int(prior.settled),
+        )
+        self._queue.put(("row", row, None))
 
     async def flush(self) -> None:
         """Wait until everything recorded so far is committed.
@@ -264,6 +325,23 @@ class SQLiteJournal:
         """The row of the message accepted with ``message_id``, or None."""
         row: JournalRow | None = await self._ask("find", message_id)
         return row
+
+    async def record_deliveries(self, updates: Sequence[DeliveryUpdate]) -> list[DeliveryMatch]:
+        """Record status webhooks (committed with the next batch, in one transaction with the
+        rows written before them); returns what each one matched.
+
+        Raises:
+            JournalError: They could not be committed.
+        """
+        if not updates:
+            return []
+        matches: list[DeliveryMatch] = await self._ask("delivery", tuple(updates))
+        return matches
+
+    async def delivery_report(self) -> DeliveryReport:
+        """The campaign's counts, read in one query."""
+        report: DeliveryReport = await self._ask("report", None)
+        return report
 
     async def close(self) -> None:
         """Commit what is queued and stop the thread. Cancelling the wait does not stop
@@ -333,19 +411,25 @@ class SQLiteJournal:
             except JournalError as exc:
                 self._error = exc
                 settle.append((future, None, exc))
+        matched: dict[int, list[DeliveryMatch]] = {}
         if conn is not None and self._error is None:
-            self._write(conn, batch)
+            matched = self._write(conn, batch)
         for kind, payload, future in batch:
             if future is None or kind == "open":
                 continue
             if kind in ("row", "flush"):
                 settle.append((future, None, self._error))
+            elif kind == "delivery":
+                error = self._error or (None if conn else self._failure("not open"))
+                settle.append((future, matched.get(id(future)), error))
             elif kind == "close":
                 settle.append((future, None, None))
             elif conn is None:
                 settle.append((future, None, self._error or self._failure("not open")))
             elif kind == "read":
                 settle.append((future, self._read(conn, payload), None))
+            elif kind == "report":
+                settle.append((future, _report(conn), None))
             else:  # find
                 settle.append((future, self._find(conn, payload), None))
         return conn, settle
@@ -391,6 +475,11 @@ class SQLiteJournal:
             for statement in _SCHEMA.split(";"):  # not executescript(): it would COMMIT
                 if statement.strip():
                     conn.execute(statement)
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(messages)")}
+            for name, kind in _ADDED_COLUMNS.items():
+                if name not in columns:
+                    conn.execute(f"ALTER TABLE messages ADD COLUMN {name} {kind}")
+            conn.execute(_UNSETTLED_INDEX)
             meta = dict(conn.execute("SELECT key, value FROM meta"))
             if meta and meta.get("format") != _FORMAT:
                 raise JournalError(f"{self.path} is not a d360-async campaign journal")
@@ -423,22 +512,31 @@ class SQLiteJournal:
         (first,) = conn.execute("SELECT min(idx) FROM messages").fetchone()
         return first if first is None else int(first)
 
-    def _write(self, conn: sqlite3.Connection, batch: list[tuple[str, Any, Any]]) -> None:
-        """Apply the batch's row changes in order, in one transaction."""
-        ops: list[tuple[str, Any]] = [(k, p) for k, p, _ in batch if k in ("row", "delete")]
+    def _write(
+        self, conn: sqlite3.Connection, batch: list[tuple[str, Any, Any]]
+    ) -> dict[int, list[DeliveryMatch]]:
+        """Apply the batch's row changes and statuses in order, in one transaction; returns
+        what the statuses matched, by ``id`` of their future."""
+        ops = [(k, p, f) for k, p, f in batch if k in _WRITES]
+        matched: dict[int, list[DeliveryMatch]] = {}
         if not ops:
-            return
+            return matched
         try:
             conn.execute("BEGIN")
             rows: list[Any] = []
-            for kind, payload in ops:
-                if kind == "row":
+            for kind, payload, future in ops:
+                if kind == "row" and not (payload[3] == "unknown" and payload[4] is None):
                     rows.append(payload)
                     continue
-                if rows:
+                if rows:  # the rows before this change, in order
                     conn.executemany(_UPSERT, rows)
                     rows = []
-                conn.execute(_DELETE, (payload,))
+                if kind == "row":
+                    conn.execute(_UPSERT, _settled(conn, payload))
+                elif kind == "delete":
+                    conn.execute(_DELETE, (payload,))
+                else:
+                    matched[id(future)] = [_deliver(conn, update) for update in payload]
             if rows:
                 conn.executemany(_UPSERT, rows)
             conn.execute("COMMIT")
@@ -446,6 +544,7 @@ class SQLiteJournal:
         except sqlite3.Error as exc:
             _rollback(conn)
             self._error = self._failure(exc)
+        return matched
 
     def _checkpoint(self, conn: sqlite3.Connection) -> None:
         """Copy the WAL into the database file (never blocks other connections)."""
@@ -456,14 +555,25 @@ class SQLiteJournal:
             if self._error is None:
                 self._error = self._failure(exc)
 
-    @staticmethod
-    def _read(conn: sqlite3.Connection, start: int) -> list[tuple[Any, ...]]:
+    def _read(self, conn: sqlite3.Connection, start: int) -> list[tuple[Any, ...]]:
         """Rows as tuples: the thread does as little Python as it can (it would hold the
-        interpreter lock the event loop needs)."""
-        return conn.execute(
+        interpreter lock the event loop needs). A ``pending`` row (its run died) that a status
+        matched is settled, in the file too."""
+        rows = conn.execute(
             f"SELECT {_COLUMNS} FROM messages WHERE idx >= ? ORDER BY idx LIMIT ?",
             (start, _READ_AHEAD),
         ).fetchall()
+        for i, row in enumerate(rows):
+            if row[3] == "pending":
+                settled = _settled(conn, (*row[:6], time.time(), *row[6:]))
+                if settled[3] == "sent":
+                    rows[i] = (*settled[:6], *settled[7:])
+                    try:
+                        conn.execute(_UPSERT, settled)
+                    except sqlite3.Error as exc:
+                        if self._error is None:
+                            self._error = self._failure(exc)
+        return rows
 
     @staticmethod
     def _find(conn: sqlite3.Connection, message_id: str) -> JournalRow | None:
@@ -483,6 +593,83 @@ def _pragma_value(name: object, value: object) -> str:
     if not (text.isascii() and (text.isalnum() or text.lstrip("-").isdigit())):
         raise ValidationError(f"pragmas.{name}", "must be an integer or a word")
     return text
+
+
+_WRITES: Final = frozenset({"row", "delete", "delivery"})
+
+
+def _settled(conn: sqlite3.Connection, row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """An ``unknown`` (or dead ``pending``) row to store: ``sent`` with the message id of a
+    status that matched it while it was ``pending``, if one did; else as it is."""
+    index, written = row[0], row[7]
+    if written is None:
+        (written,) = conn.execute(
+            "SELECT written FROM messages WHERE idx = ?", (index,)
+        ).fetchone() or (None,)
+        if written is None:
+            return row
+    evidence = conn.execute(_EVIDENCE, (index, RECIPIENT_MATCH_SLACK, written)).fetchone()
+    if evidence is None:
+        return row
+    return (*row[:3], "sent", evidence[0], None, row[6], written, 1)
+
+
+def _deliver(conn: sqlite3.Connection, update: DeliveryUpdate) -> DeliveryMatch:
+    """Record one status if it is this campaign's (the module's matching rules)."""
+    rank = DELIVERY_RANKS.get(update.status)
+    if rank is None:
+        return DeliveryMatch.NONE
+    values = [update.message_id, None, rank, update.error_code, update.timestamp]
+    known = conn.execute(
+        "SELECT idx FROM messages WHERE message_id = ? LIMIT 1", (update.message_id,)
+    ).fetchone()
+    if known is None:
+        known = conn.execute(
+            "SELECT idx FROM deliveries WHERE message_id = ?", (update.message_id,)
+        ).fetchone()
+    if known is not None:
+        values[1] = known[0]
+        conn.execute(_DELIVERY, values)
+        return DeliveryMatch.MESSAGE
+    if update.recipient is None:
+        return DeliveryMatch.NONE
+    found = conn.execute(
+        _BY_RECIPIENT, (update.recipient, update.timestamp + RECIPIENT_MATCH_SLACK)
+    ).fetchone()
+    if found is None:
+        return DeliveryMatch.NONE
+    index, status = found
+    values[1] = index
+    conn.execute(_DELIVERY, values)
+    if status == "pending":
+        return DeliveryMatch.IN_FLIGHT
+    conn.execute(_SETTLE, (update.message_id, time.time(), index))
+    return DeliveryMatch.SETTLED
+
+
+def _report(conn: sqlite3.Connection) -> DeliveryReport:
+    """Count the rows by status and by their message's most advanced delivery status."""
+    counts: dict[str, int] = dict.fromkeys(
+        ("accepted", "no_status", *DELIVERY_RANKS, "unknown", "settled", "pending"), 0
+    )
+    counts.update(not_sent=0, skipped=0)
+    failed_by_code: dict[int | None, int] = {}
+    for status, settled, rank, code, n in conn.execute(_REPORT):
+        if status != "sent":
+            counts["not_sent" if status == "failed" else status] += n
+            continue
+        counts["accepted"] += n
+        counts["settled"] += n if settled else 0
+        delivery = _STATUS_OF_RANK.get(rank, "no_status")
+        counts[delivery] += n
+        if delivery == "failed":
+            failed_by_code[code] = failed_by_code.get(code, 0) + n
+    row = conn.execute("SELECT value FROM meta WHERE key = 'campaign_id'").fetchone()
+    return DeliveryReport(
+        campaign_id=None if row is None else str(row[0]),
+        failed_by_code=dict(sorted(failed_by_code.items(), key=lambda kv: (kv[0] is None, kv))),
+        **counts,
+    )
 
 
 def _rollback(conn: sqlite3.Connection) -> None:
