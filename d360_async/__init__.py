@@ -39,6 +39,7 @@ from ._client import (
     MM_LITE_PRODUCT_TYPE,
     D360Client,
 )
+from ._delivery import DeliveryCounts, DeliveryTracker
 from ._errors import (
     APIConnectionError,
     APIError,
@@ -247,9 +248,11 @@ __all__ = [
     "DatasetQualityPercentage",
     "DateTime",
     "DeliveryCategory",
+    "DeliveryCounts",
     "DeliveryMatch",
     "DeliveryReport",
     "DeliveryStatus",
+    "DeliveryTracker",
     "DeliveryUpdate",
     "DroppedValue",
     "EnableTemplateAnalyticsResponse",

@@ -52,6 +52,7 @@ from typing import Final, Protocol, runtime_checkable
 import attrs
 
 from ._errors import APIStatusError, D360Error
+from ._recipients import recipient_key
 
 __all__ = [
     "DELIVERY_RANKS",
@@ -64,6 +65,7 @@ __all__ = [
     "JournalError",
     "JournalRow",
     "error_label",
+    "recipient_digest",
 ]
 
 #: Every state a row can be in.
@@ -321,3 +323,9 @@ def error_label(error: BaseException) -> str:
         if error.code is not None:
             label += f" #{error.code}"
     return label
+
+
+def recipient_digest(journal: CampaignJournal, to: str) -> str:
+    """What ``journal`` stores of a recipient: the keyed digest of its digits (a number
+    written ``+49 151 ...`` and a webhook's ``recipient_id`` ``49151...`` give the same)."""
+    return journal.digest(recipient_key(to).encode())

@@ -522,7 +522,7 @@ class SQLiteJournal:
         if not ops:
             return matched
         try:
-            conn.execute("BEGIN")
+            conn.execute("BEGIN IMMEDIATE")  # reads come first: take the write lock now
             rows: list[Any] = []
             for kind, payload, future in ops:
                 if kind == "row" and not (payload[3] == "unknown" and payload[4] is None):

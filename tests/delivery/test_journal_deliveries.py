@@ -19,19 +19,23 @@ from d360_async._campaign_journal import (
 )
 from d360_async._journal import SQLiteJournal
 
-NOW = time.time()
-
 
 def update(
     message_id: str,
     status: str,
     *,
-    at: float = NOW + 5,
+    at: float | None = None,
     recipient: str | None = None,
     code: int | None = None,
 ) -> DeliveryUpdate:
+    """A status; by default a few seconds after now (after the rows written so far)."""
+    timestamp = time.time() + 5 if at is None else at
     return DeliveryUpdate(
-        message_id=message_id, status=status, timestamp=at, recipient=recipient, error_code=code
+        message_id=message_id,
+        status=status,
+        timestamp=timestamp,
+        recipient=recipient,
+        error_code=code,
     )
 
 
@@ -106,7 +110,7 @@ async def test_an_unknown_row_is_settled_by_a_later_status_of_its_recipient(
     matches = await journal.record_deliveries(
         [
             # before the request was written: another message to alice
-            update("wamid.old", "read", recipient=alice, at=NOW - 60),
+            update("wamid.old", "read", recipient=alice, at=time.time() - 60),
             update("wamid.a", "delivered", recipient=alice),  # alice's: settles row 0
             update("wamid.a", "sent", recipient=alice),  # now known by its id
             update("wamid.c", "read", recipient=journal.digest(b"491513")),  # nobody's
@@ -196,9 +200,10 @@ async def test_a_pending_row_of_a_run_that_died_is_read_back_settled(tmp_path: P
 
 
 async def test_restore_puts_back_when_the_request_was_written(journal: SQLiteJournal) -> None:
+    now = time.time()
     alice = journal.digest(b"491511")
     prior = JournalRow(
-        index=0, recipient=alice, fingerprint="f", status="unknown", written_at=NOW - 3600
+        index=0, recipient=alice, fingerprint="f", status="unknown", written_at=now - 3600
     )
     journal.restore(0, prior)  # as a run does after a refused retry
     await journal.mark_pending(0, alice, "f")
@@ -206,10 +211,10 @@ async def test_restore_puts_back_when_the_request_was_written(journal: SQLiteJou
     await journal.flush()
     with sqlite3.connect(journal.path) as conn:
         assert conn.execute("SELECT status, written FROM messages").fetchall() == [
-            ("unknown", NOW - 3600)
+            ("unknown", now - 3600)
         ]
     # the status of the first attempt still settles it
-    match = await journal.record_deliveries([update("wamid.a", "sent", recipient=alice, at=NOW)])
+    match = await journal.record_deliveries([update("wamid.a", "sent", recipient=alice, at=now)])
     assert match == [DeliveryMatch.SETTLED]
 
 
