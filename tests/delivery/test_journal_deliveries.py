@@ -242,3 +242,24 @@ async def test_a_journal_written_before_delivery_tracking_gets_its_columns(
     finally:
         await again.close()
     assert (report.accepted, report.read) == (1, 1)
+
+
+async def test_another_message_to_the_recipient_does_not_take_over_a_row_that_gets_its_answer(
+    journal: SQLiteJournal,
+) -> None:
+    alice = journal.digest(b"491511")
+    await journal.mark_pending(0, alice, "f")
+    # a transactional message to the same customer, at the same time, is read
+    assert await journal.record_deliveries([update("wamid.other", "read", recipient=alice)]) == [
+        DeliveryMatch.IN_FLIGHT
+    ]
+    journal.record(0, alice, "f", "sent", "wamid.ours")  # our answer: our own id
+    await journal.flush()
+    report = await journal.delivery_report()
+    assert (report.accepted, report.no_status, report.read, report.settled) == (1, 1, 0, 0)
+    assert await journal.record_deliveries([update("wamid.ours", "delivered")]) == [
+        DeliveryMatch.MESSAGE
+    ]
+    report = await journal.delivery_report()
+    assert (report.delivered, report.read) == (1, 0)
+    assert rows(journal.path) == {0: ("sent", "wamid.ours", 0)}
