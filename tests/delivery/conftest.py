@@ -4,32 +4,20 @@ served on loopback, statuses made from what the emulator accepted."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-import pytest
-from aiohttp import web
-
-from d360_async import D360Client, JournalRow, MessageBuilder, RetryPolicy, SQLiteJournal
-from d360_async.testing import Emulator
+from d360_async import JournalRow, SQLiteJournal
 from d360_async.testing._records import RecordedSend
 from d360_async.webhooks import StatusUpdate, WebhookErrorDetail
+from tests.bulk.conftest import client, emu, number, welcome
+from tests.webhooks.conftest import serving
 
-WELCOME = MessageBuilder(name="welcome_offer", language="en_US")
+# the bulk suite's emulator, client and messages, the webhook suite's loopback server
+__all__ = ["client", "emu", "number", "serving", "welcome"]
+
 #: When the rows of ``journal_with`` were written (Unix seconds).
 T0 = 1_767_312_000.0
-
-
-def number(i: int) -> str:
-    return f"49152{i:08d}"
-
-
-def welcome(n: int, start: int = 0) -> Iterator[Any]:
-    for i in range(start, start + n):
-        yield WELCOME.build(number(i), body=[f"friend {i}"])
 
 
 def status_of(
@@ -71,30 +59,3 @@ def age_rows(path: Path, seconds: float) -> None:
 def row_statuses(path: Path) -> dict[int, str]:
     with sqlite3.connect(path) as conn:
         return dict(conn.execute("SELECT idx, status FROM messages ORDER BY idx"))
-
-
-@pytest.fixture
-async def emu() -> AsyncIterator[Emulator]:
-    async with Emulator(rate=None, seed=15) as emulator:
-        yield emulator
-
-
-@pytest.fixture
-async def client(emu: Emulator) -> AsyncIterator[D360Client]:
-    async with D360Client(
-        emu.api_key, base_url=emu.url, rate_limit=None, retry=RetryPolicy(wait=False)
-    ) as c:
-        yield c
-
-
-@asynccontextmanager
-async def serving(app: web.Application) -> AsyncIterator[str]:
-    """Serve ``app`` on an ephemeral loopback port; yields its base URL."""
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
-    finally:
-        await runner.cleanup()
