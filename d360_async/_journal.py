@@ -32,8 +32,6 @@ from pathlib import Path
 from typing import Any, Final
 
 from ._campaign_journal import (
-    DELIVERY_RANKS,
-    RECIPIENT_MATCH_SLACK,
     ROW_STATUSES,
     DeliveryMatch,
     DeliveryReport,
@@ -42,6 +40,12 @@ from ._campaign_journal import (
     JournalRow,
 )
 from ._errors import ValidationError
+from ._journal_deliveries import (
+    add_delivery_tables,
+    delivery_report,
+    record_delivery,
+    settled_row,
+)
 
 __all__ = ["SQLiteJournal"]
 
@@ -60,22 +64,7 @@ CREATE TABLE IF NOT EXISTS messages (
 );
 CREATE INDEX IF NOT EXISTS messages_by_message_id ON messages (message_id)
     WHERE message_id IS NOT NULL;
-CREATE TABLE IF NOT EXISTS deliveries (
-    message_id TEXT PRIMARY KEY,
-    idx INTEGER,
-    rank INTEGER NOT NULL,
-    error_code INTEGER,
-    at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS deliveries_by_idx ON deliveries (idx) WHERE idx IS NOT NULL;
 """
-#: Columns added by delivery tracking (added to older journals when they are opened).
-_ADDED_COLUMNS: Final = {"written": "REAL", "settled": "INTEGER NOT NULL DEFAULT 0"}
-_UNSETTLED = "status IN ('pending', 'unknown')"
-_UNSETTLED_INDEX = (
-    "CREATE INDEX IF NOT EXISTS messages_unsettled ON messages (recipient, written) "
-    f"WHERE {_UNSETTLED}"
-)
 _UPSERT = (
     "INSERT INTO messages "
     "(idx, recipient, fingerprint, status, message_id, error, updated, written, settled) "
@@ -87,30 +76,9 @@ _UPSERT = (
 )
 _DELETE = "DELETE FROM messages WHERE idx = ?"
 _COLUMNS = "idx, recipient, fingerprint, status, message_id, error, written, settled"
-#: The message id of the status that settles row ``idx`` written at ``written``, if any.
-_EVIDENCE = "SELECT message_id FROM deliveries WHERE idx = ? AND at + ? >= ? ORDER BY at LIMIT 1"
-#: The latest row of a recipient written with no id known, before a status's time.
-_BY_RECIPIENT = (
-    f"SELECT idx, status FROM messages WHERE recipient = ? AND {_UNSETTLED} "
-    "AND written <= ? ORDER BY written DESC LIMIT 1"
-)
-_SETTLE = (
-    "UPDATE messages SET status = 'sent', message_id = ?, error = NULL, settled = 1, "
-    "updated = ? WHERE idx = ?"
-)
-_DELIVERY = (
-    "INSERT INTO deliveries (message_id, idx, rank, error_code, at) VALUES (?, ?, ?, ?, ?) "
-    "ON CONFLICT (message_id) DO UPDATE SET idx = coalesce(deliveries.idx, excluded.idx), "
-    "error_code = CASE WHEN excluded.rank > deliveries.rank THEN excluded.error_code "
-    "ELSE deliveries.error_code END, rank = max(deliveries.rank, excluded.rank)"
-)
-_REPORT = (
-    "SELECT m.status, m.settled, d.rank, d.error_code, count(*) FROM messages AS m "
-    "LEFT JOIN deliveries AS d ON d.message_id = m.message_id "
-    "GROUP BY m.status, m.settled, d.rank, d.error_code"
-)
-_STATUS_OF_RANK: Final = {rank: status for status, rank in DELIVERY_RANKS.items()}
 _READ_AHEAD = 2000
+#: Seconds between two tries to take the write lock.
+_BUSY_POLL = 0.001
 _MAX_BATCH = 20000
 #: Rows written between two checkpoints of the WAL into the database file.
 _CHECKPOINT_ROWS = 4000
@@ -412,15 +380,16 @@ class SQLiteJournal:
                 self._error = exc
                 settle.append((future, None, exc))
         matched: dict[int, list[DeliveryMatch]] = {}
+        refused: JournalError | None = None  # statuses not recorded this time
         if conn is not None and self._error is None:
-            matched = self._write(conn, batch)
+            matched, refused = self._write(conn, batch)
         for kind, payload, future in batch:
             if future is None or kind == "open":
                 continue
             if kind in ("row", "flush"):
                 settle.append((future, None, self._error))
             elif kind == "delivery":
-                error = self._error or (None if conn else self._failure("not open"))
+                error = self._error or refused or (None if conn else self._failure("not open"))
                 settle.append((future, matched.get(id(future)), error))
             elif kind == "close":
                 settle.append((future, None, None))
@@ -429,7 +398,7 @@ class SQLiteJournal:
             elif kind == "read":
                 settle.append((future, self._read(conn, payload), None))
             elif kind == "report":
-                settle.append((future, _report(conn), None))
+                settle.append((future, delivery_report(conn), None))
             else:  # find
                 settle.append((future, self._find(conn, payload), None))
         return conn, settle
@@ -456,10 +425,33 @@ class SQLiteJournal:
             # durable, which is the window a crash can leave "unknown" but never written.
             conn.execute("PRAGMA wal_autocheckpoint = 0")
             self._bind(conn, campaign_id)
+            # From now on a write waits for the lock in _begin's loop, not SQLite's handler.
+            conn.execute("PRAGMA busy_timeout = 0")
         except BaseException:
             conn.close()
             raise
         return conn
+
+    def _begin(self, conn: sqlite3.Connection) -> None:
+        """``BEGIN IMMEDIATE``, trying every millisecond up to ``busy_timeout``.
+
+        Another connection (a campaign's writer, a ``DeliveryTracker``) commits batch after
+        batch, leaving the lock free for short gaps; SQLite's own busy handler sleeps up to
+        100 ms between tries and can miss every gap for seconds.
+
+        Raises:
+            sqlite3.OperationalError: The lock was not free within ``busy_timeout``.
+        """
+        deadline = time.monotonic() + self.busy_timeout
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                busy = exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
+                if not busy or time.monotonic() >= deadline:
+                    raise
+            time.sleep(_BUSY_POLL)
 
     def _bind(self, conn: sqlite3.Connection, campaign_id: str | None) -> None:
         """Check or write the journal's identity, in one write transaction (which is also the
@@ -475,11 +467,7 @@ class SQLiteJournal:
             for statement in _SCHEMA.split(";"):  # not executescript(): it would COMMIT
                 if statement.strip():
                     conn.execute(statement)
-            columns = {row[1] for row in conn.execute("PRAGMA table_info(messages)")}
-            for name, kind in _ADDED_COLUMNS.items():
-                if name not in columns:
-                    conn.execute(f"ALTER TABLE messages ADD COLUMN {name} {kind}")
-            conn.execute(_UNSETTLED_INDEX)
+            add_delivery_tables(conn)
             meta = dict(conn.execute("SELECT key, value FROM meta"))
             if meta and meta.get("format") != _FORMAT:
                 raise JournalError(f"{self.path} is not a d360-async campaign journal")
@@ -514,15 +502,18 @@ class SQLiteJournal:
 
     def _write(
         self, conn: sqlite3.Connection, batch: list[tuple[str, Any, Any]]
-    ) -> dict[int, list[DeliveryMatch]]:
+    ) -> tuple[dict[int, list[DeliveryMatch]], JournalError | None]:
         """Apply the batch's row changes and statuses in order, in one transaction; returns
-        what the statuses matched, by ``id`` of their future."""
+        what the statuses matched (by ``id`` of their future), and the error of a batch of
+        statuses only that could not be written: their caller gets it and may try again
+        (the sender delivers the webhook again), the journal goes on. Row changes are not
+        awaited by anyone: a failure with them fails the journal."""
         ops = [(k, p, f) for k, p, f in batch if k in _WRITES]
         matched: dict[int, list[DeliveryMatch]] = {}
         if not ops:
-            return matched
+            return matched, None
         try:
-            conn.execute("BEGIN IMMEDIATE")  # reads come first: take the write lock now
+            self._begin(conn)  # reads come first: take the write lock now
             rows: list[Any] = []
             for kind, payload, future in ops:
                 if kind == "row" and not (payload[3] == "unknown" and payload[4] is None):
@@ -532,19 +523,21 @@ class SQLiteJournal:
                     conn.executemany(_UPSERT, rows)
                     rows = []
                 if kind == "row":
-                    conn.execute(_UPSERT, _settled(conn, payload))
+                    conn.execute(_UPSERT, settled_row(conn, payload))
                 elif kind == "delete":
                     conn.execute(_DELETE, (payload,))
                 else:
-                    matched[id(future)] = [_deliver(conn, update) for update in payload]
+                    matched[id(future)] = [record_delivery(conn, update) for update in payload]
             if rows:
                 conn.executemany(_UPSERT, rows)
             conn.execute("COMMIT")
             self._unchecked += len(ops)
         except sqlite3.Error as exc:
             _rollback(conn)
+            if all(kind == "delivery" for kind, _, _ in ops):
+                return {}, self._failure(exc)
             self._error = self._failure(exc)
-        return matched
+        return matched, None
 
     def _checkpoint(self, conn: sqlite3.Connection) -> None:
         """Copy the WAL into the database file (never blocks other connections)."""
@@ -565,12 +558,15 @@ class SQLiteJournal:
         ).fetchall()
         for i, row in enumerate(rows):
             if row[3] == "pending":
-                settled = _settled(conn, (*row[:6], time.time(), *row[6:]))
+                settled = settled_row(conn, (*row[:6], time.time(), *row[6:]))
                 if settled[3] == "sent":
                     rows[i] = (*settled[:6], *settled[7:])
                     try:
+                        self._begin(conn)
                         conn.execute(_UPSERT, settled)
+                        conn.execute("COMMIT")
                     except sqlite3.Error as exc:
+                        _rollback(conn)
                         if self._error is None:
                             self._error = self._failure(exc)
         return rows
@@ -596,80 +592,6 @@ def _pragma_value(name: object, value: object) -> str:
 
 
 _WRITES: Final = frozenset({"row", "delete", "delivery"})
-
-
-def _settled(conn: sqlite3.Connection, row: tuple[Any, ...]) -> tuple[Any, ...]:
-    """An ``unknown`` (or dead ``pending``) row to store: ``sent`` with the message id of a
-    status that matched it while it was ``pending``, if one did; else as it is."""
-    index, written = row[0], row[7]
-    if written is None:
-        (written,) = conn.execute(
-            "SELECT written FROM messages WHERE idx = ?", (index,)
-        ).fetchone() or (None,)
-        if written is None:
-            return row
-    evidence = conn.execute(_EVIDENCE, (index, RECIPIENT_MATCH_SLACK, written)).fetchone()
-    if evidence is None:
-        return row
-    return (*row[:3], "sent", evidence[0], None, row[6], written, 1)
-
-
-def _deliver(conn: sqlite3.Connection, update: DeliveryUpdate) -> DeliveryMatch:
-    """Record one status if it is this campaign's (the module's matching rules)."""
-    rank = DELIVERY_RANKS.get(update.status)
-    if rank is None:
-        return DeliveryMatch.NONE
-    values = [update.message_id, None, rank, update.error_code, update.timestamp]
-    known = conn.execute(
-        "SELECT idx FROM messages WHERE message_id = ? LIMIT 1", (update.message_id,)
-    ).fetchone()
-    if known is None:
-        known = conn.execute(
-            "SELECT idx FROM deliveries WHERE message_id = ?", (update.message_id,)
-        ).fetchone()
-    if known is not None:
-        values[1] = known[0]
-        conn.execute(_DELIVERY, values)
-        return DeliveryMatch.MESSAGE
-    if update.recipient is None:
-        return DeliveryMatch.NONE
-    found = conn.execute(
-        _BY_RECIPIENT, (update.recipient, update.timestamp + RECIPIENT_MATCH_SLACK)
-    ).fetchone()
-    if found is None:
-        return DeliveryMatch.NONE
-    index, status = found
-    values[1] = index
-    conn.execute(_DELIVERY, values)
-    if status == "pending":
-        return DeliveryMatch.IN_FLIGHT
-    conn.execute(_SETTLE, (update.message_id, time.time(), index))
-    return DeliveryMatch.SETTLED
-
-
-def _report(conn: sqlite3.Connection) -> DeliveryReport:
-    """Count the rows by status and by their message's most advanced delivery status."""
-    counts: dict[str, int] = dict.fromkeys(
-        ("accepted", "no_status", *DELIVERY_RANKS, "unknown", "settled", "pending"), 0
-    )
-    counts.update(not_sent=0, skipped=0)
-    failed_by_code: dict[int | None, int] = {}
-    for status, settled, rank, code, n in conn.execute(_REPORT):
-        if status != "sent":
-            counts["not_sent" if status == "failed" else status] += n
-            continue
-        counts["accepted"] += n
-        counts["settled"] += n if settled else 0
-        delivery = _STATUS_OF_RANK.get(rank, "no_status")
-        counts[delivery] += n
-        if delivery == "failed":
-            failed_by_code[code] = failed_by_code.get(code, 0) + n
-    row = conn.execute("SELECT value FROM meta WHERE key = 'campaign_id'").fetchone()
-    return DeliveryReport(
-        campaign_id=None if row is None else str(row[0]),
-        failed_by_code=dict(sorted(failed_by_code.items(), key=lambda kv: (kv[0] is None, kv))),
-        **counts,
-    )
 
 
 def _rollback(conn: sqlite3.Connection) -> None:
