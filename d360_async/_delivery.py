@@ -137,6 +137,7 @@ class DeliveryTracker:
 
         Raises:
             JournalError: A journal cannot be opened.
+            ValidationError: The tracker was closed.
         """
         async with self._lock:
             if self._closed:
@@ -155,7 +156,12 @@ class DeliveryTracker:
         """
         store = _journal(journal)
         self._journals.append(store)
-        await self.open()
+        try:
+            await self.open()
+        except BaseException:  # not tracked: the next webhooks must not fail on it
+            self._journals.remove(store)
+            await store.close()
+            raise
         return store
 
     async def handle(self, webhook: Webhook) -> DeliveryCounts:

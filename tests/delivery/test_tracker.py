@@ -26,6 +26,7 @@ from d360_async import (
 )
 from d360_async._campaign_journal import DELIVERY_RANKS, DeliveryMatch, DeliveryUpdate
 from d360_async.webhooks import StatusUpdate, WebhookErrorDetail, WebhookReceiver
+from tests.bulk.test_journal_failures import no_journal_thread_left
 
 from .conftest import T0, journal_with
 
@@ -151,10 +152,16 @@ async def test_a_journal_can_be_tracked_while_running(tmp_path: Path) -> None:
         assert await tracker.handle_statuses([status("wamid.L", "read")]) == DeliveryCounts(
             unmatched=1
         )
+        notes = tmp_path / "notes.txt"
+        notes.write_text("not a journal " * 200)
+        with pytest.raises(JournalError, match="notes"):
+            await tracker.track(notes)  # refused, and not kept
         await tracker.track(path)
         assert await tracker.handle_statuses([status("wamid.L", "read")]) == DeliveryCounts(
             matched=1
         )
+        assert [str(j) for j in tracker.journals] == [str(path)]
+    await no_journal_thread_left()  # the refused journal's thread too
 
 
 # -- property: the final state is the most advanced status ----------------------------------
