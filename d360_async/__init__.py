@@ -27,6 +27,9 @@ from ._bulk import (
 )
 from ._campaign_journal import (
     CampaignJournal,
+    DeliveryMatch,
+    DeliveryReport,
+    DeliveryUpdate,
     JournalError,
     JournalRow,
 )
@@ -36,6 +39,7 @@ from ._client import (
     MM_LITE_PRODUCT_TYPE,
     D360Client,
 )
+from ._delivery import DeliveryCounts, DeliveryTracker
 from ._errors import (
     APIConnectionError,
     APIError,
@@ -244,7 +248,12 @@ __all__ = [
     "DatasetQualityPercentage",
     "DateTime",
     "DeliveryCategory",
+    "DeliveryCounts",
+    "DeliveryMatch",
+    "DeliveryReport",
     "DeliveryStatus",
+    "DeliveryTracker",
+    "DeliveryUpdate",
     "DroppedValue",
     "EnableTemplateAnalyticsResponse",
     "ErrorResponse",
