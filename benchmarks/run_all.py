@@ -36,6 +36,7 @@ def main() -> int:
         ["bench_bulk.py", "memory", *(["--messages", "150000"] if quick else [])],
         ["bench_events.py", *(["--events", "3000", "--rounds", "1"] if quick else [])],
         ["bench_webhooks.py", *(["--deliveries", "3000", "--rounds", "1"] if quick else [])],
+        ["bench_delivery.py", *(["--rows", "50000", "--statuses", "2000"] if quick else [])],
         ["bench_tier.py", *(["--seconds", "4", "--latencies", "50,500"] if quick else [])],
         ["bench_shared_limit.py", *(["--seconds", "8", "--kill-at", "4"] if quick else [])],
     ]

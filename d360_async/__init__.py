@@ -28,6 +28,9 @@ from ._bulk import (
 from ._campaign_journal import (
     CampaignJournal,
     ClaimLostError,
+    DeliveryMatch,
+    DeliveryReport,
+    DeliveryUpdate,
     JournalError,
     JournalRow,
     JournalUnavailableError,
@@ -38,6 +41,7 @@ from ._client import (
     MM_LITE_PRODUCT_TYPE,
     D360Client,
 )
+from ._delivery import DeliveryCounts, DeliveryTracker
 from ._errors import (
     APIConnectionError,
     APIError,
@@ -247,7 +251,12 @@ __all__ = [
     "DatasetQualityPercentage",
     "DateTime",
     "DeliveryCategory",
+    "DeliveryCounts",
+    "DeliveryMatch",
+    "DeliveryReport",
     "DeliveryStatus",
+    "DeliveryTracker",
+    "DeliveryUpdate",
     "DroppedValue",
     "EnableTemplateAnalyticsResponse",
     "ErrorResponse",

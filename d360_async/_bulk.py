@@ -27,6 +27,7 @@ from collections.abc import (
     Mapping,
 )
 from contextlib import aclosing, asynccontextmanager
+from datetime import timedelta
 from itertools import chain, count, islice
 from typing import Any, Final, Protocol, TypeVar, cast
 
@@ -34,7 +35,7 @@ import attrs
 
 from ._admission import Admission, AdmittedItems, Item
 from ._bulk_journal import JournalItem, RunJournal
-from ._bulk_options import check_options, journal_of
+from ._bulk_options import check_options, journal_of, resend_window
 from ._bulk_report import (
     BulkReport,
     BulkRunError,
@@ -176,6 +177,7 @@ class BulkRun:
         preflight: bool,
         dedupe: bool,
         resend_unknown: bool,
+        resend_unknown_after: float | timedelta | None,
         preflight_window: int,
         progress_interval: float,
     ) -> None:
@@ -196,8 +198,9 @@ class BulkRun:
         self._api = api
         self._messages = messages
         self._concurrency = concurrency
+        after = resend_window(resend_unknown, resend_unknown_after, store)
         self._journal = (
-            RunJournal(store, campaign_id=campaign_id, resend_unknown=resend_unknown)
+            RunJournal(store, campaign_id=campaign_id, resend_after=after)
             if store is not None
             else None
         )

@@ -4,13 +4,20 @@ and every outcome the run reports gets its row (so the journal and the results a
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any, Final
 
 from ._admission import Item
 from ._bulk_report import SendResult, SendStatus
-from ._campaign_journal import CampaignJournal, JournalError, JournalRow, error_label
+from ._campaign_journal import (
+    CampaignJournal,
+    JournalError,
+    JournalRow,
+    error_label,
+    recipient_digest,
+)
 from ._errors import D360Error
-from ._recipients import recipient_key
 
 __all__ = ["JournalItem", "RunJournal"]
 
@@ -18,6 +25,7 @@ __all__ = ["JournalItem", "RunJournal"]
 #: same, or the journal belongs to another campaign.
 _WRITTEN: Final = frozenset({"pending", "sent", "unknown"})
 _NOT_SENT_AGAIN = "outcome unknown in an earlier run; not sent again"
+_IN_WINDOW = "outcome unknown in an earlier run, no status yet; its settle window is not over"
 
 
 class JournalItem(Item):
@@ -40,7 +48,7 @@ class JournalItem(Item):
     ) -> None:
         super().__init__(index, to, body, payload)
         self.journal = journal
-        self.recipient = journal.digest(recipient_key(to).encode())
+        self.recipient = recipient_digest(journal, to)
         self.fingerprint = journal.digest(body)
         self.prior: JournalRow | None = None
         self.decided: SendResult | None = None
@@ -65,17 +73,26 @@ class RunJournal:
     Args:
         journal: The store.
         campaign_id: The campaign it must belong to (None: any; messages are still compared).
-        resend_unknown: Send again messages an earlier run left ``pending`` or ``unknown``.
+        resend_after: Send again messages an earlier run left ``pending`` or ``unknown``
+            (and no status settled): None never, 0 all of them, else those whose request was
+            written at least that many seconds ago (``written_at``, by ``clock``).
+        clock: Unix time.
     """
 
-    __slots__ = ("_campaign_id", "_first", "_resend_unknown", "journal", "verified")
+    __slots__ = ("_campaign_id", "_clock", "_first", "_resend_after", "journal", "verified")
 
     def __init__(
-        self, journal: CampaignJournal, *, campaign_id: str | None, resend_unknown: bool
+        self,
+        journal: CampaignJournal,
+        *,
+        campaign_id: str | None,
+        resend_after: float | None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.journal = journal
         self._campaign_id = campaign_id
-        self._resend_unknown = resend_unknown
+        self._resend_after = resend_after
+        self._clock = clock
         self._first: int | None = None
         #: Whether the journal is known to be this campaign's (an empty one is).
         self.verified = True
@@ -122,12 +139,20 @@ class RunJournal:
                 reason="already sent in an earlier run",
             )
             item.record = False
-        elif prior.status in ("pending", "unknown") and not self._resend_unknown:
+        elif prior.status in ("pending", "unknown") and not self._resends(prior):
             # pending: in flight when an earlier run died; its row becomes unknown.
+            reason = _NOT_SENT_AGAIN if self._resend_after is None else _IN_WINDOW
             item.decided = SendResult(
-                index=item.index, to=item.to, status=SendStatus.UNKNOWN, reason=_NOT_SENT_AGAIN
+                index=item.index, to=item.to, status=SendStatus.UNKNOWN, reason=reason
             )
             item.record = prior.status == "pending"
+
+    def _resends(self, prior: JournalRow) -> bool:
+        """Whether an unknown message is sent again (settled ones are ``sent`` rows)."""
+        after, written = self._resend_after, prior.written_at
+        if after is None:
+            return False
+        return after == 0 or (written is not None and self._clock() - written >= after)
 
     def _check_same(self, item: JournalItem, prior: JournalRow) -> None:
         where = f"journal {self.journal} holds another campaign: message {item.index}"

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import AsyncIterable, Iterable, Mapping
+from datetime import timedelta
 
 from ._campaign_journal import CampaignJournal
 from ._concurrency import check_concurrency
 from ._errors import ValidationError
 from ._journal import SQLiteJournal
 
-__all__ = ["check_options", "journal_of"]
+__all__ = ["check_options", "journal_of", "resend_window"]
 
 
 def check_options(
@@ -40,6 +42,35 @@ def check_options(
     interval = progress_interval
     if isinstance(interval, bool) or not isinstance(interval, (int, float)) or not interval >= 0:
         raise ValidationError("progress_interval", "must be a number of seconds, 0 or more")
+
+
+def resend_window(
+    resend_unknown: bool, after: object, journal: CampaignJournal | None
+) -> float | None:
+    """Which unknown messages of earlier runs a run sends again: None none, 0 all
+    (``resend_unknown``), else those whose request was written at least that many seconds ago
+    (``resend_unknown_after``; statuses settled the others).
+
+    Raises:
+        ValidationError: ``resend_unknown_after`` is not a positive number of seconds or a
+            ``timedelta``, or comes without a journal, or with ``resend_unknown``.
+    """
+    if after is None:
+        return 0.0 if resend_unknown else None
+    name = "resend_unknown_after"
+    if isinstance(after, timedelta):
+        after = after.total_seconds()
+    if isinstance(after, bool) or not isinstance(after, (int, float)):
+        raise ValidationError(name, "must be a number of seconds or a timedelta")
+    if not after > 0:
+        raise ValidationError(name, "must be more than 0 seconds")
+    if math.isinf(after):
+        raise ValidationError(name, "must be finite (leave it out never to re-send)")
+    if journal is None:
+        raise ValidationError(name, "needs the campaign's journal: pass journal= too")
+    if resend_unknown:
+        raise ValidationError(name, "and resend_unknown=True exclude each other: give one")
+    return float(after)
 
 
 def journal_of(journal: str | os.PathLike[str] | CampaignJournal | None) -> CampaignJournal | None:

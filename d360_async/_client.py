@@ -12,7 +12,7 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -389,6 +389,7 @@ class D360Client(ClientCore):
         preflight: bool = True,
         dedupe: bool = True,
         resend_unknown: bool = False,
+        resend_unknown_after: float | timedelta | None = None,
         preflight_window: int = 1000,
         progress_interval: float = 0.25,
         campaign_id: str | None = None,
@@ -423,6 +424,13 @@ class D360Client(ClientCore):
                 seen later are checked when first seen; their messages fail if they do not pass.
             dedupe: Send to each recipient once; repeats are ``skipped``.
             resend_unknown: Re-send messages whose outcome an earlier run left unknown.
+            resend_unknown_after: Seconds (or a ``timedelta``): re-send only the unknown
+                messages that no status webhook settled (``DeliveryTracker``) although their
+                request was written at least that long ago. Never by default. The risk: a
+                message the API accepted but whose webhooks were lost, or came later than the
+                window, is sent twice; choose a window well past your webhooks' usual delay
+                (Meta retries a webhook for days). Needs ``journal``; excludes
+                ``resend_unknown``.
             preflight_window: How many messages preflight looks at before the first send.
             progress_interval: Seconds between ``on_progress`` calls.
             campaign_id: The campaign's name; binds the journal to it (another
@@ -448,6 +456,7 @@ class D360Client(ClientCore):
             preflight=preflight,
             dedupe=dedupe,
             resend_unknown=resend_unknown,
+            resend_unknown_after=resend_unknown_after,
             preflight_window=preflight_window,
             progress_interval=progress_interval,
         )

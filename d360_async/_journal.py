@@ -9,6 +9,11 @@ The thread never dies with a future unsettled: once a write fails (a full disk, 
 file, a lock held past ``busy_timeout``) every waiting and later request gets the
 ``JournalError``; rows committed before stay as they were. WAL with ``synchronous=NORMAL``
 survives a killed process (not a power cut).
+
+Status webhooks are kept in a ``deliveries`` table keyed by message id (the most advanced status
+of each message, its error code, the row it matched); a partial index of the rows written with
+no id known (``pending``, ``unknown``) by recipient makes a match by recipient one lookup.
+Journals written before delivery tracking get the new columns and table when opened.
 """
 
 from __future__ import annotations
@@ -22,12 +27,25 @@ import sqlite3
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from ._campaign_journal import ROW_STATUSES, JournalError, JournalRow
+from ._campaign_journal import (
+    ROW_STATUSES,
+    DeliveryMatch,
+    DeliveryReport,
+    DeliveryUpdate,
+    JournalError,
+    JournalRow,
+)
 from ._errors import ValidationError
+from ._journal_deliveries import (
+    add_delivery_tables,
+    delivery_report,
+    record_delivery,
+    settled_row,
+)
 
 __all__ = ["SQLiteJournal"]
 
@@ -48,15 +66,19 @@ CREATE INDEX IF NOT EXISTS messages_by_message_id ON messages (message_id)
     WHERE message_id IS NOT NULL;
 """
 _UPSERT = (
-    "INSERT INTO messages (idx, recipient, fingerprint, status, message_id, error, updated) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idx) DO UPDATE SET "
+    "INSERT INTO messages "
+    "(idx, recipient, fingerprint, status, message_id, error, updated, written, settled) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idx) DO UPDATE SET "
     "recipient = excluded.recipient, fingerprint = excluded.fingerprint, "
     "status = excluded.status, message_id = excluded.message_id, error = excluded.error, "
-    "updated = excluded.updated"
+    "updated = excluded.updated, written = coalesce(excluded.written, messages.written), "
+    "settled = excluded.settled"
 )
 _DELETE = "DELETE FROM messages WHERE idx = ?"
-_COLUMNS = "idx, recipient, fingerprint, status, message_id, error"
+_COLUMNS = "idx, recipient, fingerprint, status, message_id, error, written, settled"
 _READ_AHEAD = 2000
+#: Seconds between two tries to take the write lock.
+_BUSY_POLL = 0.001
 _MAX_BATCH = 20000
 #: Rows written between two checkpoints of the WAL into the database file.
 _CHECKPOINT_ROWS = 4000
@@ -67,7 +89,7 @@ _Future = asyncio.Future[Any]
 
 
 def _row(values: tuple[Any, ...]) -> JournalRow:
-    index, recipient, fingerprint, status, message_id, error = values
+    index, recipient, fingerprint, status, message_id, error, written, settled = values
     return JournalRow(
         index=index,
         recipient=recipient,
@@ -75,6 +97,8 @@ def _row(values: tuple[Any, ...]) -> JournalRow:
         status=status,
         message_id=message_id,
         error=error,
+        written_at=written,
+        settled=bool(settled),
     )
 
 
@@ -220,8 +244,9 @@ class SQLiteJournal:
     async def mark_pending(self, index: int, recipient: str, fingerprint: str) -> None:
         """Record that message ``index`` is about to be written; returns once committed."""
         future = self._future()
+        now = time.time()
         self._queue.put(
-            ("row", (index, recipient, fingerprint, "pending", None, None, time.time()), future)
+            ("row", (index, recipient, fingerprint, "pending", None, None, now, now, 0), future)
         )
         await future
 
@@ -235,22 +260,26 @@ class SQLiteJournal:
         error: str | None = None,
     ) -> None:
         """Record an outcome (committed with the next batch; never blocks, never raises)."""
-        row = (index, recipient, fingerprint, status, message_id, error, time.time())
+        row = (index, recipient, fingerprint, status, message_id, error, time.time(), None, 0)
         self._queue.put(("row", row, None))
 
     def restore(self, index: int, prior: JournalRow | None) -> None:
         """Put message ``index`` back as ``prior`` recorded it (None: no row)."""
         if prior is None:
             self._queue.put(("delete", index, None))
-        else:
-            self.record(
-                index,
-                prior.recipient,
-                prior.fingerprint,
-                prior.status,
-                prior.message_id,
-                prior.error,
-            )
+            return
+        row = (
+            index,
+            prior.recipient,
+            prior.fingerprint,
+            prior.status,
+            prior.message_id,
+            prior.error,
+            time.time(),
+            prior.written_at,
+            int(prior.settled),
+        )
+        self._queue.put(("row", row, None))
 
     async def flush(self) -> None:
         """Wait until everything recorded so far is committed.
@@ -264,6 +293,23 @@ class SQLiteJournal:
         """The row of the message accepted with ``message_id``, or None."""
         row: JournalRow | None = await self._ask("find", message_id)
         return row
+
+    async def record_deliveries(self, updates: Sequence[DeliveryUpdate]) -> list[DeliveryMatch]:
+        """Record status webhooks (committed with the next batch, in one transaction with the
+        rows written before them); returns what each one matched.
+
+        Raises:
+            JournalError: They could not be committed.
+        """
+        if not updates:
+            return []
+        matches: list[DeliveryMatch] = await self._ask("delivery", tuple(updates))
+        return matches
+
+    async def delivery_report(self) -> DeliveryReport:
+        """The campaign's counts, read in one query."""
+        report: DeliveryReport = await self._ask("report", None)
+        return report
 
     async def close(self) -> None:
         """Commit what is queued and stop the thread. Cancelling the wait does not stop
@@ -333,19 +379,26 @@ class SQLiteJournal:
             except JournalError as exc:
                 self._error = exc
                 settle.append((future, None, exc))
+        matched: dict[int, list[DeliveryMatch]] = {}
+        refused: JournalError | None = None  # statuses not recorded this time
         if conn is not None and self._error is None:
-            self._write(conn, batch)
+            matched, refused = self._write(conn, batch)
         for kind, payload, future in batch:
             if future is None or kind == "open":
                 continue
             if kind in ("row", "flush"):
                 settle.append((future, None, self._error))
+            elif kind == "delivery":
+                error = self._error or refused or (None if conn else self._failure("not open"))
+                settle.append((future, matched.get(id(future)), error))
             elif kind == "close":
                 settle.append((future, None, None))
             elif conn is None:
                 settle.append((future, None, self._error or self._failure("not open")))
             elif kind == "read":
                 settle.append((future, self._read(conn, payload), None))
+            elif kind == "report":
+                settle.append((future, delivery_report(conn), None))
             else:  # find
                 settle.append((future, self._find(conn, payload), None))
         return conn, settle
@@ -372,10 +425,33 @@ class SQLiteJournal:
             # durable, which is the window a crash can leave "unknown" but never written.
             conn.execute("PRAGMA wal_autocheckpoint = 0")
             self._bind(conn, campaign_id)
+            # From now on a write waits for the lock in _begin's loop, not SQLite's handler.
+            conn.execute("PRAGMA busy_timeout = 0")
         except BaseException:
             conn.close()
             raise
         return conn
+
+    def _begin(self, conn: sqlite3.Connection) -> None:
+        """``BEGIN IMMEDIATE``, trying every millisecond up to ``busy_timeout``.
+
+        Another connection (a campaign's writer, a ``DeliveryTracker``) commits batch after
+        batch, leaving the lock free for short gaps; SQLite's own busy handler sleeps up to
+        100 ms between tries and can miss every gap for seconds.
+
+        Raises:
+            sqlite3.OperationalError: The lock was not free within ``busy_timeout``.
+        """
+        deadline = time.monotonic() + self.busy_timeout
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                busy = exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
+                if not busy or time.monotonic() >= deadline:
+                    raise
+            time.sleep(_BUSY_POLL)
 
     def _bind(self, conn: sqlite3.Connection, campaign_id: str | None) -> None:
         """Check or write the journal's identity, in one write transaction (which is also the
@@ -391,6 +467,7 @@ class SQLiteJournal:
             for statement in _SCHEMA.split(";"):  # not executescript(): it would COMMIT
                 if statement.strip():
                     conn.execute(statement)
+            add_delivery_tables(conn)
             meta = dict(conn.execute("SELECT key, value FROM meta"))
             if meta and meta.get("format") != _FORMAT:
                 raise JournalError(f"{self.path} is not a d360-async campaign journal")
@@ -423,29 +500,44 @@ class SQLiteJournal:
         (first,) = conn.execute("SELECT min(idx) FROM messages").fetchone()
         return first if first is None else int(first)
 
-    def _write(self, conn: sqlite3.Connection, batch: list[tuple[str, Any, Any]]) -> None:
-        """Apply the batch's row changes in order, in one transaction."""
-        ops: list[tuple[str, Any]] = [(k, p) for k, p, _ in batch if k in ("row", "delete")]
+    def _write(
+        self, conn: sqlite3.Connection, batch: list[tuple[str, Any, Any]]
+    ) -> tuple[dict[int, list[DeliveryMatch]], JournalError | None]:
+        """Apply the batch's row changes and statuses in order, in one transaction; returns
+        what the statuses matched (by ``id`` of their future), and the error of a batch of
+        statuses only that could not be written: their caller gets it and may try again
+        (the sender delivers the webhook again), the journal goes on. Row changes are not
+        awaited by anyone: a failure with them fails the journal."""
+        ops = [(k, p, f) for k, p, f in batch if k in _WRITES]
+        matched: dict[int, list[DeliveryMatch]] = {}
         if not ops:
-            return
+            return matched, None
         try:
-            conn.execute("BEGIN")
+            self._begin(conn)  # reads come first: take the write lock now
             rows: list[Any] = []
-            for kind, payload in ops:
-                if kind == "row":
+            for kind, payload, future in ops:
+                if kind == "row" and not (payload[3] == "unknown" and payload[4] is None):
                     rows.append(payload)
                     continue
-                if rows:
+                if rows:  # the rows before this change, in order
                     conn.executemany(_UPSERT, rows)
                     rows = []
-                conn.execute(_DELETE, (payload,))
+                if kind == "row":
+                    conn.execute(_UPSERT, settled_row(conn, payload))
+                elif kind == "delete":
+                    conn.execute(_DELETE, (payload,))
+                else:
+                    matched[id(future)] = [record_delivery(conn, update) for update in payload]
             if rows:
                 conn.executemany(_UPSERT, rows)
             conn.execute("COMMIT")
             self._unchecked += len(ops)
         except sqlite3.Error as exc:
             _rollback(conn)
+            if all(kind == "delivery" for kind, _, _ in ops):
+                return {}, self._failure(exc)
             self._error = self._failure(exc)
+        return matched, None
 
     def _checkpoint(self, conn: sqlite3.Connection) -> None:
         """Copy the WAL into the database file (never blocks other connections)."""
@@ -456,14 +548,28 @@ class SQLiteJournal:
             if self._error is None:
                 self._error = self._failure(exc)
 
-    @staticmethod
-    def _read(conn: sqlite3.Connection, start: int) -> list[tuple[Any, ...]]:
+    def _read(self, conn: sqlite3.Connection, start: int) -> list[tuple[Any, ...]]:
         """Rows as tuples: the thread does as little Python as it can (it would hold the
-        interpreter lock the event loop needs)."""
-        return conn.execute(
+        interpreter lock the event loop needs). A ``pending`` row (its run died) that a status
+        matched is settled, in the file too."""
+        rows = conn.execute(
             f"SELECT {_COLUMNS} FROM messages WHERE idx >= ? ORDER BY idx LIMIT ?",
             (start, _READ_AHEAD),
         ).fetchall()
+        for i, row in enumerate(rows):
+            if row[3] == "pending":
+                settled = settled_row(conn, (*row[:6], time.time(), *row[6:]))
+                if settled[3] == "sent":
+                    rows[i] = (*settled[:6], *settled[7:])
+                    try:
+                        self._begin(conn)
+                        conn.execute(_UPSERT, settled)
+                        conn.execute("COMMIT")
+                    except sqlite3.Error as exc:
+                        _rollback(conn)
+                        if self._error is None:
+                            self._error = self._failure(exc)
+        return rows
 
     @staticmethod
     def _find(conn: sqlite3.Connection, message_id: str) -> JournalRow | None:
@@ -483,6 +589,9 @@ def _pragma_value(name: object, value: object) -> str:
     if not (text.isascii() and (text.isalnum() or text.lstrip("-").isdigit())):
         raise ValidationError(f"pragmas.{name}", "must be an integer or a word")
     return text
+
+
+_WRITES: Final = frozenset({"row", "delete", "delivery"})
 
 
 def _rollback(conn: sqlite3.Connection) -> None:

@@ -7,6 +7,8 @@
   4xx for bad bodies, 5xx so that the sender retries when your code fails), with an
   ``aiohttp.web`` handler and application, and an async iterator.
 - ``sign`` / ``verify_signature``: Meta's ``X-Hub-Signature-256``.
+- ``DeliveryTracker``: statuses recorded in your campaigns' journals (``send_bulk(journal=...)``):
+  delivered, read and failed per campaign, unknown messages settled by evidence.
 
 See ``docs/webhooks.md``.
 
@@ -21,6 +23,8 @@ Example:
     True
 """
 
+from ._campaign_journal import DeliveryReport
+from ._delivery import DeliveryCounts, DeliveryTracker
 from ._errors import WebhookError, WebhookSignatureError
 from ._models_webhooks import (
     Conversation,
@@ -50,7 +54,10 @@ __all__ = [
     "SIGNATURE_HEADER",
     "Conversation",
     "ConversationOrigin",
+    "DeliveryCounts",
+    "DeliveryReport",
     "DeliveryStatus",
+    "DeliveryTracker",
     "IncomingButton",
     "IncomingMessage",
     "IncomingText",

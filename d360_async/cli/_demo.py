@@ -4,26 +4,34 @@ No API key and no network. A campaign of 10,000 messages with a live progress ba
 its rows are duplicates and a few recipients have opted out, on purpose, to show the
 bookkeeping; the emulator also throttles 1% of requests with a 429, which the client
 retries), 5,000 conversion events hashed and batched, then the templates, template
-analytics, ads insights and dataset quality as tables, and a summary.
+analytics, ads insights and dataset quality as tables, the campaign's delivery report (the
+emulator sends status webhooks, with duplicates and out of order, to a receiver in this
+process whose ``DeliveryTracker`` records them in the campaign's journal), and a summary.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
 from d360_async._builder import MessageBuilder, image
 from d360_async._bulk import BulkReport, SendStatus
 from d360_async._client import D360Client
+from d360_async._delivery import DeliveryTracker
 from d360_async._errors import APIStatusError
 from d360_async._models_events import EventsReport
 from d360_async._models_messages import MarketingMessageRequest
+from d360_async._webhook_receiver import WebhookReceiver
 from d360_async.hashing import hash_value, normalize
 
 from ._common import EXIT_FAILURE, EXIT_OK, Context, plural
@@ -39,7 +47,11 @@ from ._read import (
     quality_rows,
     template_row,
 )
+from ._report import REPORT_COLUMNS, report_row
 from ._send import summary_line as campaign_summary
+
+if TYPE_CHECKING:
+    from d360_async.testing import Emulator
 
 __all__ = ["run_demo"]
 
@@ -50,6 +62,8 @@ HEADER: Final = "https://scontent.whatsapp.net/v/t61.29466-34/emulator/summer.jp
 NAMES: Final = ("Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken")
 #: Code of a recipient who stopped marketing messages (Meta's per-recipient error).
 OPTED_OUT: Final = 131050
+#: Seconds the demo waits for the last status webhooks.
+WEBHOOKS_TIMEOUT: Final = 60.0
 
 
 def _number(i: int) -> str:
@@ -105,11 +119,30 @@ def _events(count: int, now: int) -> Iterator[dict[str, Any]]:
         }
 
 
-async def _campaign(ctx: Context, client: D360Client, plan: _Plan, concurrency: int) -> BulkReport:
+@contextlib.asynccontextmanager
+async def _receiving(tracker: DeliveryTracker) -> AsyncIterator[str]:
+    """A webhook receiver on loopback handing deliveries to ``tracker``; yields its URL."""
+    from aiohttp import web
+
+    runner = web.AppRunner(WebhookReceiver(tracker.handle).app(), access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}/"
+    finally:
+        await runner.cleanup()
+
+
+async def _campaign(
+    ctx: Context, client: D360Client, plan: _Plan, concurrency: int, journal: Path
+) -> BulkReport:
     failures: Counter[str] = Counter()
     with Tracker(ctx, description="campaign", total=plan.rows, unit="msg") as tracker:
         run = client.send_bulk(
-            plan.messages(), concurrency=concurrency, on_progress=tracker.bulk_progress
+            plan.messages(),
+            concurrency=concurrency,
+            on_progress=tracker.bulk_progress,
+            journal=journal,
         )
         async with run:
             async for result in run:
@@ -148,14 +181,37 @@ async def _conversions(
 
 async def run_demo(args: argparse.Namespace, ctx: Context) -> int:
     """``d360 demo``; exit code 0 when every count is what the demo expects."""
-    from d360_async.testing import Emulator
-
     started = time.perf_counter()
     plan = _Plan(args.recipients)
+    with tempfile.TemporaryDirectory(prefix="d360-demo-") as folder:
+        journal = Path(folder) / "campaign.sqlite"
+        async with DeliveryTracker(journal) as tracker, _receiving(tracker) as url:
+            return await _run(args, ctx, plan, journal, tracker, url, started)
+
+
+async def _run(
+    args: argparse.Namespace,
+    ctx: Context,
+    plan: _Plan,
+    journal: Path,
+    tracker: DeliveryTracker,
+    webhook_url: str,
+    started: float,
+) -> int:
+    from d360_async.testing import Emulator, WebhookSettings
+
     # A 429 (Retry-After: 0): a throttled send was certainly not acted upon, so it is retried.
     # A 5xx would not be: a send answered 5xx may have been delivered (see the README).
+    # Status webhooks: some twice, some out of order, in batches (as Meta delivers them).
+    webhooks = WebhookSettings(duplicates=0.05, reorder=0.1, batch_size=200, batch_window_ms=20)
     emulator = Emulator(
-        rate=None, seed=args.seed, fault_rate=0.01, fault_kinds=("429",), retry_after=0
+        rate=None,
+        seed=args.seed,
+        fault_rate=0.01,
+        fault_kinds=("429",),
+        retry_after=0,
+        webhook_url=webhook_url,
+        webhooks=webhooks,
     )
     async with (
         emulator as emu,
@@ -170,7 +226,7 @@ async def run_demo(args: argparse.Namespace, ctx: Context) -> int:
         emit(ctx, "table", TEMPLATE_COLUMNS, rows, None, title="message templates")
 
         ctx.say(f"campaign: {plan.rows:,} rows x {TEMPLATE[0]} ({TEMPLATE[1]}), send_bulk")
-        report = await _campaign(ctx, client, plan, args.concurrency)
+        report = await _campaign(ctx, client, plan, args.concurrency, journal)
         retried = emu.faults_injected.get("429", 0)
         duplicates = len(emu.duplicate_recipients())
         ctx.say(
@@ -209,6 +265,8 @@ async def run_demo(args: argparse.Namespace, ctx: Context) -> int:
         emit(ctx, "table", QUALITY_COLUMNS, quality_rows(quality), None, title="dataset quality")
         recorded = len(emu.events.get(dataset_id, ()))
 
+        delivered = await _delivery_report(ctx, emu, tracker)
+
     elapsed = time.perf_counter() - started
     ctx.say(
         f"summary: sent={report.sent} failed={report.failed} skipped={report.skipped} "
@@ -220,10 +278,34 @@ async def run_demo(args: argparse.Namespace, ctx: Context) -> int:
         (report.sent, report.failed, report.skipped, report.unknown) == (sent, failed, skipped, 0)
         and events.received == recorded == args.events
         and duplicates == 0
+        and delivered
     )
     if not ok:
         ctx.note(
             f"d360: error: the demo expected sent={sent} failed={failed} skipped={skipped} "
-            f"unknown=0 events={args.events} duplicates=0"
+            f"unknown=0 events={args.events} duplicates=0, and the delivery report to count "
+            "the statuses the emulator generated"
         )
     return EXIT_OK if ok else EXIT_FAILURE
+
+
+async def _delivery_report(ctx: Context, emu: Emulator, tracker: DeliveryTracker) -> bool:
+    """Wait for the last status webhooks, print the campaign's delivery report; returns
+    whether it counts exactly the statuses the emulator generated."""
+    sender = emu.webhooks
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(WEBHOOKS_TIMEOUT):
+            await sender.drain()
+    (report,) = await tracker.reports()
+    columns = REPORT_COLUMNS[2:]  # one campaign: no journal nor campaign id
+    row = report_row("", report)[2:]
+    emit(ctx, "table", columns, [row], None, title="delivery report (status webhooks)")
+    final = Counter(sender.final_statuses().values())
+    expected = (final["sent"], final["delivered"], final["read"], final["failed"])
+    matches = (report.sent, report.delivered, report.read, report.failed) == expected
+    ctx.say(
+        f"  webhooks: {plural(len(sender.generated), 'status', 'statuses')} "
+        f"(+{sender.duplicates:,} sent twice, some out of order) received in this process; "
+        f"the report counts what the emulator generated: {'yes' if matches else 'NO'}"
+    )
+    return matches and report.no_status == 0 and sender.pending == 0

@@ -23,13 +23,15 @@ from ._emulator import run_emulator
 from ._events import run_events
 from ._output import FORMATS
 from ._read import day_arg, run_analytics, run_dataset, run_insights, run_quality, run_templates
+from ._report import run_report
 from ._send import run_send
 
 __all__ = ["build_parser"]
 
 DESCRIPTION = """\
-360dialog Marketing Messages Lite from the command line: send a campaign from a CSV, upload
-conversion events, read templates, analytics, insights and dataset quality. `d360 demo` runs
+360dialog Marketing Messages Lite from the command line: send a campaign from a CSV, see its
+delivery report, upload conversion events, read templates, analytics, insights and dataset
+quality. `d360 demo` runs
 it all on a local emulator, with no key and no network.
 
 The API key comes from --api-key or the D360_API_KEY environment variable (prefer the
@@ -243,7 +245,27 @@ def build_parser() -> Parser:
         action="store_true",
         help="with --journal: send again rows whose outcome an earlier run left unknown",
     )
+    send.add_argument(
+        "--resend-unknown-after",
+        type=positive_float,
+        metavar="SECONDS",
+        help="with --journal: send again only the unknown rows no status webhook settled "
+        "(see `d360 report`) whose request was written at least SECONDS ago; a message whose "
+        "webhooks were lost is then sent twice",
+    )
     send.set_defaults(handler=run_send)
+
+    report = command(
+        "report", "a campaign's delivery report from its journal (statuses from webhooks)", output
+    )
+    report.add_argument(
+        "--journal",
+        required=True,
+        action="append",
+        metavar="FILE",
+        help="the campaign's journal (`send --journal`); repeat for several campaigns",
+    )
+    report.set_defaults(handler=run_report)
 
     events = command("events", "upload conversion events from JSON Lines or CSV", connection)
     events.add_argument("--dataset", required=True, metavar="META_NODE_ID", help="dataset id")

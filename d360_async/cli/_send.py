@@ -371,6 +371,10 @@ async def _rate_limit(
 async def run_send(args: argparse.Namespace, ctx: Context) -> int:
     """``d360 send``; returns the exit code (0: every row sent or skipped on purpose)."""
     ctx.require_key()
+    if args.resend_unknown_after is not None and not args.journal:
+        raise UsageError("--resend-unknown-after needs --journal (the campaign's journal)")
+    if args.resend_unknown_after is not None and args.resend_unknown:
+        raise UsageError("--resend-unknown and --resend-unknown-after exclude each other")
     campaign = _Campaign(args)
     rows = campaign.validate(ctx)
     if not campaign.skip_invalid:
@@ -436,6 +440,7 @@ async def _send(
             journal=args.journal,
             on_progress=tracker.bulk_progress,
             resend_unknown=args.resend_unknown,
+            resend_unknown_after=args.resend_unknown_after,
             preflight_window=_PREFLIGHT_ROWS,  # the rows whose positions are kept
         )
         try:
@@ -526,7 +531,9 @@ def _how_to_resume(ctx: Context, report: BulkReport, rows: int, args: argparse.N
         ctx.note(
             f"{plural(report.unknown, 'row')} unknown: their request was written and no answer "
             "came back, so they may have been accepted; a plain re-run does not send them "
-            "again, --resend-unknown would (and any that did arrive would arrive twice)"
+            "again, --resend-unknown would (and any that did arrive would arrive twice); with "
+            "their status webhooks tracked, --resend-unknown-after SECONDS re-sends only those "
+            "no status settled"
         )
     else:
         ctx.note("no row is unknown: --resend-unknown would change nothing")

@@ -24,14 +24,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
 from typing import Final
 
-from d360_async._campaign_journal import ClaimLostError, JournalError, JournalRow
+import redis.asyncio as aioredis
+
+from d360_async._campaign_journal import (
+    DELIVERY_RANKS,
+    RECIPIENT_MATCH_SLACK,
+    ClaimLostError,
+    DeliveryMatch,
+    DeliveryReport,
+    DeliveryUpdate,
+    JournalError,
+    JournalRow,
+)
 
 from ._layout import decided_value, row_of
+from ._report import delivery_counts
 from ._store import CampaignStore
 
-__all__ = ["Claim", "Claims", "RedisJournal"]
+__all__ = ["Claim", "Claims", "RedisJournal", "campaign_journal"]
 
 #: Errors after which the message was certainly not sent and nothing about it is wrong: the
 #: run gave out. Their messages go back to the queue instead of ending ``failed``.
@@ -39,17 +52,24 @@ _RUN_GAVE_OUT: Final = frozenset(
     {"LimiterUnavailableError", "ClientClosedError", "JournalError", "JournalUnavailableError"}
 )
 _MAX_BATCH: Final = 500
+_MATCHES: Final = {
+    0: DeliveryMatch.NONE,
+    1: DeliveryMatch.MESSAGE,
+    2: DeliveryMatch.SETTLED,
+    3: DeliveryMatch.IN_FLIGHT,
+}
 
 
 class Claim:
     """A message this worker holds: its queue entry, the state it had when claimed, and the
     pending state this worker wrote (None when not on the wire)."""
 
-    __slots__ = ("entry", "pending", "seen")
+    __slots__ = ("entry", "pending", "seen", "written")
 
-    def __init__(self, entry: str, seen: str) -> None:
+    def __init__(self, entry: str, seen: str, written: float | None = None) -> None:
         self.entry = entry
         self.seen = seen
+        self.written = written
         self.pending: str | None = None
 
 
@@ -99,6 +119,7 @@ class RedisJournal:
         "_idle",
         "_linger",
         "_ops",
+        "_owns_store",
         "_store",
         "_task",
         "_timer",
@@ -107,8 +128,15 @@ class RedisJournal:
     )
 
     def __init__(
-        self, store: CampaignStore, worker: str, claims: Claims, *, linger: float = 0.05
+        self,
+        store: CampaignStore,
+        worker: str,
+        claims: Claims,
+        *,
+        linger: float = 0.05,
+        owns_store: bool = False,
     ) -> None:
+        self._owns_store = owns_store
         self._store = store
         self._worker = worker
         self._claims = claims
@@ -139,6 +167,8 @@ class RedisJournal:
             raise JournalError(
                 f"this worker serves campaign {self._store.campaign_id!r}, not {campaign_id!r}"
             )
+        if not self._store.salt:
+            await self._store.open(create=False)
         if self._task is None:
             self._task = asyncio.create_task(self._write())
             self._claims.nudge = self._nudge  # type: ignore[method-assign]
@@ -151,7 +181,7 @@ class RedisJournal:
     async def prior(self, index: int) -> JournalRow | None:
         """What the campaign says of message ``index`` (as claimed)."""
         claim = self._claims.get(index)
-        return None if claim is None else row_of(index, claim.seen)
+        return None if claim is None else row_of(index, claim.seen, claim.written)
 
     async def mark_pending(self, index: int, recipient: str, fingerprint: str) -> None:
         """Record in Redis that message ``index`` is about to be written.
@@ -223,6 +253,32 @@ class RedisJournal:
         value = await self._store.command("HGET", self._store.keys.state, position)
         return None if value is None else row_of(int(position), value.decode())
 
+    async def record_deliveries(self, updates: Sequence[DeliveryUpdate]) -> list[DeliveryMatch]:
+        """Record status webhooks against the campaign (one round trip): see
+        ``_scripts.DELIVER`` for the matching, the rules of ``CampaignJournal``.
+
+        Raises:
+            JournalError: They could not be recorded (deliver the webhook again).
+        """
+        args: list[object] = [RECIPIENT_MATCH_SLACK]
+        for update in updates:
+            rank = DELIVERY_RANKS.get(update.status)
+            if rank is None:
+                continue
+            code = "" if update.error_code is None else str(update.error_code)
+            args.extend(
+                (update.message_id, rank, code, repr(update.timestamp), update.recipient or "")
+            )
+        found = iter(await self._store.call("deliver", args) if len(args) > 1 else [])
+        return [
+            _MATCHES[next(found)] if update.status in DELIVERY_RANKS else DeliveryMatch.NONE
+            for update in updates
+        ]
+
+    async def delivery_report(self) -> DeliveryReport:
+        """The campaign's messages by outcome and by their most advanced status."""
+        return (await delivery_counts(self._store)).deliveries
+
     async def close(self) -> None:
         """Send back to the queue the messages this worker holds and never sent, write
         everything, stop the writer."""
@@ -232,6 +288,8 @@ class RedisJournal:
                 self._put(("X", str(index), claim.entry, "", ""))
         task, self._task = self._task, None
         if task is None:
+            if self._owns_store:
+                await self._store.aclose()
             return
         try:
             if self._error is None:
@@ -241,6 +299,8 @@ class RedisJournal:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+            if self._owns_store:
+                await self._store.aclose()
 
     # -- the writer ------------------------------------------------------------------------
 
@@ -304,6 +364,31 @@ class RedisJournal:
         self._ops.clear()
         self._futures.clear()
         self._idle.set()
+
+
+def campaign_journal(
+    redis: str | aioredis.Redis,
+    campaign_id: str,
+    *,
+    prefix: str = "d360",
+    redis_timeout: float = 5.0,
+) -> RedisJournal:
+    """The journal of campaign ``campaign_id`` for a ``DeliveryTracker``: status webhooks
+    recorded against the campaign, from any host, while its workers send it.
+
+    It holds no message: it records statuses and reports (``delivery_report``); closing it
+    closes the connections it made.
+
+    Example:
+        >>> from d360_async import DeliveryTracker
+        >>> tracker = DeliveryTracker(campaign_journal("redis://127.0.0.1:6379", "spring"))
+        >>> str(tracker.journals[0])
+        "redis campaign 'spring'"
+    """
+    store = CampaignStore(
+        redis, campaign_id, prefix=prefix, timeout=redis_timeout, max_connections=2
+    )
+    return RedisJournal(store, "delivery-tracker", Claims(), owns_store=True)
 
 
 def _same(error: JournalError) -> JournalError:

@@ -8,11 +8,18 @@ script receives them (``CampaignKeys.all``):
 state      hash: message position -> its state (below), from the moment it is enqueued
 queue      stream of the messages still to send (``i``: position, ``b``: JSON body), consumer
            group ``workers``; an entry is acknowledged and deleted once its message is decided
-counts     hash: messages per state (``q p s f k u``), failures per error (``f:<error>``)
+counts     hash: messages per state (``q p s f k u``), failures per error (``f:<error>``),
+           ``settled`` (unknown messages a status webhook proved accepted)
 ids        hash: message id (``wamid``) -> position, to match status webhooks
 meta       hash: the campaign id, the digests' salt, ``sealed`` (the producer enqueued every
            message: their number), ``done`` (when the last was decided), ``keep`` (seconds the
            keys live after that), the reclaim cursor
+written    hash: position -> when its request was last about to be written (Unix seconds)
+recipients hash: recipient digest -> the position of its latest pending mark (a status of a
+           message written with no id known is matched by recipient)
+deliveries hash: message id -> ``<rank>:<error code>:<position>``, its most advanced status
+evidence   hash: position -> the message id of a status matched while it was pending (it
+           settles the message if it ends ``unknown``)
 =========  ===================================================================================
 
 A state is one string: a status character, the recipient's and the body's keyed digests (32
@@ -95,9 +102,35 @@ class CampaignKeys:
         return f"{self.base}:meta"
 
     @property
-    def all(self) -> tuple[str, str, str, str, str]:
+    def written(self) -> str:
+        return f"{self.base}:written"
+
+    @property
+    def recipients(self) -> str:
+        return f"{self.base}:recipients"
+
+    @property
+    def deliveries(self) -> str:
+        return f"{self.base}:deliveries"
+
+    @property
+    def evidence(self) -> str:
+        return f"{self.base}:evidence"
+
+    @property
+    def all(self) -> tuple[str, ...]:
         """Every key, in the order the scripts take them."""
-        return (self.state, self.queue, self.counts, self.ids, self.meta)
+        return (
+            self.state,
+            self.queue,
+            self.counts,
+            self.ids,
+            self.meta,
+            self.written,
+            self.recipients,
+            self.deliveries,
+            self.evidence,
+        )
 
 
 def campaign_keys(campaign_id: str, prefix: str = "d360") -> CampaignKeys:
@@ -127,7 +160,7 @@ def decided_value(status: str, head: str, message_id: str | None, error: str | N
     return f"{CODE_OF[status]}{head}{message_id or ''}{_SEP}{(error or '').replace(_SEP, ' ')}"
 
 
-def row_of(index: int, value: str) -> JournalRow | None:
+def row_of(index: int, value: str, written: float | None = None) -> JournalRow | None:
     """The journal's row for a state (None for a queued message: no request yet).
 
     Example:
@@ -141,7 +174,13 @@ def row_of(index: int, value: str) -> JournalRow | None:
     fingerprint = value[1 + DIGEST_HEX : _HEAD]
     tail = value[_HEAD:]
     if status == "pending":
-        return JournalRow(index=index, recipient=recipient, fingerprint=fingerprint, status=status)
+        return JournalRow(
+            index=index,
+            recipient=recipient,
+            fingerprint=fingerprint,
+            status=status,
+            written_at=written,
+        )
     message_id, _, error = tail.partition(_SEP)
     return JournalRow(
         index=index,
@@ -150,4 +189,5 @@ def row_of(index: int, value: str) -> JournalRow | None:
         status=status,
         message_id=message_id or None,
         error=error or None,
+        written_at=written,
     )

@@ -111,11 +111,12 @@ class ClaimedMessages(AdmittedItems):
         handed out twice)."""
         items = []
         claims = self._claims
-        for entry, position, body, state in entries:
+        for entry, position, body, state, written in entries:
             index = int(position)
             if index in claims:
                 continue
-            claims[index] = Claim(entry.decode(), state.decode())
+            seen = float(written) if written else None
+            claims[index] = Claim(entry.decode(), state.decode(), seen)
             payload = orjson.loads(body)
             items.append(Item(index, payload["to"], body, payload))
         return items

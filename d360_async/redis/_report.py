@@ -7,11 +7,13 @@ from collections.abc import Mapping
 import attrs
 import redis.asyncio as aioredis
 
-from d360_async._campaign_journal import JournalError
+from d360_async._campaign_journal import DELIVERY_RANKS, DeliveryReport, JournalError
 
 from ._store import CampaignStore
 
-__all__ = ["CampaignReport", "campaign_report", "delete_campaign"]
+__all__ = ["CampaignReport", "campaign_report", "delete_campaign", "delivery_counts"]
+
+_STATUS_OF_RANK = {rank: status for status, rank in DELIVERY_RANKS.items()}
 
 
 @attrs.frozen(kw_only=True)
@@ -32,6 +34,9 @@ class CampaignReport:
         failed_by_error: Failed messages per error (class, status, code; no text).
         sealed: The producer enqueued every message.
         done: Sealed, and every message decided.
+        deliveries: The accepted messages by their most advanced status webhook (with a
+            ``DeliveryTracker`` on the campaign's journal), and how many ``unknown`` ones a
+            status settled (they count as ``sent``).
 
     Example:
         >>> report = CampaignReport(campaign_id="spring", total=3, queued=0, pending=0,
@@ -52,6 +57,7 @@ class CampaignReport:
     sealed: bool
     done: bool
     failed_by_error: Mapping[str, int] = attrs.field(factory=dict)
+    deliveries: DeliveryReport = attrs.field(factory=DeliveryReport)
 
     def __str__(self) -> str:
         stage = "done" if self.done else "in progress" if self.sealed else "being enqueued"
@@ -61,6 +67,12 @@ class CampaignReport:
         )
         if not self.done:
             line += f" queued={self.queued} pending={self.pending}"
+        d = self.deliveries
+        if d.accepted != d.no_status or d.settled:
+            line += (
+                f"; statuses: none={d.no_status} sent={d.sent} delivered={d.delivered} "
+                f"read={d.read} failed={d.failed} (settled={d.settled})"
+            )
         return line
 
 
@@ -85,13 +97,41 @@ async def campaign_report(
         redis, campaign_id, prefix=prefix, timeout=redis_timeout, max_connections=1
     )
     try:
-        meta_flat, counts_flat, _ = await store.call("report", [])
+        return await delivery_counts(store)
     finally:
         await store.aclose()
+
+
+async def delivery_counts(store: CampaignStore) -> CampaignReport:
+    """The report of the campaign of ``store`` (one round trip).
+
+    Raises:
+        JournalError: There is no such campaign.
+        JournalUnavailableError: Redis is unreachable.
+    """
+    campaign_id = store.campaign_id
+    meta_flat, counts_flat, _, ranks, by_code = await store.call("report", [])
     meta, counts = _fields(meta_flat), _fields(counts_flat)
     if "id" not in meta:
         raise JournalError(f"no campaign {campaign_id!r} in redis (never enqueued, or deleted)")
     by_status = {code: int(counts.get(code, 0)) for code in "qpsfku"}
+    by_rank = {_STATUS_OF_RANK[rank]: int(n) for rank, n in enumerate(ranks, 1)}
+    codes = {
+        (int(by_code[i]) if by_code[i] else None): int(by_code[i + 1])
+        for i in range(0, len(by_code), 2)
+    }
+    deliveries = DeliveryReport(
+        campaign_id=campaign_id,
+        accepted=by_status["s"],
+        no_status=by_status["s"] - sum(by_rank.values()),
+        failed_by_code=dict(sorted(codes.items(), key=lambda kv: (kv[0] is None, kv))),
+        unknown=by_status["u"],
+        settled=int(counts.get("settled", 0)),
+        pending=by_status["p"],
+        not_sent=by_status["f"],
+        skipped=by_status["k"],
+        **by_rank,
+    )
     return CampaignReport(
         campaign_id=campaign_id,
         total=sum(by_status.values()),
@@ -108,6 +148,7 @@ async def campaign_report(
             for name, value in sorted(counts.items())
             if name.startswith("f:") and int(value)
         },
+        deliveries=deliveries,
     )
 
 

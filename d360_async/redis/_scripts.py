@@ -2,19 +2,21 @@
 atomic and one round trip.
 
 Every script gets the campaign's keys in the order of ``CampaignKeys.all`` (state, queue,
-counts, ids, meta; one hash tag, one Cluster slot) and starts with ``_PRELUDE``. A state is
-compared as a whole string before it is changed (compare and set): a worker changes a message
-only from the state it last saw, so two workers can never both send it.
+counts, ids, meta, written, recipients, deliveries, evidence; one hash tag, one Cluster slot)
+and starts with ``_PRELUDE``. A state is compared as a whole string before it is changed
+(compare and set): a worker changes a message only from the state it last saw, so two workers
+can never both send it.
 """
 
 from __future__ import annotations
 
 from typing import Final
 
-__all__ = ["APPLY", "CLAIM", "ENQUEUE", "HEARTBEAT", "OPEN", "REPORT"]
+__all__ = ["APPLY", "CLAIM", "DELIVER", "ENQUEUE", "HEARTBEAT", "OPEN", "REPORT"]
 
 _PRELUDE: Final = r"""
 local STATE, QUEUE, COUNTS, IDS, META = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local WRITTEN, RECIPIENTS, DELIVERIES, EVIDENCE = KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 local GROUP = 'workers'
 local HEAD = 65
 local function owner(sid)
@@ -125,7 +127,7 @@ return {added, present}
 #: Claim messages for a worker. ARGV: the worker, how many at most, the idle time (ms) after
 #: which another worker's message is taken over, '1' to take over idle messages when new ones
 #: run short, '1' to first take back this worker's own unacknowledged messages (a restart).
-#: Returns {done, {{entry id, position, body, state}...}}: only messages still to decide
+#: Returns {done, {{entry id, position, body, state, written}...}}: only messages still to decide
 #: (queued, or pending: a worker died with its request possibly written); those decided
 #: meanwhile are acknowledged. done is 1 when the campaign has nothing left at all.
 CLAIM: Final = (
@@ -140,7 +142,7 @@ local function take(entry)
   local cur = redis.call('HGET', STATE, position)
   local s = cur and string.sub(cur, 1, 1)
   if s == 'q' or s == 'p' then
-    out[#out + 1] = {sid, position, body, cur}
+    out[#out + 1] = {sid, position, body, cur, redis.call('HGET', WRITTEN, position) or ''}
   else
     finish(sid)
   end
@@ -176,6 +178,9 @@ return {done, out}
 #:      outcome is ``sent`` over this worker's pending or over an unknown state (the answer is
 #:      the evidence).
 #:   X  release: a message this worker will not send goes back to the end of the queue.
+#: A pending mark also notes when (``written``) and the recipient's latest position
+#: (``recipients``); an ``unknown`` outcome of a message a status matched while it was pending
+#: is stored ``sent`` with that status's message id (settled).
 #: A decided message still this worker's is acknowledged and deleted from the queue.
 #: Returns one 1/0 per change: applied or not.
 APPLY: Final = (
@@ -183,6 +188,8 @@ APPLY: Final = (
     + r"""
 local me = ARGV[1]
 local out = {}
+local t = redis.call('TIME')
+local now = t[1] .. '.' .. string.format('%06d', t[2])
 for i = 2, #ARGV, 5 do
   local kind, position, sid = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local expected, new = ARGV[i + 3], ARGV[i + 4]
@@ -195,12 +202,24 @@ for i = 2, #ARGV, 5 do
       redis.call('HSET', STATE, position, new)
       move(s, string.sub(new, 1, 1))
       s = string.sub(new, 1, 1)
+      if kind == 'P' then
+        redis.call('HSET', WRITTEN, position, now)
+        redis.call('HSET', RECIPIENTS, string.sub(new, 2, 33), position)
+      end
       done = 1
     end
   elseif kind == 'O' then
     local ns = string.sub(new, 1, 1)
     local evidence = ns == 's' and (cur == expected or s == 'u')
     if cur and ((mine and cur == expected) or evidence) then
+      if ns == 'u' then
+        local proof = redis.call('HGET', EVIDENCE, position)
+        if proof then
+          new = 's' .. string.sub(new, 2, HEAD) .. proof .. '\31'
+          ns = 's'
+          redis.call('HINCRBY', COUNTS, 'settled', 1)
+        end
+      end
       redis.call('HSET', STATE, position, new)
       move(s, ns)
       if ns == 'f' then failure(new, 1) end
@@ -243,10 +262,103 @@ return kept
 """
 )
 
-#: Everything a report needs, in one round trip: {meta fields, counts fields, queue length}.
+#: Record delivery statuses. ARGV[1]: seconds a status may be earlier than the write it
+#: matches by recipient; then quintuples: message id, rank (1 sent, 2 failed, 3 delivered,
+#: 4 read), error code ('' for none), timestamp, recipient digest ('' to match by id only).
+#: A status matches the message accepted with its id (or matched before); else the latest
+#: pending or unknown message of its recipient written before it: an unknown one is settled
+#: (``sent`` with the status's id), a pending one keeps it as evidence for its outcome. Each
+#: message id keeps its most advanced status. Returns one code per status: 1 message,
+#: 2 settled, 3 in flight, 0 none. Keys made after a kept campaign ended expire with it.
+DELIVER: Final = (
+    _PRELUDE
+    + r"""
+local slack = tonumber(ARGV[1])
+local out = {}
+local function keep(id, rank, code, position)
+  local cur = redis.call('HGET', DELIVERIES, id)
+  if cur then
+    local r, c, p = string.match(cur, '^(%d+):([^:]*):(.*)$')
+    if tonumber(r) >= rank then rank, code = tonumber(r), c end
+    if p ~= '' then position = p end
+  end
+  redis.call('HSET', DELIVERIES, id, rank .. ':' .. code .. ':' .. position)
+end
+for i = 2, #ARGV, 5 do
+  local id, rank, code = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2]
+  local at, recipient = tonumber(ARGV[i + 3]), ARGV[i + 4]
+  local position = redis.call('HGET', IDS, id)
+  if not position then
+    local cur = redis.call('HGET', DELIVERIES, id)
+    if cur then position = string.match(cur, ':([^:]*)$') end
+    if position == '' then position = nil end
+  end
+  local match = 0
+  if position then
+    keep(id, rank, code, position)
+    match = 1
+  elseif recipient ~= '' then
+    local p = redis.call('HGET', RECIPIENTS, recipient)
+    local cur = p and redis.call('HGET', STATE, p)
+    local s = cur and string.sub(cur, 1, 1)
+    local w = p and tonumber(redis.call('HGET', WRITTEN, p) or '')
+    if (s == 'p' or s == 'u') and string.sub(cur, 2, 33) == recipient and w
+        and w <= at + slack then
+      keep(id, rank, code, p)
+      if s == 'p' then
+        redis.call('HSETNX', EVIDENCE, p, id)
+        match = 3
+      else
+        redis.call('HSET', STATE, p, 's' .. string.sub(cur, 2, HEAD) .. id .. '\31')
+        move('u', 's')
+        redis.call('HINCRBY', COUNTS, 'settled', 1)
+        redis.call('HSET', IDS, id, p)
+        match = 2
+      end
+    end
+  end
+  out[#out + 1] = match
+end
+local keep = tonumber(redis.call('HGET', META, 'keep') or '0')
+if keep > 0 and redis.call('HGET', META, 'done') then
+  for _, key in ipairs(KEYS) do
+    if redis.call('TTL', key) == -1 then redis.call('EXPIRE', key, keep) end
+  end
+end
+return out
+"""
+)
+
+#: Everything a report needs, in one round trip: {meta fields, counts fields, queue length,
+#: accepted messages by their most advanced status {rank 1..4}, {error code, count...} of
+#: those that failed}. Reads every recorded status: O(statuses).
 REPORT: Final = (
     _PRELUDE
     + r"""
-return {redis.call('HGETALL', META), redis.call('HGETALL', COUNTS), redis.call('XLEN', QUEUE)}
+local best, codes = {}, {}
+local flat = redis.call('HGETALL', DELIVERIES)
+for i = 1, #flat, 2 do
+  local r, c, p = string.match(flat[i + 1], '^(%d+):([^:]*):(.*)$')
+  r = tonumber(r)
+  if p ~= '' and (best[p] == nil or r > best[p]) then
+    local cur = redis.call('HGET', STATE, p)
+    if cur and string.sub(cur, 1, 1) == 's' then
+      best[p] = r
+      codes[p] = c
+    end
+  end
+end
+local ranks, failed = {0, 0, 0, 0}, {}
+for p, r in pairs(best) do
+  ranks[r] = ranks[r] + 1
+  if r == 2 then failed[codes[p]] = (failed[codes[p]] or 0) + 1 end
+end
+local by_code = {}
+for c, n in pairs(failed) do
+  by_code[#by_code + 1] = c
+  by_code[#by_code + 1] = n
+end
+return {redis.call('HGETALL', META), redis.call('HGETALL', COUNTS), redis.call('XLEN', QUEUE),
+        ranks, by_code}
 """
 )

@@ -27,6 +27,7 @@ _SCRIPTS: Final = {
     "apply": _scripts.APPLY,
     "heartbeat": _scripts.HEARTBEAT,
     "report": _scripts.REPORT,
+    "deliver": _scripts.DELIVER,
 }
 
 

@@ -42,3 +42,15 @@ async def test_a_smaller_demo() -> None:
 
     assert run.code == 0, run.err
     assert "summary: sent=1498 failed=1 skipped=1 unknown=0 events=10 duplicates=0" in run.out
+    # The campaign's delivery report, from the status webhooks, comes last before the summary.
+    lines = run.out.rstrip().splitlines()
+    assert lines[-6].strip() == "delivery report (status webhooks)"
+    assert lines[-5].split()[:6] == ["accepted", "no_status", "sent", "delivered", "read", "failed"]
+    counts = lines[-3].split()
+    assert (counts[0], counts[1]) == ("1,498", "0")  # every accepted message has a status
+    assert counts[-5:] == ["0", "0", "0", "1", "1"]  # unknown, settled, pending, not sent, skipped
+    assert re.fullmatch(
+        r"  webhooks: [\d,]+ statuses \(\+[\d,]+ sent twice, some out of order\) received in "
+        r"this process; the report counts what the emulator generated: yes",
+        lines[-2],
+    )
