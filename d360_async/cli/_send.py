@@ -20,7 +20,6 @@ import argparse
 import asyncio
 import contextlib
 import csv
-import os
 from collections.abc import AsyncIterator, Generator, Sequence
 from contextlib import closing
 from itertools import islice
@@ -56,8 +55,9 @@ from ._common import (
 )
 from ._progress import Tracker
 from ._rows import InputFile, Record
+from ._worker import redis_url, send_with_workers
 
-__all__ = ["RESULT_COLUMNS", "preflight_message", "run_send"]
+__all__ = ["RESULT_COLUMNS", "preflight_message", "rate_limit", "run_send", "summary_line"]
 
 #: Columns of the ``--results`` file.
 RESULT_COLUMNS: Final = ("row", "to", "status", "message_id", "error_code", "error")
@@ -341,12 +341,12 @@ def summary_line(report: BulkReport) -> str:
 
 
 @contextlib.asynccontextmanager
-async def _rate_limit(
+async def rate_limit(
     ctx: Context, args: argparse.Namespace
 ) -> AsyncIterator[float | RateLimiter | None]:
     """``--rate``, shared through Redis with ``--redis-url`` (or ``D360_REDIS_URL``): every run
     and service with the same key and server then shares one limit and its pauses."""
-    url = args.redis_url or os.environ.get("D360_REDIS_URL") or None
+    url = redis_url(args)
     if url is None:
         yield args.rate
         return
@@ -375,6 +375,7 @@ async def run_send(args: argparse.Namespace, ctx: Context) -> int:
         raise UsageError("--resend-unknown-after needs --journal (the campaign's journal)")
     if args.resend_unknown_after is not None and args.resend_unknown:
         raise UsageError("--resend-unknown and --resend-unknown-after exclude each other")
+    _check_workers(args)
     campaign = _Campaign(args)
     rows = campaign.validate(ctx)
     if not campaign.skip_invalid:
@@ -382,8 +383,8 @@ async def run_send(args: argparse.Namespace, ctx: Context) -> int:
     results = None if args.dry_run else _open_results(args.results)
     try:
         async with (
-            _rate_limit(ctx, args) as rate_limit,
-            ctx.client(rate_limit=rate_limit) as client,
+            rate_limit(ctx, args) as limit,
+            ctx.client(rate_limit=limit) as client,
         ):
             media, described, fit = await _preflight(client, campaign)
             header: Any = None
@@ -397,6 +398,8 @@ async def run_send(args: argparse.Namespace, ctx: Context) -> int:
                 ctx.say(f"dry run: {plural(rows, 'row')} valid, {described}; nothing was sent")
                 return EXIT_OK
             ctx.note(f"preflight: {described}")
+            if args.workers:
+                return await send_with_workers(ctx, args, campaign.messages(builder, fit), limit)
             try:
                 report = campaign.outcome(
                     await _send(ctx, client, campaign, builder, fit, rows, args, results)
@@ -410,6 +413,29 @@ async def run_send(args: argparse.Namespace, ctx: Context) -> int:
     _notes_after(ctx, report, args)
     ok = report.failed == 0 and report.unknown == 0 and report.stopped is None
     return EXIT_OK if ok else EXIT_FAILURE
+
+
+def _check_workers(args: argparse.Namespace) -> None:
+    """``--workers`` sends through Redis: it needs ``--redis-url`` and replaces the journal."""
+    if not args.workers:
+        return
+    if redis_url(args) is None:
+        raise UsageError("--workers keeps the campaign in Redis: give --redis-url")
+    given = [
+        flag
+        for flag, value in (
+            ("--journal", args.journal),
+            ("--results", args.results),
+            ("--resend-unknown", args.resend_unknown),
+            ("--resend-unknown-after", args.resend_unknown_after),
+        )
+        if value
+    ]
+    if given:
+        raise UsageError(
+            f"--workers keeps the campaign's state in Redis: {', '.join(given)} does not apply "
+            "(`d360 worker` and campaign_report say where it stands)"
+        )
 
 
 def _notes_after(ctx: Context, report: BulkReport, args: argparse.Namespace) -> None:
