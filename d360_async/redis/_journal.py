@@ -110,6 +110,9 @@ class RedisJournal:
         worker: This worker's name in the campaign's consumer group.
         claims: The messages it holds (shared with its ``ClaimedMessages``).
         linger: Seconds an outcome may wait for the next batch.
+        patience: Seconds a batch is tried again while Redis is unavailable (sends wait
+            meanwhile: nothing is sent without its state recorded) before the journal fails.
+        owns_store: Close the store with the journal.
     """
 
     __slots__ = (
@@ -120,6 +123,7 @@ class RedisJournal:
         "_linger",
         "_ops",
         "_owns_store",
+        "_patience",
         "_store",
         "_task",
         "_timer",
@@ -134,9 +138,11 @@ class RedisJournal:
         claims: Claims,
         *,
         linger: float = 0.05,
+        patience: float = 0.0,
         owns_store: bool = False,
     ) -> None:
         self._owns_store = owns_store
+        self._patience = patience
         self._store = store
         self._worker = worker
         self._claims = claims
@@ -346,7 +352,7 @@ class RedisJournal:
                 for op in ops:
                     args.extend(op)
                 try:
-                    results = await store.call("apply", args)
+                    results = await store.call_patiently("apply", args, self._patience)
                 except JournalError as exc:
                     self._fail(exc, futures)
                     return

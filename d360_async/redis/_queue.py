@@ -48,6 +48,8 @@ class ClaimedMessages(AdmittedItems):
         batch: Entries claimed per round trip.
         idle_timeout: Seconds after which another worker's unacknowledged entry is taken over.
         poll: Seconds between claims while there is nothing to take (doubling up to 1 s).
+        patience: Seconds a claim is tried again while Redis is unavailable (again with this
+            worker's own entries first: those of a claim whose answer was lost).
     """
 
     def __init__(
@@ -59,7 +61,9 @@ class ClaimedMessages(AdmittedItems):
         batch: int,
         idle_timeout: float,
         poll: float,
+        patience: float = 0.0,
     ) -> None:
+        self._patience = patience
         self._store = store
         self._worker = worker
         self._claims = claims
@@ -103,7 +107,13 @@ class ClaimedMessages(AdmittedItems):
     async def _claim(self, own: str) -> tuple[int, list[list[bytes]]]:
         self.claims_made += 1
         args = [self._worker, str(self._batch), str(self._idle_ms), "1", own]
-        done, entries = await self._store.call("claim", args)
+        try:
+            done, entries = await self._store.call("claim", args)
+        except JournalError:
+            if not self._patience:
+                raise
+            args[4] = "1"  # a claim whose answer was lost: its entries are this worker's
+            done, entries = await self._store.call_patiently("claim", args, self._patience)
         return int(done), entries
 
     def _take(self, entries: list[list[bytes]]) -> list[Item]:

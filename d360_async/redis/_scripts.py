@@ -174,6 +174,8 @@ return {done, out}
 #:      last saw).
 #:   R  restore: if the message is this worker's and in the expected state (this worker's
 #:      pending), back to the new state (the one before).
+#: A P or R whose message is already in its new state counts as applied: a batch sent again
+#: after its answer was lost changes nothing twice (outcomes and releases are idempotent too).
 #:   O  outcome: if the state is the expected one and the message this worker's; or if the
 #:      outcome is ``sent`` over this worker's pending or over an unknown state (the answer is
 #:      the evidence).
@@ -198,7 +200,9 @@ for i = 2, #ARGV, 5 do
   local mine = owner(sid) == me
   local done = 0
   if kind == 'P' or kind == 'R' then
-    if mine and cur == expected then
+    if mine and cur == new then
+      done = 1  -- applied already: the same batch again, its answer lost
+    elseif mine and cur == expected then
       redis.call('HSET', STATE, position, new)
       move(s, string.sub(new, 1, 1))
       s = string.sub(new, 1, 1)

@@ -20,6 +20,8 @@ from ._layout import campaign_keys
 __all__ = ["CampaignStore", "keyed_digest"]
 
 _DIGEST_BYTES: Final = 16
+_FIRST_RETRY: Final = 0.05
+_LAST_RETRY: Final = 1.0
 _SCRIPTS: Final = {
     "open": _scripts.OPEN,
     "enqueue": _scripts.ENQUEUE,
@@ -92,6 +94,25 @@ class CampaignStore:
                 return await self._scripts[script](keys=self.keys.all, args=args)
         except REDIS_ERRORS as exc:
             raise self.unavailable(exc) from exc
+
+    async def call_patiently(self, script: str, args: list[Any], patience: float) -> Any:
+        """``call``, tried again while Redis is unavailable, for up to ``patience`` seconds
+        (for scripts that are safe to run twice: every script of a campaign is).
+
+        Raises:
+            JournalUnavailableError: Still unavailable after ``patience`` seconds.
+        """
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + patience
+        delay = _FIRST_RETRY
+        while True:
+            try:
+                return await self.call(script, args)
+            except JournalUnavailableError:
+                if loop.time() + delay > give_up:
+                    raise
+            await asyncio.sleep(delay)
+            delay = min(2 * delay, _LAST_RETRY)
 
     async def command(self, *args: Any) -> Any:
         """One plain command (one round trip), bounded and typed like ``call``."""

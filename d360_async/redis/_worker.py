@@ -119,7 +119,9 @@ async def run_worker(
             worker's heartbeat keeps them every third of it).
         linger: Seconds an outcome may wait to be written with the next pending mark.
         poll: Seconds between claims while there is nothing to take (doubling up to 1 s).
-        reconnect_for: Seconds to keep trying while Redis is unreachable, then raise.
+        reconnect_for: Seconds to keep trying while Redis is unreachable, then raise. Meanwhile
+            nothing is sent (nothing without its state recorded); sends in flight end and
+            their outcomes are written once Redis is back.
         on_progress: Called with each run's ``BulkReport`` (see ``send_bulk``).
         prefix: First part of every key.
         redis_timeout: Seconds any Redis call may take.
@@ -146,6 +148,7 @@ async def run_worker(
         "poll": positive("poll", poll),
         "concurrency": concurrency,
         "on_progress": on_progress,
+        "patience": patience,
     }
     store = CampaignStore(
         redis, campaign_id, prefix=prefix, timeout=redis_timeout, max_connections=8
@@ -197,12 +200,15 @@ async def _run(
         batch=options["batch"],
         idle_timeout=options["idle_timeout"],
         poll=options["poll"],
+        patience=options["patience"],
     )
     run = client.send_bulk(
         # send_bulk's signature names what users pass; ClaimedMessages is the engine's own
         # input (AdmittedItems): messages the producer admitted, at their positions
         cast(Any, source),
-        journal=RedisJournal(store, name, claims, linger=options["linger"]),
+        journal=RedisJournal(
+            store, name, claims, linger=options["linger"], patience=options["patience"]
+        ),
         campaign_id=store.campaign_id,
         concurrency=options["concurrency"],
         dedupe=False,
