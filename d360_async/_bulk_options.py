@@ -12,7 +12,7 @@ from ._concurrency import check_concurrency
 from ._errors import ValidationError
 from ._journal import SQLiteJournal
 
-__all__ = ["check_options", "journal_of", "resend_window"]
+__all__ = ["check_options", "journal_of", "resend_after_seconds", "resend_window"]
 
 
 def check_options(
@@ -44,6 +44,28 @@ def check_options(
         raise ValidationError("progress_interval", "must be a number of seconds, 0 or more")
 
 
+def resend_after_seconds(after: object) -> float:
+    """``resend_unknown_after`` in seconds.
+
+    Raises:
+        ValidationError: It is not a positive, finite number of seconds or a ``timedelta``.
+
+    Example:
+        >>> resend_after_seconds(timedelta(minutes=10))
+        600.0
+    """
+    name = "resend_unknown_after"
+    if isinstance(after, timedelta):
+        after = after.total_seconds()
+    if isinstance(after, bool) or not isinstance(after, (int, float)):
+        raise ValidationError(name, "must be a number of seconds or a timedelta")
+    if not after > 0:
+        raise ValidationError(name, "must be more than 0 seconds")
+    if math.isinf(after):
+        raise ValidationError(name, "must be finite (leave it out never to re-send)")
+    return float(after)
+
+
 def resend_window(
     resend_unknown: bool, after: object, journal: CampaignJournal | None
 ) -> float | None:
@@ -58,14 +80,7 @@ def resend_window(
     if after is None:
         return 0.0 if resend_unknown else None
     name = "resend_unknown_after"
-    if isinstance(after, timedelta):
-        after = after.total_seconds()
-    if isinstance(after, bool) or not isinstance(after, (int, float)):
-        raise ValidationError(name, "must be a number of seconds or a timedelta")
-    if not after > 0:
-        raise ValidationError(name, "must be more than 0 seconds")
-    if math.isinf(after):
-        raise ValidationError(name, "must be finite (leave it out never to re-send)")
+    after = resend_after_seconds(after)
     if journal is None:
         raise ValidationError(name, "needs the campaign's journal: pass journal= too")
     if resend_unknown:

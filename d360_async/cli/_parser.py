@@ -263,9 +263,9 @@ def build_parser() -> Parser:
         "--resend-unknown-after",
         type=positive_float,
         metavar="SECONDS",
-        help="with --journal: send again only the unknown rows no status webhook settled "
-        "(see `d360 report`) whose request was written at least SECONDS ago; a message whose "
-        "webhooks were lost is then sent twice",
+        help="with --journal or --workers: send again only the unknown rows no status webhook "
+        "settled (see `d360 report`) whose request was written at least SECONDS ago; a message "
+        "whose webhooks were lost is then sent twice",
     )
     send.set_defaults(handler=run_send)
 

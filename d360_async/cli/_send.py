@@ -371,7 +371,7 @@ async def rate_limit(
 async def run_send(args: argparse.Namespace, ctx: Context) -> int:
     """``d360 send``; returns the exit code (0: every row sent or skipped on purpose)."""
     ctx.require_key()
-    if args.resend_unknown_after is not None and not args.journal:
+    if args.resend_unknown_after is not None and not (args.journal or args.workers):
         raise UsageError("--resend-unknown-after needs --journal (the campaign's journal)")
     if args.resend_unknown_after is not None and args.resend_unknown:
         raise UsageError("--resend-unknown and --resend-unknown-after exclude each other")
@@ -427,7 +427,6 @@ def _check_workers(args: argparse.Namespace) -> None:
             ("--journal", args.journal),
             ("--results", args.results),
             ("--resend-unknown", args.resend_unknown),
-            ("--resend-unknown-after", args.resend_unknown_after),
         )
         if value
     ]

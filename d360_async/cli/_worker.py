@@ -89,10 +89,13 @@ async def send_with_workers(
     url = redis_url(args)
     assert url is not None  # checked by the caller
     name = campaign_name(args)
-    enqueued = await enqueue_campaign(messages, name, redis=url)
+    enqueued = await enqueue_campaign(
+        messages, name, redis=url, resend_unknown_after=args.resend_unknown_after
+    )
+    again = f", {enqueued.queued_again:,} unknown queued again" if enqueued.queued_again else ""
     ctx.note(
         f"campaign {name!r}: {enqueued.messages:,} messages, {enqueued.added:,} enqueued now "
-        f"({enqueued.present:,} were already); {args.workers} workers"
+        f"({enqueued.present:,} were already{again}); {args.workers} workers"
     )
     async with _workers(ctx, args, url, name, limit) as processes:
         codes = [await process.wait() for process in processes]

@@ -15,12 +15,14 @@ campaign with its number of messages; the workers end when every message is deci
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, Iterable
+from datetime import timedelta
 from typing import Any, Final
 
 import attrs
 import redis.asyncio as aioredis
 
 from d360_async._admission import Admission, Item
+from d360_async._bulk_options import resend_after_seconds
 from d360_async._campaign_journal import JournalError, error_label
 from d360_async._errors import ValidationError
 from d360_async._payloads import MessageInput
@@ -47,6 +49,7 @@ class EnqueueResult:
         refused: Messages recorded ``failed`` by this call without a request (they cannot be
             sent: ``ValidationError``).
         duplicates: Messages recorded ``skipped`` by this call (a repeated recipient).
+        queued_again: ``unknown`` messages queued again (``resend_unknown_after``).
     """
 
     campaign_id: str
@@ -55,6 +58,7 @@ class EnqueueResult:
     present: int
     refused: int
     duplicates: int
+    queued_again: int = 0
 
 
 class _Batch:
@@ -63,12 +67,12 @@ class _Batch:
     __slots__ = ("args", "duplicates", "refused")
 
     def __init__(self) -> None:
-        self.args: list[Any] = [""]
+        self.args: list[Any] = ["", ""]
         self.refused = 0
         self.duplicates = 0
 
     def __len__(self) -> int:
-        return (len(self.args) - 1) // 3
+        return (len(self.args) - 2) // 3
 
 
 async def enqueue_campaign(
@@ -78,6 +82,7 @@ async def enqueue_campaign(
     redis: str | aioredis.Redis,
     dedupe: bool = True,
     keep_for: float | None = KEEP_FOR,
+    resend_unknown_after: float | timedelta | None = None,
     batch: int = 500,
     prefix: str = "d360",
     redis_timeout: float = 5.0,
@@ -92,6 +97,11 @@ async def enqueue_campaign(
         dedupe: Send to each recipient once; repeats are ``skipped``.
         keep_for: Seconds the campaign's keys stay in Redis once every message is decided
             (for reports and status webhooks); None keeps them until ``delete_campaign``.
+        resend_unknown_after: On a re-run: queue again every ``unknown`` message (its
+            request was written, no usable answer came back) whose request was written at
+            least this many seconds ago and that no status webhook settled (keep a
+            ``DeliveryTracker`` on ``campaign_journal``); workers then send it again. A
+            message whose webhooks were lost is then sent twice. None: never.
         batch: Messages per round trip.
         prefix: First part of every key.
         redis_timeout: Seconds any Redis call may take.
@@ -118,12 +128,15 @@ async def enqueue_campaign(
     if not isinstance(dedupe, bool):
         raise ValidationError("dedupe", "must be True or False")
     keep = check_keep(keep_for)
+    resend_after = (
+        None if resend_unknown_after is None else resend_after_seconds(resend_unknown_after)
+    )
     store = CampaignStore(
         redis, campaign_id, prefix=prefix, timeout=redis_timeout, max_connections=2
     )
     try:
         await store.open(create=True, keep_for=keep)
-        return await _enqueue(store, messages, Admission(dedupe=dedupe), batch)
+        return await _enqueue(store, messages, Admission(dedupe=dedupe), batch, resend_after)
     finally:
         await store.aclose()
 
@@ -133,14 +146,16 @@ async def _enqueue(
     messages: Iterable[MessageInput] | AsyncIterable[MessageInput],
     admission: Admission,
     size: int,
+    resend_after: float | None,
 ) -> EnqueueResult:
-    totals = {"added": 0, "present": 0, "refused": 0, "duplicates": 0}
+    totals = {"added": 0, "present": 0, "refused": 0, "duplicates": 0, "queued_again": 0}
     index = 0
     pending = _Batch()
 
     async def send(current: _Batch, sealed: int | None) -> None:
         current.args[0] = "" if sealed is None else str(sealed)
-        code, value = await store.call("enqueue", current.args)
+        current.args[1] = "" if resend_after is None else repr(resend_after)
+        code, value, *again = await store.call("enqueue", current.args)
         if code == -1:
             raise JournalError(
                 f"campaign {store.campaign_id!r} holds another message at position "
@@ -154,6 +169,7 @@ async def _enqueue(
             )
         totals["added"] += int(code)
         totals["present"] += int(value)
+        totals["queued_again"] += int(again[0])
         if code:  # counted only when this call wrote them
             totals["refused"] += current.refused
             totals["duplicates"] += current.duplicates

@@ -82,16 +82,22 @@ return {redis.call('HGET', META, 'salt')}
 )
 
 #: Enqueue messages. ARGV[1]: the total number of messages when this call ends the input
-#: ('' otherwise); then triples: position, state (``q`` or a decided one), body ('' for a
-#: decided message). A position already there is left alone if it is the same message.
-#: Returns {added, present}, or {-1, position} (another message at that position: another
-#: campaign), or {-2, position} (a new position after the campaign was sealed).
+#: ('' otherwise); ARGV[2]: seconds after which an ``unknown`` message is queued again ('':
+#: never); then triples: position, state (``q`` or a decided one), body ('' for a decided
+#: message). A position already there is left alone if it is the same message, except an
+#: ``unknown`` one written at least ARGV[2] seconds ago (no status settled it), queued again.
+#: Returns {added, present, queued again}, or {-1, position} (another message at that
+#: position: another campaign), or {-2, position} (a new position after the campaign was
+#: sealed).
 ENQUEUE: Final = (
     _PRELUDE
     + r"""
 local sealed = redis.call('HGET', META, 'sealed')
+local window = tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local known = {}
-for i = 2, #ARGV, 3 do
+for i = 3, #ARGV, 3 do
   local cur = redis.call('HGET', STATE, ARGV[i])
   if cur then
     if string.sub(cur, 2, HEAD) ~= string.sub(ARGV[i + 1], 2, HEAD) then
@@ -102,10 +108,19 @@ for i = 2, #ARGV, 3 do
     return {-2, ARGV[i]}
   end
 end
-local added, present = 0, 0
-for i = 2, #ARGV, 3 do
+local added, present, again = 0, 0, 0
+for i = 3, #ARGV, 3 do
   if known[i] then
     present = present + 1
+    local cur = redis.call('HGET', STATE, ARGV[i])
+    local written = tonumber(redis.call('HGET', WRITTEN, ARGV[i]) or '0')
+    if window and string.sub(cur, 1, 1) == 'u' and string.sub(ARGV[i + 1], 1, 1) == 'q'
+        and written <= now - window then
+      redis.call('HSET', STATE, ARGV[i], ARGV[i + 1])
+      move('u', 'q')
+      redis.call('XADD', QUEUE, '*', 'i', ARGV[i], 'b', ARGV[i + 2])
+      again = again + 1
+    end
   else
     local value = ARGV[i + 1]
     local s = string.sub(value, 1, 1)
@@ -116,11 +131,14 @@ for i = 2, #ARGV, 3 do
     added = added + 1
   end
 end
+if again > 0 and redis.call('HDEL', META, 'done') == 1 then
+  for _, key in ipairs(KEYS) do redis.call('PERSIST', key) end
+end
 if ARGV[1] ~= '' and not sealed then
   redis.call('HSET', META, 'sealed', ARGV[1])
   check_done()
 end
-return {added, present}
+return {added, present, again}
 """
 )
 

@@ -122,3 +122,64 @@ async def _ids(url: str) -> list[str]:
     async with raw(url) as client:
         found = await client.hgetall(campaign_keys("small").ids)
     return [k.decode() for k, _ in sorted(found.items(), key=lambda kv: int(kv[1]))]
+
+
+async def died_before_the_first_byte(url: str, campaign: str, count: int) -> None:
+    """What a worker killed between its pending marks and its requests leaves: ``count``
+    messages claimed by it and ``pending``, written long ago, never sent."""
+    keys = campaign_keys(campaign)
+    async with raw(url) as client:
+        got = await client.xreadgroup("workers", "dead", {keys.queue: ">"}, count=count)
+        for _, fields in got[0][1]:
+            position = fields[b"i"]
+            state = (await client.hget(keys.state, position)).decode()
+            await client.hset(keys.state, position, "p" + state[1:65] + "dead")
+            await client.hset(keys.written, position, "1.0")
+            await client.hincrby(keys.counts, "q", -1)
+            await client.hincrby(keys.counts, "p", 1)
+
+
+async def test_webhooks_and_resend_unknown_after_leave_nobody_out(
+    redis_server: RedisProcess,
+) -> None:
+    """A worker died between its pending marks and its requests (5 messages), and answers
+    were lost after acceptance: webhooks settle the lost answers; re-running the producer
+    with ``resend_unknown_after`` queues the 5 others again, and a worker sends them: every
+    recipient accepted exactly once, nobody left unknown."""
+    url, n = redis_server.url, 60
+    await enqueue_campaign(messages(n), "spring", redis=url)
+    await died_before_the_first_byte(url, "spring", 5)
+    async with DeliveryTracker(campaign_journal(url, "spring")) as tracker:
+        receiver = WebhookReceiver(tracker.handle)
+        async with (
+            serving(receiver.app()) as hook_url,
+            Emulator(
+                rate=None,
+                seed=3,
+                fault_rate=0.1,
+                fault_kinds=("drop_after",),
+                webhook_url=hook_url,
+                webhooks=SETTINGS,
+            ) as emu,
+            client_of(emu) as client,
+        ):
+            first = await run_worker(client, url, "spring", concurrency=8, idle_timeout=0.2)
+            async with asyncio.timeout(60):
+                await emu.webhooks.drain()
+            before = await campaign_report(url, "spring")
+            dropped = emu.faults_injected["drop_after"]
+            again = await enqueue_campaign(
+                messages(n), "spring", redis=url, resend_unknown_after=60
+            )
+            second = await run_worker(client, url, "spring", concurrency=8)
+            async with asyncio.timeout(60):
+                await emu.webhooks.drain()
+            after = await campaign_report(url, "spring")
+            accepted = emu.accepted_counts()
+    assert dropped > 0
+    assert first.unknown == 5 + dropped
+    assert (before.unknown, before.done) == (5, True)  # the lost answers were settled
+    assert (again.added, again.queued_again) == (0, 5)
+    assert second.total == 5 and second.failed == 0
+    assert (after.sent, after.unknown, after.done) == (n, 0, True)
+    assert len(accepted) == n and max(accepted.values()) == 1
