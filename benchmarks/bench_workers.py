@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -56,15 +57,17 @@ import aiohttp
 import attrs
 import redis.asyncio as aioredis
 import redis.exceptions
+from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import API_KEY, ROOT, emulator, pin_client, reset_emulator
 from bench_crash import Recorder
 
-from d360_async import D360Client
-from d360_async.redis import campaign_report, enqueue_campaign
+from d360_async import D360Client, DeliveryTracker
+from d360_async.redis import campaign_journal, campaign_report, enqueue_campaign
 from d360_async.redis._layout import campaign_keys
-from d360_async.testing import Emulator
+from d360_async.testing import Emulator, WebhookSettings
+from d360_async.webhooks import WebhookReceiver
 
 CAMPAIGN = "bench"
 #: A worker process: sends its share of the campaign, prints what it did as JSON.
@@ -214,6 +217,17 @@ async def redis_states(url: str) -> dict[int, str]:
     return {int(k): v.decode() for k, v in found.items()}
 
 
+@attrs.define
+class Settling:
+    """With ``--webhooks``: how the unknown messages were settled."""
+
+    unknown: int = 0  # unknown when the workers ended
+    settled: int = 0  # made sent by a status webhook
+    queued_again: int = 0  # unknown with no status after RESEND_AFTER: queued, sent again
+    statuses: str = ""  # the accepted messages by their latest status
+    given_up: int = 0  # statuses the emulator stopped delivering (retries exhausted)
+
+
 @attrs.frozen(kw_only=True)
 class CampaignFigures:
     """What a campaign run shows (counts of recipients unless said otherwise)."""
@@ -238,10 +252,14 @@ class CampaignFigures:
     left: int  # still queued or pending at the end: must be 0
     script_calls: int  # Redis script round trips, all workers together
     redis_cpu: float  # Redis CPU seconds
+    webhooks: Settling | None = None
 
     @property
     def sound(self) -> bool:
-        """Nothing doubled, nothing lost or unknown that the figures do not explain."""
+        """Nothing doubled, nothing lost or unknown that the figures do not explain (with
+        webhooks: nothing never messaged, nothing unknown)."""
+        if self.webhooks is not None and (self.never_messaged or self.unknown):
+            return False
         return (
             self.duplicates == 0
             and self.never_other == 0
@@ -266,12 +284,56 @@ class CampaignFigures:
             f"left queued or pending: {self.left}",
             f"redis: {self.script_calls / n:.2f} round trips (script calls) and "
             f"{1e6 * self.redis_cpu / n:.1f} us CPU per message",
+            *self._settling(),
         ]
+
+    def _settling(self) -> list[str]:
+        hooks = self.webhooks
+        if hooks is None:
+            return []
+        return [
+            f"webhooks: {hooks.unknown} unknown when the workers ended; {hooks.settled} settled "
+            f"by their statuses, {hooks.queued_again} with no status queued again after "
+            f"{RESEND_AFTER:.0f} s (resend_unknown_after) and sent; unknown at the end: "
+            f"{self.unknown}",
+            f"accepted messages by latest status: {hooks.statuses}; statuses given up: "
+            f"{hooks.given_up}",
+        ]
+
+
+#: Status webhooks of every accepted message (``--webhooks``), batched as Meta does.
+WEBHOOKS = WebhookSettings(
+    delivered=0.5,
+    read=0.3,
+    failed=0.02,
+    delay_ms=5,
+    jitter_ms=50,
+    batch_size=50,
+    batch_window_ms=20,
+    retry_base_ms=100,
+    retry_max_ms=2000,
+    max_attempts=30,
+)  # fmt: skip  (Meta retries for days: a Redis restart must not lose a status)
+#: Seconds after which an unknown message no status settled is sent again (``--webhooks``).
+RESEND_AFTER = 3.0
+
+
+@asynccontextmanager
+async def receiving(tracker: DeliveryTracker) -> AsyncIterator[str]:
+    """A webhook receiver on loopback handing every webhook to ``tracker``; yields its URL."""
+    runner = web.AppRunner(WebhookReceiver(tracker.handle).app(), access_log=None)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()
 
 
 @asynccontextmanager
 async def servers(
-    latency_ms: float, fault_rate: float, seed: int
+    latency_ms: float, fault_rate: float, seed: int, hooks: str | None
 ) -> AsyncIterator[tuple[Emulator, Proxy]]:
     async with (
         Emulator(
@@ -280,6 +342,8 @@ async def servers(
             fault_rate=fault_rate,
             fault_kinds=("503", "drop_after"),
             seed=seed,
+            webhook_url=hooks,
+            webhooks=WEBHOOKS if hooks else None,
         ) as emu,
         Proxy(emu.url) as proxy,
     ):
@@ -298,6 +362,7 @@ async def campaign(
     idle_timeout: float = 2.0,
     rate: float = 0.0,
     seed: int = 1,
+    webhooks: bool = False,
     folder: Path,
 ) -> CampaignFigures:
     """Run one campaign; see the module docstring."""
@@ -310,7 +375,15 @@ async def campaign(
         await enqueue_campaign(messages(n), CAMPAIGN, redis=url)
         calls_before, cpu_before = await redis_stats(url)
         started = time.perf_counter()
-        async with servers(latency_ms, fault_rate, seed) as (emu, proxy):
+        stack = contextlib.AsyncExitStack()
+        hooks = None
+        if webhooks:
+            tracker = await stack.enter_async_context(
+                DeliveryTracker(campaign_journal(url, CAMPAIGN))
+            )
+            hooks = await stack.enter_async_context(receiving(tracker))
+        settle = Settling()
+        async with stack, servers(latency_ms, fault_rate, seed, hooks) as (emu, proxy):
             names = iter(f"w{i}" for i in range(1000))
 
             async def child() -> tuple[str, asyncio.subprocess.Process]:
@@ -361,6 +434,22 @@ async def campaign(
                 raise RuntimeError(f"a worker failed: {[p.returncode for p in ended]}")
             await asyncio.sleep(0.1 + 2 * latency_ms / 1000)  # the proxy's last forwards end
             seconds = time.perf_counter() - started
+            if webhooks:
+                settle.unknown = sum(1 for s in (await redis_states(url)).values() if s[0] == "u")
+                async with asyncio.timeout(600):
+                    await emu.webhooks.drain()
+                await asyncio.sleep(RESEND_AFTER)  # the unknown ones left were written before
+                again = await enqueue_campaign(
+                    messages(n), CAMPAIGN, redis=url, resend_unknown_after=RESEND_AFTER
+                )
+                settle.queued_again = again.queued_again
+                settle.given_up = emu.webhooks.given_up
+                if again.queued_again:
+                    _, last = await child()
+                    await last.communicate()
+                    await asyncio.sleep(0.1 + 2 * latency_ms / 1000)
+                    async with asyncio.timeout(600):
+                        await emu.webhooks.drain()
             accepted = emu.accepted_counts()
             written = dict(proxy.written)
             dropped = {r for r, c in proxy.dropped.items() if c}
@@ -372,8 +461,16 @@ async def campaign(
     kill_window = {number(i) for i in at_kills}
     unknown = {number(i) for i, s in states.items() if s[0] == "u"}
     unknown_dropped = (unknown - kill_window) & dropped
+    if webhooks:
+        settle.settled = report.deliveries.settled
+        settle.statuses = (
+            f"none={report.deliveries.no_status} sent={report.deliveries.sent} "
+            f"delivered={report.deliveries.delivered} read={report.deliveries.read} "
+            f"failed={report.deliveries.failed}"
+        )
     return CampaignFigures(
         messages=n,
+        webhooks=settle if webhooks else None,
         workers=workers,
         kills=killed,
         restarts=restarts,
@@ -507,6 +604,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=0.0, help="shared limit (0: none)")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--webhooks", action="store_true", help="statuses settle unknowns")
     parser.add_argument("--check", action="store_true")
     args = parser.parse_args(argv)
     print(f"Python {sys.version.split()[0]}, aiohttp {aiohttp.__version__}, loopback")
@@ -524,6 +622,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     fault_rate=args.fault_rate,
                     rate=args.rate,
                     seed=args.seed,
+                    webhooks=args.webhooks,
                     folder=Path(tmp),
                 )
             )
