@@ -9,10 +9,13 @@ kills and a Redis restart, and what the Redis journal costs.
     emulator reads every request in full and forwards it whatever the sender does. With
     ``--kills K``, K workers are SIGKILLed at random moments, each replaced by a new one; with
     ``--restart``, Redis (append-only file, ``appendfsync always``) is SIGKILLed mid-campaign
-    and started again a second later. Printed: duplicate recipients, recipients never
+    and started again a second later. With ``--webhooks``, the emulator sends status
+    webhooks to a ``DeliveryTracker`` on the campaign (``campaign_journal``); once the workers
+    end and the statuses are in, the producer is run again with ``resend_unknown_after`` and
+    one worker sends what it queued again. Printed: duplicate recipients, recipients never
     messaged (and why), ``unknown`` outcomes (and why), what is left, Redis round trips
     (script calls, from the server's ``INFO commandstats``) and Redis CPU (``INFO cpu``) per
-    message.
+    message; with webhooks, how the unknown ones were settled.
 ``cost``
     One worker with the Redis journal against one ``send_bulk`` with the SQLite journal, the
     same messages and concurrency, the emulator in its own process, rounds alternating;
@@ -23,12 +26,13 @@ kills and a Redis restart, and what the Redis journal costs.
 Usage::
 
     python benchmarks/bench_workers.py [campaign|cost|all] [--messages N] [--workers W]
-        [--kills K] [--restart] [--concurrency C] [--latency-ms L] [--fault-rate F]
+        [--kills K] [--restart] [--webhooks] [--concurrency C] [--latency-ms L] [--fault-rate F]
         [--rounds R] [--seed S] [--check]
 
 ``--check`` exits 1 when a target is missed: 0 duplicates, 0 recipients never messaged but
 those a kill or the restart caught between their pending mark and the first byte, every
-``unknown`` explained by a kill, the restart or a lost answer, nothing left pending or queued;
+``unknown`` explained by a kill, the restart or a lost answer, nothing left pending or queued
+(with ``--webhooks``: nobody never messaged, nothing unknown);
 ``cost``: rate ratio >= 0.8, round trips per message <= 2.
 """
 
