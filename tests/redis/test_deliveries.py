@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
-from d360_async import DeliveryMatch, DeliveryTracker, DeliveryUpdate
+from d360_async import D360Client, DeliveryMatch, DeliveryTracker, DeliveryUpdate
 from d360_async.redis import campaign_journal, campaign_report, enqueue_campaign, run_worker
 from d360_async.redis._layout import campaign_keys
 from d360_async.testing import Emulator, WebhookSettings
@@ -35,34 +37,48 @@ SETTINGS = WebhookSettings(
 )
 
 
-async def test_with_webhooks_on_no_message_is_left_unknown(redis_server: RedisProcess) -> None:
-    url = redis_server.url
-    await enqueue_campaign(messages(N), "spring", redis=url)
+@asynccontextmanager
+async def with_webhooks(
+    url: str, *, seed: int, fault_rate: float, kinds: tuple[str, ...]
+) -> AsyncIterator[tuple[DeliveryTracker, Emulator, D360Client]]:
+    """A tracker on campaign "spring", its receiver, an emulator with faults sending status
+    webhooks to it, and a client of the emulator."""
     async with DeliveryTracker(campaign_journal(url, "spring")) as tracker:
         receiver = WebhookReceiver(tracker.handle)
         async with (
             serving(receiver.app()) as hook_url,
             Emulator(
                 rate=None,
-                seed=16,
-                fault_rate=0.04,
-                fault_kinds=("drop_after", "503"),
+                seed=seed,
+                fault_rate=fault_rate,
+                fault_kinds=kinds,
                 webhook_url=hook_url,
                 webhooks=SETTINGS,
             ) as emu,
             client_of(emu) as client,
         ):
-            workers = await asyncio.gather(
-                *(
-                    run_worker(client, url, "spring", worker=f"w{i}", concurrency=20, poll=0.01)
-                    for i in range(2)
-                )
+            yield tracker, emu, client
+
+
+async def test_with_webhooks_on_no_message_is_left_unknown(redis_server: RedisProcess) -> None:
+    url = redis_server.url
+    await enqueue_campaign(messages(N), "spring", redis=url)
+    async with with_webhooks(url, seed=16, fault_rate=0.04, kinds=("drop_after", "503")) as (
+        tracker,
+        emu,
+        client,
+    ):
+        workers = await asyncio.gather(
+            *(
+                run_worker(client, url, "spring", worker=f"w{i}", concurrency=20, poll=0.01)
+                for i in range(2)
             )
-            async with asyncio.timeout(120):
-                await emu.webhooks.drain()
-            report = await campaign_report(url, "spring")
-            final = Counter(emu.webhooks.final_statuses().values())
-            accepted = emu.accepted_counts()
+        )
+        async with asyncio.timeout(120):
+            await emu.webhooks.drain()
+        report = await campaign_report(url, "spring")
+        final = Counter(emu.webhooks.final_statuses().values())
+        accepted = emu.accepted_counts()
 
     unknown = sum(w.unknown for w in workers)
     assert emu.faults_injected["drop_after"] > 0 and unknown > 0  # the drops happened...
@@ -149,33 +165,22 @@ async def test_webhooks_and_resend_unknown_after_leave_nobody_out(
     url, n = redis_server.url, 60
     await enqueue_campaign(messages(n), "spring", redis=url)
     await died_before_the_first_byte(url, "spring", 5)
-    async with DeliveryTracker(campaign_journal(url, "spring")) as tracker:
-        receiver = WebhookReceiver(tracker.handle)
-        async with (
-            serving(receiver.app()) as hook_url,
-            Emulator(
-                rate=None,
-                seed=3,
-                fault_rate=0.1,
-                fault_kinds=("drop_after",),
-                webhook_url=hook_url,
-                webhooks=SETTINGS,
-            ) as emu,
-            client_of(emu) as client,
-        ):
-            first = await run_worker(client, url, "spring", concurrency=8, idle_timeout=0.2)
-            async with asyncio.timeout(60):
-                await emu.webhooks.drain()
-            before = await campaign_report(url, "spring")
-            dropped = emu.faults_injected["drop_after"]
-            again = await enqueue_campaign(
-                messages(n), "spring", redis=url, resend_unknown_after=60
-            )
-            second = await run_worker(client, url, "spring", concurrency=8)
-            async with asyncio.timeout(60):
-                await emu.webhooks.drain()
-            after = await campaign_report(url, "spring")
-            accepted = emu.accepted_counts()
+    async with with_webhooks(url, seed=3, fault_rate=0.1, kinds=("drop_after",)) as (
+        _,
+        emu,
+        client,
+    ):
+        first = await run_worker(client, url, "spring", concurrency=8, idle_timeout=0.2)
+        async with asyncio.timeout(60):
+            await emu.webhooks.drain()
+        before = await campaign_report(url, "spring")
+        dropped = emu.faults_injected["drop_after"]
+        again = await enqueue_campaign(messages(n), "spring", redis=url, resend_unknown_after=60)
+        second = await run_worker(client, url, "spring", concurrency=8)
+        async with asyncio.timeout(60):
+            await emu.webhooks.drain()
+        after = await campaign_report(url, "spring")
+        accepted = emu.accepted_counts()
     assert dropped > 0
     assert first.unknown == 5 + dropped
     assert (before.unknown, before.done) == (5, True)  # the lost answers were settled
