@@ -75,7 +75,7 @@ class CampaignKeys:
     Example:
         >>> keys = campaign_keys("spring-2025")
         >>> keys.state
-        'd360:{c:6a3d0e8c1b4bd1d6e5c1a3b2}:state'
+        'd360:{c:f12222b340f22be18e68722d}:state'
     """
 
     campaign_id: str
