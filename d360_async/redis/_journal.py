@@ -27,6 +27,7 @@ import contextlib
 from collections.abc import Sequence
 from typing import Final
 
+import orjson
 import redis.asyncio as aioredis
 
 from d360_async._campaign_journal import (
@@ -52,6 +53,7 @@ _RUN_GAVE_OUT: Final = frozenset(
     {"LimiterUnavailableError", "ClientClosedError", "JournalError", "JournalUnavailableError"}
 )
 _MAX_BATCH: Final = 500
+_APPLIED: Final = ord("1")
 _MATCHES: Final = {
     0: DeliveryMatch.NONE,
     1: DeliveryMatch.MESSAGE,
@@ -348,9 +350,7 @@ class RedisJournal:
             while self._ops:
                 ops, futures = self._ops[:_MAX_BATCH], self._futures[:_MAX_BATCH]
                 del self._ops[:_MAX_BATCH], self._futures[:_MAX_BATCH]
-                args = [self._worker]
-                for op in ops:
-                    args.extend(op)
+                args = [self._worker, orjson.dumps([part for op in ops for part in op])]
                 try:
                     results = await store.call_patiently("apply", args, self._patience)
                 except JournalError as exc:
@@ -358,7 +358,7 @@ class RedisJournal:
                     return
                 for future, applied in zip(futures, results, strict=True):
                     if future is not None and not future.done():
-                        future.set_result(applied == 1)
+                        future.set_result(applied == _APPLIED)
             self._idle.set()
 
     def _fail(self, exc: JournalError, futures: list[asyncio.Future[bool] | None]) -> None:

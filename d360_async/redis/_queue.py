@@ -104,7 +104,7 @@ class ClaimedMessages(AdmittedItems):
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat
 
-    async def _claim(self, own: str) -> tuple[int, list[list[bytes]]]:
+    async def _claim(self, own: str) -> tuple[int, list[str]]:
         self.claims_made += 1
         args = [self._worker, str(self._batch), str(self._idle_ms), "1", own]
         try:
@@ -114,19 +114,20 @@ class ClaimedMessages(AdmittedItems):
                 raise
             args[4] = "1"  # a claim whose answer was lost: its entries are this worker's
             done, entries = await self._store.call_patiently("claim", args, self._patience)
-        return int(done), entries
+        return int(done), orjson.loads(entries)
 
-    def _take(self, entries: list[list[bytes]]) -> list[Item]:
-        """Items of the claimed entries, each noted in ``claims`` (one already held is not
-        handed out twice)."""
+    def _take(self, entries: list[str]) -> list[Item]:
+        """Items of the claimed entries (flat: entry id, position, body, state, write time),
+        each noted in ``claims`` (one already held is not handed out twice)."""
         items = []
         claims = self._claims
-        for entry, position, body, state, written in entries:
+        for at in range(0, len(entries), 5):
+            entry, position, text, state, written = entries[at : at + 5]
             index = int(position)
             if index in claims:
                 continue
-            seen = float(written) if written else None
-            claims[index] = Claim(entry.decode(), state.decode(), seen)
+            claims[index] = Claim(entry, state, float(written) if written else None)
+            body = text.encode()
             payload = orjson.loads(body)
             items.append(Item(index, payload["to"], body, payload))
         return items

@@ -145,7 +145,8 @@ return {added, present, again}
 #: Claim messages for a worker. ARGV: the worker, how many at most, the idle time (ms) after
 #: which another worker's message is taken over, '1' to take over idle messages when new ones
 #: run short, '1' to first take back this worker's own unacknowledged messages (a restart).
-#: Returns {done, {{entry id, position, body, state, written}...}}: only messages still to decide
+#: Returns {done, JSON array: entry id, position, body, state, written, entry id...} (one
+#: string to parse, not a reply of nested arrays): only messages still to decide
 #: (queued, or pending: a worker died with its request possibly written); those decided
 #: meanwhile are acknowledged. done is 1 when the campaign has nothing left at all.
 CLAIM: Final = (
@@ -160,7 +161,11 @@ local function take(entry)
   local cur = redis.call('HGET', STATE, position)
   local s = cur and string.sub(cur, 1, 1)
   if s == 'q' or s == 'p' then
-    out[#out + 1] = {sid, position, body, cur, redis.call('HGET', WRITTEN, position) or ''}
+    out[#out + 1] = sid
+    out[#out + 1] = position
+    out[#out + 1] = body
+    out[#out + 1] = cur
+    out[#out + 1] = redis.call('HGET', WRITTEN, position) or ''
   else
     finish(sid)
   end
@@ -181,13 +186,15 @@ if #out < count and ARGV[4] == '1' then
 end
 local done = 0
 if #out == 0 and finished() then done = 1 end
-return {done, out}
+if #out == 0 then return {done, '[]'} end
+return {done, cjson.encode(out)}
 """
 )
 
-#: Apply a worker's changes, in order. ARGV[1]: the worker; then quintuples: kind, position,
-#: entry id, expected state, new state. Nothing changes a message that is no longer this
-#: worker's (another took it over), except the answer to a request this worker wrote.
+#: Apply a worker's changes, in order. ARGV[1]: the worker; ARGV[2]: a JSON array of
+#: quintuples: kind, position, entry id, expected state, new state. Nothing changes a message
+#: that is no longer this worker's (another took it over), except the answer to a request
+#: this worker wrote.
 #:   P  pending: if the message is this worker's and in the expected state (the one the worker
 #:      last saw).
 #:   R  restore: if the message is this worker's and in the expected state (this worker's
@@ -202,17 +209,18 @@ return {done, out}
 #: (``recipients``); an ``unknown`` outcome of a message a status matched while it was pending
 #: is stored ``sent`` with that status's message id (settled).
 #: A decided message still this worker's is acknowledged and deleted from the queue.
-#: Returns one 1/0 per change: applied or not.
+#: Returns a string of one 1/0 per change: applied or not.
 APPLY: Final = (
     _PRELUDE
     + r"""
 local me = ARGV[1]
+local ops = cjson.decode(ARGV[2])
 local out = {}
 local t = redis.call('TIME')
 local now = t[1] .. '.' .. string.format('%06d', t[2])
-for i = 2, #ARGV, 5 do
-  local kind, position, sid = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  local expected, new = ARGV[i + 3], ARGV[i + 4]
+for i = 1, #ops, 5 do
+  local kind, position, sid = ops[i], ops[i + 1], ops[i + 2]
+  local expected, new = ops[i + 3], ops[i + 4]
   local cur = redis.call('HGET', STATE, position)
   local s = cur and string.sub(cur, 1, 1)
   local mine = owner(sid) == me
@@ -263,7 +271,7 @@ for i = 2, #ARGV, 5 do
   out[#out + 1] = done
 end
 check_done()
-return out
+return table.concat(out)
 """
 )
 
