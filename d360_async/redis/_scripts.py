@@ -5,7 +5,7 @@ Every script gets the campaign's keys in the order of ``CampaignKeys.all`` (stat
 counts, ids, meta, written, recipients, deliveries, evidence; one hash tag, one Cluster slot)
 and starts with ``_PRELUDE``. A state is compared as a whole string before it is changed
 (compare and set): a worker changes a message only from the state it last saw, so two workers
-can never both send it.
+can never both send it. Count changes are summed in the script and written once at its end.
 """
 
 from __future__ import annotations
@@ -24,9 +24,19 @@ local function owner(sid)
   if p[1] then return p[1][2] end
   return false
 end
+local delta = {}
+local function count(name, by)
+  delta[name] = (delta[name] or 0) + by
+end
+local function flush_counts()
+  for name, by in pairs(delta) do
+    if by ~= 0 then redis.call('HINCRBY', COUNTS, name, by) end
+  end
+  delta = {}
+end
 local function move(old, new)
-  if old then redis.call('HINCRBY', COUNTS, old, -1) end
-  redis.call('HINCRBY', COUNTS, new, 1)
+  if old then count(old, -1) end
+  count(new, 1)
 end
 local function finish(sid)
   redis.call('XACK', QUEUE, GROUP, sid)
@@ -40,7 +50,7 @@ local function failure(value, by)
   local sep = string.find(tail, '\31', 1, true)
   if sep then
     local label = string.sub(tail, sep + 1)
-    if label ~= '' then redis.call('HINCRBY', COUNTS, 'f:' .. label, by) end
+    if label ~= '' then count('f:' .. label, by) end
   end
 end
 local function message_id(value)
@@ -138,6 +148,7 @@ if ARGV[1] ~= '' and not sealed then
   redis.call('HSET', META, 'sealed', ARGV[1])
   check_done()
 end
+flush_counts()
 return {added, present, again}
 """
 )
@@ -165,7 +176,7 @@ local function take(entry)
     out[#out + 1] = position
     out[#out + 1] = body
     out[#out + 1] = cur
-    out[#out + 1] = redis.call('HGET', WRITTEN, position) or ''
+    out[#out + 1] = s == 'p' and (redis.call('HGET', WRITTEN, position) or '') or ''
   else
     finish(sid)
   end
@@ -223,7 +234,10 @@ for i = 1, #ops, 5 do
   local expected, new = ops[i + 3], ops[i + 4]
   local cur = redis.call('HGET', STATE, position)
   local s = cur and string.sub(cur, 1, 1)
-  local mine = owner(sid) == me
+  -- the answer to this worker's own pending mark (it names the worker): no need to ask
+  -- the consumer group whose entry it is
+  local mine = (kind == 'O' and cur == expected and s == 'p'
+                and string.sub(cur, HEAD + 1) == me) or owner(sid) == me
   local done = 0
   if kind == 'P' or kind == 'R' then
     if mine and cur == new then
@@ -247,7 +261,7 @@ for i = 1, #ops, 5 do
         if proof then
           new = 's' .. string.sub(new, 2, HEAD) .. proof .. '\31'
           ns = 's'
-          redis.call('HINCRBY', COUNTS, 'settled', 1)
+          count('settled', 1)
         end
       end
       redis.call('HSET', STATE, position, new)
@@ -270,6 +284,7 @@ for i = 1, #ops, 5 do
   if mine and decided(s) then finish(sid) end
   out[#out + 1] = done
 end
+flush_counts()
 check_done()
 return table.concat(out)
 """
@@ -341,7 +356,7 @@ for i = 2, #ARGV, 5 do
       else
         redis.call('HSET', STATE, p, 's' .. string.sub(cur, 2, HEAD) .. id .. '\31')
         move('u', 's')
-        redis.call('HINCRBY', COUNTS, 'settled', 1)
+        count('settled', 1)
         redis.call('HSET', IDS, id, p)
         match = 2
       end
@@ -355,6 +370,7 @@ if keep > 0 and redis.call('HGET', META, 'done') then
     if redis.call('TTL', key) == -1 then redis.call('EXPIRE', key, keep) end
   end
 end
+flush_counts()
 return out
 """
 )
