@@ -25,6 +25,7 @@ __all__ = [
     "UsageError",
     "as_rows",
     "comma_list",
+    "distinct_files",
     "non_negative_int",
     "plural",
     "positive_float",
@@ -82,6 +83,37 @@ def as_rows(text: str) -> str:
         'campaign stopped after row 3: 403 Template is paused'
     """
     return _MESSAGE_INDEX.sub(lambda m: f"row {int(m.group(1)) + 1}", text)
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)  # links and other names of one file
+    except OSError:  # one does not exist yet: where it would be
+        return os.path.normcase(os.path.realpath(a)) == os.path.normcase(os.path.realpath(b))
+
+
+def distinct_files(*files: tuple[str, str | None]) -> None:
+    """Refuse, before anything is opened, two flags naming the same file: an output written
+    over the input (or over another output) would destroy it. ``files`` are (flag, path)
+    pairs, the input first; a None path is not used.
+
+    Raises:
+        UsageError: Two of them are one file.
+
+    Example:
+        >>> distinct_files(("--csv", "in.csv"), ("--results", "out.csv"), ("--journal", None))
+        >>> distinct_files(("--csv", "in.csv"), ("--results", "./in.csv"))
+        Traceback (most recent call last):
+        d360_async.cli._common.UsageError: --results is the same file as --csv (./in.csv): ...
+    """
+    given = [(flag, path) for flag, path in files if path]
+    for i, (flag, path) in enumerate(given):
+        for earlier, earlier_path in given[:i]:
+            if _same_file(path, earlier_path):
+                raise UsageError(
+                    f"{flag} is the same file as {earlier} ({path}): it would be "
+                    "overwritten; give another file"
+                )
 
 
 def _wide_console(*, stderr: bool) -> Console:

@@ -19,15 +19,14 @@ from __future__ import annotations
 import argparse
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Final
 
 from d360_async._limits import LocalLimiter
 from d360_async._models_events import BatchResult, EventsReport
 from d360_async.hashing import HASHED_KEYS, UNHASHED_KEYS
 
-from ._checks import LISTED
-from ._common import EXIT_FAILURE, EXIT_OK, Context, UsageError, plural
+from ._checks import LISTED, default_rejected_path
+from ._common import EXIT_FAILURE, EXIT_OK, Context, UsageError, distinct_files, plural
 from ._output import CsvFile
 from ._progress import Tracker
 from ._rows import InputFile, Record
@@ -291,8 +290,8 @@ async def run_events(args: argparse.Namespace, ctx: Context) -> int:
     source = _EventsFile(args.file)
     total = source.count(ctx)
     ctx.note(f"{source.source.name}: {plural(total, 'event')}")
-    path = Path(args.file)
-    rejected_path = args.rejected or str(path.with_name(path.stem + ".rejected.csv"))
+    rejected_path = args.rejected or default_rejected_path(args.file)
+    distinct_files(("--file", args.file), ("--rejected", rejected_path))
     rejected = CsvFile(rejected_path, REJECTED_COLUMNS, always=args.rejected is not None)
     not_delivered = 0  # rows of events not delivered (the others: values dropped)
     try:

@@ -52,6 +52,7 @@ from ._common import (
     Context,
     UsageError,
     as_rows,
+    distinct_files,
     plural,
 )
 from ._progress import Tracker
@@ -376,6 +377,12 @@ async def run_send(args: argparse.Namespace, ctx: Context) -> int:
     if args.resend_unknown_after is not None and args.resend_unknown:
         raise UsageError("--resend-unknown and --resend-unknown-after exclude each other")
     campaign = _Campaign(args)
+    distinct_files(
+        ("--csv", args.csv),
+        ("--rejected", campaign.rejected_path if campaign.skip_invalid else None),
+        ("--results", None if args.dry_run else args.results),
+        ("--journal", args.journal),
+    )
     rows = campaign.validate(ctx)
     if not campaign.skip_invalid:
         ctx.note(f"{campaign.source.name}: {plural(rows, 'row')} OK")
