@@ -45,6 +45,17 @@ class Record:
     problem: str | None = None
 
 
+def _holds_rows(fields: list[str], delimiter: str, columns: int) -> bool:
+    """Whether a value spanning lines has a line with a row's separators: the rows an unclosed
+    quote swallowed (a name or address on two lines has none)."""
+    return any(
+        part.count(delimiter) >= columns - 1
+        for value in fields
+        if "\n" in value or "\r" in value
+        for part in value.splitlines()[1:]
+    )
+
+
 class InputFile:
     """A CSV or JSON Lines file (by its suffix: ``.jsonl``, ``.ndjson``, ``.json`` are JSON
     Lines), read lazily as many times as needed.
@@ -130,7 +141,7 @@ class InputFile:
 
     def _csv(self, lines: Iterator[str]) -> Iterator[Record]:
         header, delimiter = self._header(lines)
-        reader = csv.reader(lines, delimiter=delimiter)
+        reader = csv.reader(lines, delimiter=delimiter, strict=True)
         row = 0
         previous = 1  # the header's line
         while True:
@@ -138,8 +149,15 @@ class InputFile:
                 fields = next(reader)
             except StopIteration:
                 return
-            except csv.Error as exc:
-                raise UsageError(f"{self.name} line {reader.line_num + 1}: {exc}") from exc
+            except csv.Error as exc:  # the file's structure is broken: no row after is known
+                start, end = previous + 1, reader.line_num + 1
+                where = f"{self.name} row {row + 1} (line {start})"
+                if end > start:
+                    raise UsageError(
+                        f"{where}: lines {start}-{end} read as one row, then {exc}: an unclosed "
+                        "quote? (a quote opens a value that runs to the next quote)"
+                    ) from exc
+                raise UsageError(f"{where}: {exc}") from exc
             line, previous = previous + 1, reader.line_num + 1
             if not fields or all(not f.strip() for f in fields):
                 continue
@@ -147,6 +165,12 @@ class InputFile:
             record = Record(row, line, dict(zip(header, fields, strict=False)))
             if len(fields) > len(header):
                 problem = f"{len(fields)} fields, but the header has {len(header)} columns"
+                record = attrs.evolve(record, problem=problem)
+            elif previous > line and _holds_rows(fields, delimiter, len(header)):
+                problem = (
+                    f"a value spans lines {line}-{previous} and holds what look like rows: an "
+                    "unclosed quote?"
+                )
                 record = attrs.evolve(record, problem=problem)
             yield record
 
