@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, Final
@@ -24,6 +25,8 @@ __all__ = ["InputFile", "Record"]
 
 _JSONL_SUFFIXES: Final = (".jsonl", ".ndjson", ".json")
 _DELIMITERS: Final = (",", ";", "\t", "|")
+#: Splits after a CR that no LF follows: a line end of its own.
+_CR_LINES: Final = re.compile(rb"(?<=\r)(?!\n)")
 
 
 @attrs.frozen
@@ -90,12 +93,19 @@ class InputFile:
 
     def _lines(self, stream: IO[bytes]) -> Iterator[str]:
         """The file's lines, decoded one by one so that an error names its line (a UTF-8
-        character never spans a newline byte). A byte-order mark is dropped."""
-        for number, raw in enumerate(stream, 1):
-            try:
-                yield raw.decode("utf-8-sig" if number == 1 else "utf-8")
-            except UnicodeDecodeError as exc:
-                raise UsageError(f"{self.name} is not UTF-8 text (line {number})") from exc
+        character never spans a newline byte). A line ends with LF, CRLF or a lone CR (old
+        Mac exports), which stays at its end as the csv module expects. A byte-order mark is
+        dropped."""
+        number = 0
+        for chunk in stream:
+            for raw in _CR_LINES.split(chunk) if b"\r" in chunk else (chunk,):
+                if not raw:
+                    continue
+                number += 1
+                try:
+                    yield raw.decode("utf-8-sig" if number == 1 else "utf-8")
+                except UnicodeDecodeError as exc:
+                    raise UsageError(f"{self.name} is not UTF-8 text (line {number})") from exc
 
     def columns(self) -> list[str] | None:
         """The CSV header (None for JSON Lines, whose keys may differ per line)."""
@@ -111,7 +121,11 @@ class InputFile:
         delimiter = max(_DELIMITERS, key=first.count)
         if first.count(delimiter) == 0:
             delimiter = ","
-        header = [name.strip() for name in next(csv.reader([first], delimiter=delimiter))]
+        try:
+            fields = next(csv.reader([first], delimiter=delimiter, strict=True))
+        except csv.Error as exc:
+            raise UsageError(f"{self.name} line 1 (the header): {exc}") from exc
+        header = [name.strip() for name in fields]
         seen: set[str] = set()
         for name in header:
             if not name:

@@ -4,6 +4,7 @@ and a header the csv module cannot parse is an input error, exit code 2 (F11).""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -79,3 +80,46 @@ async def test_send_with_an_unclosed_quote_sends_nobody(
     assert run.code == 2, run.err
     assert "unclosed quote" in run.error_line and "lines 6-1001" in run.error_line
     assert d360_emulator.sent_messages == []
+
+
+@pytest.mark.parametrize("end", ["\r", "\r\n", "\n"])
+def test_cr_only_line_ends_are_line_ends(tmp_path: Path, end: str) -> None:
+    path = tmp_path / "x.csv"
+    text = end.join(["to,name", "+491511,Ada", '+491512,"Grace', 'Hopper"', "+491513,Bob", ""])
+    path.write_bytes(text.encode())
+
+    source = InputFile(str(path))
+    records = list(source.records())
+
+    assert source.columns() == ["to", "name"]
+    assert [(r.row, r.line) for r in records] == [(1, 2), (2, 3), (3, 5)]
+    assert records[0].values == {"to": "+491511", "name": "Ada"}
+    assert records[1].values["name"] == f"Grace{end}Hopper"
+
+
+def test_a_header_the_csv_module_refuses_is_an_input_error(tmp_path: Path) -> None:
+    path = tmp_path / "h.csv"
+    path.write_text('to,"name\n+491511,Ada\n', encoding="utf-8")
+
+    with pytest.raises(UsageError) as caught:
+        InputFile(str(path)).columns()
+
+    assert str(caught.value).startswith(f"{path} line 1 (the header): ")
+
+
+async def test_send_and_events_read_a_cr_only_file(d360_emulator: Emulator, tmp_path: Path) -> None:
+    customers = tmp_path / "c.csv"
+    customers.write_bytes(b"to,name\r+491511111111,Ada\r+491511111112,Bob\r")
+    events = tmp_path / "e.csv"
+    lead = f"LeadSubmitted,{int(time.time())},a@b.com"
+    events.write_bytes(f"event_name,event_time,em\r{lead}\r".encode())
+
+    sent = await d360("send", *WELCOME, "--csv", customers, "--dry-run", emulator=d360_emulator)
+    posted = await d360(
+        "events", "--dataset", "1340000000000009", "--file", events, emulator=d360_emulator
+    )
+
+    assert sent.code == 0, sent.err
+    assert "dry run: 2 rows valid" in sent.out
+    assert posted.code == 0, posted.err
+    assert "summary: received=1 rejected=0 failed=0 of 1 event" in posted.out
