@@ -248,6 +248,7 @@ class _BatchPoster:
             error=self.error,
             requests=self.requests,
             dropped=self.batch.dropped,
+            indexes=tuple(e.index for e in self.batch.events),
         )
 
 

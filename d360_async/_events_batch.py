@@ -250,4 +250,5 @@ class Chunker:
             fbtrace_id=None,
             rejected=rejected,
             dropped=dropped,
+            indexes=tuple(r.index for r in rejected),
         )

@@ -293,8 +293,8 @@ def check_file(
                     column = f", column {problem.column!r}" if problem.column else ""
                     ctx.note(f"{source.where(record)}{column}: {problem.reason}")
     finally:
-        if rejected is not None:
-            rejected.close()
+        if rejected is not None and not rejected.close():
+            ctx.note(f"removed {rejected_path} (from an earlier run: no row is invalid now)")
     if result.rows == 0:
         raise UsageError(f"{source.name} has no rows to send")
     if result.invalid == 0:

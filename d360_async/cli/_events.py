@@ -17,12 +17,17 @@ in the same file, and the summary counts the dropped values per key.
 from __future__ import annotations
 
 import argparse
+import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any, Final
 
+import attrs
+
+from d360_async._errors import D360Error
+from d360_async._events import EventsRun
 from d360_async._limits import LocalLimiter
-from d360_async._models_events import BatchResult, EventsReport
+from d360_async._models_events import BatchResult, EventsReport, event_payload
 from d360_async.hashing import HASHED_KEYS, UNHASHED_KEYS
 
 from ._checks import LISTED, default_rejected_path
@@ -33,6 +38,7 @@ from ._rows import InputFile, Record
 
 __all__ = [
     "DROPPED",
+    "INTERRUPTED",
     "REJECTED_COLUMNS",
     "dropped_line",
     "events_limiter",
@@ -44,6 +50,8 @@ __all__ = [
 REJECTED_COLUMNS: Final = ("row", "status", "event_name", "event_id", "field", "reason")
 #: Status of a row for a ``user_data`` value left out of an event that was still sent.
 DROPPED: Final = "value dropped"
+#: Status of a row for an event without an outcome when the run was interrupted.
+INTERRUPTED: Final = "interrupted"
 
 _TOP_LEVEL: Final = frozenset(
     {
@@ -285,7 +293,12 @@ def events_limiter(rate: float | None) -> LocalLimiter | None:
 
 
 async def run_events(args: argparse.Namespace, ctx: Context) -> int:
-    """``d360 events``; returns the exit code (0: every event received)."""
+    """``d360 events``; returns the exit code (0: every event received).
+
+    Interrupted (Ctrl-C, SIGTERM), it still prints its summary and writes a row for every
+    event not delivered yet (status ``interrupted``) to the rejected file, then lets the
+    exception go on.
+    """
     ctx.require_key()
     source = _EventsFile(args.file)
     total = source.count(ctx)
@@ -293,7 +306,9 @@ async def run_events(args: argparse.Namespace, ctx: Context) -> int:
     rejected_path = args.rejected or default_rejected_path(args.file)
     distinct_files(("--file", args.file), ("--rejected", rejected_path))
     rejected = CsvFile(rejected_path, REJECTED_COLUMNS, always=args.rejected is not None)
+    decided = bytearray(total)  # 1 per event received, rejected or failed
     not_delivered = 0  # rows of events not delivered (the others: values dropped)
+    run: EventsRun | None = None
     try:
         async with ctx.client(rate_limit=events_limiter(args.rate)) as client:
             run = client.send_conversion_events(
@@ -309,13 +324,37 @@ async def run_events(args: argparse.Namespace, ctx: Context) -> int:
                 async with run:
                     async for result in run:
                         tracker.events_batch(result)
+                        for index in result.indexes:
+                            if index < total:  # else the file grew since it was counted
+                                decided[index] = 1
                         for row in _rejected_rows(result, ctx):
                             rejected.write(row)
                             not_delivered += row[1] != DROPPED
             report = run.report
+    except asyncio.CancelledError:
+        if run is not None:
+            left = _write_interrupted(source, args.dataset, decided, rejected)
+            report = attrs.evolve(run.snapshot(), total=total)
+            ctx.say(summary_line(report))
+            _notes_after(ctx, report, rejected, not_delivered + left, rejected_path)
+            ctx.note(
+                f"interrupted: {plural(left, 'event')} without an answer (sent or not) are "
+                f"marked '{INTERRUPTED}' in {rejected_path}; to finish, run the same command "
+                "again: Meta counts an event_id once (within 48 hours), so the events it "
+                "already received are not counted twice"
+            )
+        raise
     finally:
-        rejected.close()
+        if not rejected.close() and args.rejected is None:
+            ctx.note(f"removed {rejected_path} (from an earlier run: nothing was rejected now)")
     ctx.say(summary_line(report))
+    _notes_after(ctx, report, rejected, not_delivered, rejected_path)
+    return EXIT_OK if report.rejected == 0 and report.failed == 0 else EXIT_FAILURE
+
+
+def _notes_after(
+    ctx: Context, report: EventsReport, rejected: CsvFile, not_delivered: int, path: str
+) -> None:
     dropped = dropped_line(report)
     if dropped is not None:
         ctx.say(dropped)
@@ -323,5 +362,32 @@ async def run_events(args: argparse.Namespace, ctx: Context) -> int:
         parts = [f"{plural(not_delivered, 'event')} not delivered"] if not_delivered else []
         if report.dropped_values:
             parts.append(f"{plural(report.dropped_values, 'value')} dropped")
-        ctx.note(f"{', '.join(parts)}: see {rejected_path}")
-    return EXIT_OK if report.rejected == 0 and report.failed == 0 else EXIT_FAILURE
+        ctx.note(f"{', '.join(parts)}: see {path}")
+
+
+def _write_interrupted(
+    source: _EventsFile, dataset_id: str, decided: bytearray, rejected: CsvFile
+) -> int:
+    """A row for every event with no outcome yet, with the ``event_id`` it is sent with (read
+    from the file again: no event is kept in memory); returns how many."""
+    left = 0
+    for index, event in enumerate(source.events()):
+        if index >= len(decided) or decided[index]:
+            continue
+        left += 1
+        name = event.get("event_name")
+        try:
+            event_id = event_payload(event, dataset_id=dataset_id)["event_id"]
+        except D360Error:
+            event_id = ""
+        rejected.write(
+            (
+                index + 1,
+                INTERRUPTED,
+                name if isinstance(name, str) else "",
+                event_id if isinstance(event_id, str) else "",
+                "",
+                "no answer when the run was interrupted: it may or may not have been received",
+            )
+        )
+    return left

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import hashlib
 import json
 import re
+import signal
+import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from d360_async.testing import Emulator
 
-from .conftest import d360, write
+from .conftest import TIMEOUT, child_env, d360, write
 
 NODE = "1340000000000001"
 
@@ -193,3 +198,54 @@ async def test_events_usage_errors(d360_emulator: Emulator, tmp_path: Path) -> N
         " (see 'd360 events --help')"
     )
     assert no_key.error_line == "d360: error: no API key: pass --api-key KEY or set D360_API_KEY"
+
+
+@pytest.mark.parametrize(("signum", "code", "line"), [
+    (signal.SIGINT, 130, "d360: interrupted"),
+    (signal.SIGTERM, 143, "d360: terminated"),
+])  # fmt: skip
+@pytest.mark.d360_emulator(rate=None, latency_ms=20)
+async def test_an_interrupted_run_says_what_was_not_delivered_and_a_rerun_counts_once(
+    d360_emulator: Emulator, tmp_path: Path, signum: signal.Signals, code: int, line: str
+) -> None:
+    now = int(time.time())
+    events = [
+        {"event_name": "LeadSubmitted", "event_time": now - i, "user_data": {"em": f"c{i}@x.io"}}
+        for i in range(300)
+    ]
+    source = jsonl(tmp_path / "leads.jsonl", events)  # no event_id: derived ones
+    args = ["events", "--dataset", NODE, "--file", str(source), "--batch-size", "5"]
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "d360_async.cli", *args, "--concurrency", "1",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env=child_env(d360_emulator),
+    )  # fmt: skip
+    for _ in range(int(TIMEOUT / 0.01)):  # until the run is well under way
+        if len(d360_emulator.events.get(NODE, ())) >= 20:
+            break
+        await asyncio.sleep(0.01)
+    process.send_signal(signum)
+    out_bytes, err_bytes = await asyncio.wait_for(process.communicate(), TIMEOUT)
+    out, err = out_bytes.decode(), err_bytes.decode()
+
+    assert process.returncode == code, err
+    assert "Traceback" not in err and err.splitlines()[-1] == line
+    summary = re.search(r"summary: received=(\d+) rejected=0 failed=0 of 300 events", out)
+    assert summary, out
+    received = int(summary.group(1))
+    assert 0 < received < 300  # an answer may be lost on the way: that event is "interrupted"
+    with (tmp_path / "leads.rejected.csv").open(encoding="utf-8", newline="") as stream:
+        rows = list(csv.DictReader(stream))
+    assert {r["status"] for r in rows} == {"interrupted"}
+    assert len(rows) == 300 - received
+    assert all(r["event_id"] and r["event_name"] == "LeadSubmitted" for r in rows)
+    assert f"{300 - received} events not delivered" in err
+    assert "run the same command again" in err
+    await asyncio.sleep(0.1)  # requests the child abandoned still reach the emulator
+
+    again = await d360(*args, emulator=d360_emulator)
+
+    assert again.code == 0, again.err
+    assert len(d360_emulator.events[NODE]) == 300  # every event once
+    assert d360_emulator.duplicate_events >= received
+    assert not (tmp_path / "leads.rejected.csv").exists()  # nothing left to re-send

@@ -58,3 +58,17 @@ async def test_events_refuse_a_rejected_file_that_is_the_input(
     assert run.code == 2, run.err
     assert "--rejected" in run.error_line and "same file" in run.error_line
     assert source.read_bytes() == before
+
+
+async def test_a_rejected_file_left_from_an_earlier_run_is_removed(
+    d360_emulator: Emulator, tmp_path: Path
+) -> None:
+    source = customers(tmp_path / "customers.csv", 3)
+    stale = tmp_path / "customers.rejected.csv"
+    stale.write_text("row,line,column,reason\n2,3,to,is empty\n", encoding="utf-8")
+
+    run = await d360("send", *WELCOME, "--csv", source, "--skip-invalid", emulator=d360_emulator)
+
+    assert run.code == 0, run.err
+    assert not stale.exists()
+    assert f"removed {stale} (from an earlier run: no row is invalid now)" in run.err
