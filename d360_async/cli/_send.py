@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import csv
 import os
+from collections import Counter
 from collections.abc import AsyncIterator, Generator, Sequence
 from contextlib import closing
 from itertools import islice
@@ -174,13 +175,6 @@ class _Campaign:
             else:
                 message = builder.build(to, body=values)
             yield message
-
-    def outcome(self, report: BulkReport) -> BulkReport:
-        """``report`` with the invalid rows counted as skipped (the SDK counted them failed)."""
-        skipped = len(self.invalid)
-        return attrs.evolve(
-            report, failed=report.failed - skipped, skipped=report.skipped + skipped
-        )
 
 
 def _param_column(item: str) -> tuple[str | None, str]:
@@ -405,9 +399,7 @@ async def run_send(args: argparse.Namespace, ctx: Context) -> int:
                 return EXIT_OK
             ctx.note(f"preflight: {described}")
             try:
-                report = campaign.outcome(
-                    await _send(ctx, client, campaign, builder, fit, rows, args, results)
-                )
+                report = await _send(ctx, client, campaign, builder, fit, rows, args, results)
             except PreflightError as exc:  # the template changed since it was checked
                 raise CLIError(preflight_message(exc, campaign.positions)) from exc
     finally:
@@ -445,7 +437,7 @@ async def _send(
             campaign.messages(builder, fit),
             concurrency=args.concurrency,
             journal=args.journal,
-            on_progress=tracker.bulk_progress,
+            on_progress=lambda report: tracker.bulk_progress(output.outcome(report)),
             resend_unknown=args.resend_unknown,
             resend_unknown_after=args.resend_unknown_after,
             preflight_window=_PREFLIGHT_ROWS,  # the rows whose positions are kept
@@ -457,7 +449,7 @@ async def _send(
         except BaseException as exc:
             for result in run.leftover_results():
                 output.row(result)
-            report = run.report
+            report = output.outcome(run.report)
             if isinstance(exc, asyncio.CancelledError) or report.total:
                 output.close()
                 ctx.say(summary_line(report))
@@ -467,7 +459,7 @@ async def _send(
         for result in run.leftover_results():  # an aclose() from elsewhere: none today
             output.row(result)
     output.close()
-    return run.report
+    return output.outcome(run.report)
 
 
 class _Output:
@@ -482,9 +474,27 @@ class _Output:
         if self._writer is not None:
             self._writer.writerow(RESULT_COLUMNS)
         self._listed = 0
+        #: Rows by status as reported (an invalid row skipped by --skip-invalid: skipped).
+        self._counts: Counter[SendStatus] = Counter()
+
+    def outcome(self, report: BulkReport) -> BulkReport:
+        """``report`` (for its times) with the counts of the rows as this output reported
+        them: the one count of the progress lines, the summary (finished or interrupted)
+        and ``--results``. The SDK counts an invalid row skipped by ``--skip-invalid`` as
+        failed (it refused it); here it is skipped."""
+        counts = self._counts
+        return attrs.evolve(
+            report,
+            total=counts.total(),
+            sent=counts[SendStatus.SENT],
+            failed=counts[SendStatus.FAILED],
+            skipped=counts[SendStatus.SKIPPED],
+            unknown=counts[SendStatus.UNKNOWN],
+        )
 
     def row(self, result: SendResult) -> None:
         invalid = self._invalid.get(result.index)
+        self._counts[SendStatus.SKIPPED if invalid is not None else result.status] += 1
         if invalid is not None:  # skipped by --skip-invalid (the SDK refused it unsent)
             if self._writer is not None:
                 self._writer.writerow((result.index + 1, "", "skipped", "", "", invalid))
@@ -530,9 +540,10 @@ def _how_to_resume(ctx: Context, report: BulkReport, rows: int, args: argparse.N
             "every row again (the --results file says what happened to each row)"
         )
         return
+    failed = " and the failed ones" if report.failed else ""
     ctx.note(
         "to resume, run the same command again: rows already sent are skipped, the rows not "
-        "sent and the failed ones are sent"
+        f"sent{failed} are sent"
     )
     if report.unknown:
         ctx.note(
