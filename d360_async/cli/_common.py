@@ -28,6 +28,7 @@ __all__ = [
     "distinct_files",
     "non_negative_int",
     "plural",
+    "port_arg",
     "positive_float",
     "positive_int",
     "rate_arg",
@@ -255,6 +256,22 @@ def non_negative_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
     if value < 0:
         raise argparse.ArgumentTypeError("must not be negative")
+    return value
+
+
+def port_arg(text: str) -> int:
+    """A TCP port, 0 to 65535 (``--port``; 0 lets the system pick one).
+
+    Example:
+        >>> port_arg("8360"), port_arg("0")
+        (8360, 0)
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError("must be a port from 0 to 65535")
     return value
 
 
