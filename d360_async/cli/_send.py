@@ -103,8 +103,8 @@ class _Campaign:
 
     def _to_column(self, given: str | None) -> str:
         columns = self.source.columns()
-        if columns is None:  # JSON Lines: checked per record
-            return given or "to"
+        if columns is None:  # JSON Lines: the first of TO_COLUMNS its first records have
+            return given or self._jsonl_to_key()
         listed = ", ".join(columns)
         absent = [name for name in (*self.params, given) if name and name not in columns]
         if absent:
@@ -120,6 +120,19 @@ class _Campaign:
                 return name
         raise UsageError(
             f"no recipient column in {self.source.name}: pass --to-column (columns: {listed})"
+        )
+
+    def _jsonl_to_key(self) -> str:
+        """The recipient key of a JSON Lines file: the first of :data:`TO_COLUMNS` in its
+        first record that has one (records are then checked for that key, as a CSV's rows
+        for its column)."""
+        for record in self.source.records(lenient=True):
+            for name in TO_COLUMNS:
+                if name in record.values:
+                    return name
+        raise UsageError(
+            f"no recipient key in {self.source.name} (tried {', '.join(TO_COLUMNS)}): pass "
+            "--to-column"
         )
 
     def check(self, record: Record) -> tuple[str, list[str]] | list[Problem]:

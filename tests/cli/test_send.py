@@ -435,3 +435,28 @@ async def test_a_stopped_campaign_says_where_it_is_and_resumes_without_sending_t
         for r in outcomes
         if r["status"] == "unknown"
     )
+
+
+async def test_jsonl_recipients_in_a_phone_key_are_found(
+    d360_emulator: Emulator, tmp_path: Path
+) -> None:
+    lines = [{"phone": f"+49151000000{i}", "name": f"Fan {i}"} for i in range(1, 4)]
+    lines.append({"mobile": "+491510000009", "name": "Other key"})  # the key of the file: phone
+    source = write(tmp_path / "fans.jsonl", "\n".join(json.dumps(x) for x in lines) + "\n")
+
+    run = await d360("send", *WELCOME, "--csv", source, "--dry-run", emulator=d360_emulator)
+
+    assert run.code == 2, run.err
+    assert "row 4 (line 4), column 'phone': is missing" in run.err
+    assert "rows (1" not in run.err  # rows 1-3 are fine
+
+
+async def test_jsonl_without_any_recipient_key_says_so(
+    d360_emulator: Emulator, tmp_path: Path
+) -> None:
+    source = write(tmp_path / "fans.jsonl", '{"number": "+491510000001", "name": "A"}\n')
+
+    run = await d360("send", *WELCOME, "--csv", source, "--dry-run", emulator=d360_emulator)
+
+    assert run.code == 2, run.err
+    assert "no recipient key in" in run.error_line and "--to-column" in run.error_line
