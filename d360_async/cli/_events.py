@@ -4,7 +4,7 @@ JSON Lines: one event object per line, as the Conversions API takes it (``event_
 also be an ISO 8601 string). CSV: one event per row; columns are event fields
 (``event_name``, ``event_time``, ``event_id``, ``action_source``, ...), ``user_data`` keys
 (``em``, ``ph``, ``ctwa_clid``, ... or ``user_data.em``) and ``custom_data`` keys
-(``currency``, ``value``, ... or ``custom_data.value``); empty cells are left out.
+(``currency``, ``value``, ... or ``custom_data.KEY``, any key); empty cells are left out.
 
 The file is read once to check that it parses (a file that does not stops everything, exit
 code 2); then ``client.send_conversion_events`` hashes, validates, batches and posts the
@@ -112,12 +112,18 @@ def _number(value: str, kind: type[int] | type[float]) -> Any:
 
 
 def _place(column: str) -> tuple[str | None, str]:
-    """Where a CSV column goes: (None, key) top-level, or ("user_data"/"custom_data", key)."""
+    """Where a CSV column goes: (None, key) top-level, or ("user_data"/"custom_data", key).
+
+    ``custom_data.KEY`` takes any key (custom properties are the advertiser's own); a bare
+    column, or ``user_data.KEY``, only a key the API knows.
+
+    Example:
+        >>> _place("value"), _place("custom_data.campaign"), _place("user_data.em")
+        (('custom_data', 'value'), ('custom_data', 'campaign'), ('user_data', 'em'))
+    """
     if "." in column:
         group, key = column.split(".", 1)
-        if (group == "user_data" and key in _USER_DATA) or (
-            group == "custom_data" and key in _CUSTOM_DATA
-        ):
+        if (group == "user_data" and key in _USER_DATA) or (group == "custom_data" and key):
             return group, key
         raise KeyError(column)
     if column in _TOP_LEVEL:

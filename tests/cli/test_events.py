@@ -249,3 +249,29 @@ async def test_an_interrupted_run_says_what_was_not_delivered_and_a_rerun_counts
     assert len(d360_emulator.events[NODE]) == 300  # every event once
     assert d360_emulator.duplicate_events >= received
     assert not (tmp_path / "leads.rejected.csv").exists()  # nothing left to re-send
+
+
+async def test_any_custom_data_key_is_a_column(d360_emulator: Emulator, tmp_path: Path) -> None:
+    now = int(time.time())
+    source = write(
+        tmp_path / "leads.csv",
+        "event_name,event_time,em,custom_data.campaign,custom_data.value,currency\n"
+        f"LeadSubmitted,{now},a@b.io,spring,12.5,EUR\n",
+    )
+
+    run = await d360("events", "--dataset", NODE, "--file", source, emulator=d360_emulator)
+
+    assert run.code == 0, run.err
+    [event] = d360_emulator.events[NODE]
+    assert event.data["custom_data"] == {"campaign": "spring", "value": 12.5, "currency": "EUR"}
+
+
+async def test_a_column_that_is_no_field_is_still_refused(
+    d360_emulator: Emulator, tmp_path: Path
+) -> None:
+    source = write(tmp_path / "l.csv", "event_name,event_time,campaign,user_data.foo\nLead,1,x,y\n")
+
+    run = await d360("events", "--dataset", NODE, "--file", source, emulator=d360_emulator)
+
+    assert run.code == 2
+    assert "'campaign', 'user_data.foo' are not event fields" in run.error_line
