@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import time
 import uuid
@@ -124,8 +125,9 @@ def derived_event_id(dataset_id: str, data: Mapping[str, Any]) -> str:
 
     ``uuid5(EVENT_ID_NAMESPACE, dataset_id + "\n" + canonical JSON)``, the canonical JSON
     being the event as given (with its defaults, before its ``user_data`` is hashed), keys
-    sorted, without ``event_id``. Two events equal in every field are one event to Meta:
-    give them ids of your own to count both. An event that is not JSON gets a random id (it
+    sorted, without ``event_id`` (a text with a lone surrogate, whose value is dropped, is
+    escaped as ``json`` does). Two events equal in every field are one event to Meta: give
+    them ids of your own to count both. An event that is not JSON gets a random id (it
     cannot be sent anyway).
 
     Example:
@@ -135,14 +137,15 @@ def derived_event_id(dataset_id: str, data: Mapping[str, Any]) -> str:
         >>> derived_event_id("1234", event) == derived_event_id("5678", event)
         False
     """
+    content = {key: value for key, value in data.items() if key != "event_id"}
     try:
-        canonical = orjson.dumps(
-            {key: value for key, value in data.items() if key != "event_id"},
-            option=orjson.OPT_SORT_KEYS,
-        )
-    except TypeError:  # orjson.JSONEncodeError too
-        return new_event_id()
-    return str(uuid.uuid5(EVENT_ID_NAMESPACE, f"{dataset_id}\n{canonical.decode()}"))
+        canonical = orjson.dumps(content, option=orjson.OPT_SORT_KEYS).decode()
+    except TypeError:  # orjson.JSONEncodeError too: a lone surrogate (its value is dropped)...
+        try:
+            canonical = json.dumps(content, sort_keys=True, default=repr)
+        except (TypeError, ValueError):  # ...or no JSON at all: the event is refused
+            return new_event_id()
+    return str(uuid.uuid5(EVENT_ID_NAMESPACE, f"{dataset_id}\n{canonical}"))
 
 
 def _listify(value: Sequence[str] | str | None) -> Sequence[str] | None:

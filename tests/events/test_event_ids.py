@@ -68,3 +68,12 @@ async def test_a_rejected_event_shows_the_id_of_its_dropped_values(
     assert len(rejected) == 1 and len(dropped) == 2
     assert rejected[0].event_id is not None
     assert {d.event_id for d in dropped} == {rejected[0].event_id}
+
+
+def test_an_event_with_a_broken_text_still_gets_its_derived_id() -> None:
+    event = anonymous(2, user_data={"em": "a@b.io", "fn": "Jo\ud800hn"})
+
+    first = event_payload(event, dataset_id=NODE)["event_id"]
+
+    assert uuid.UUID(first).version == 5
+    assert event_payload(dict(event), dataset_id=NODE)["event_id"] == first
