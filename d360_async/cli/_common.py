@@ -234,13 +234,7 @@ def positive_int(text: str) -> int:
         >>> positive_int("50")
         50
     """
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
+    return _integer(text, 1, None, "must be at least 1")
 
 
 def non_negative_int(text: str) -> int:
@@ -250,13 +244,7 @@ def non_negative_int(text: str) -> int:
         >>> non_negative_int("0")
         0
     """
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError("must not be negative")
-    return value
+    return _integer(text, 0, None, "must not be negative")
 
 
 def port_arg(text: str) -> int:
@@ -266,12 +254,17 @@ def port_arg(text: str) -> int:
         >>> port_arg("8360"), port_arg("0")
         (8360, 0)
     """
+    return _integer(text, 0, 65535, "must be a port from 0 to 65535")
+
+
+def _integer(text: str, low: int, high: int | None, outside: str) -> int:
+    """An integer from ``low`` to ``high`` (None: no upper bound); ``outside`` says why not."""
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError("must be a port from 0 to 65535")
+    if value < low or (high is not None and value > high):
+        raise argparse.ArgumentTypeError(outside)
     return value
 
 

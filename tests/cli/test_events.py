@@ -8,7 +8,6 @@ import hashlib
 import json
 import re
 import signal
-import sys
 import time
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import pytest
 
 from d360_async.testing import Emulator
 
-from .conftest import TIMEOUT, child_env, d360, write
+from .conftest import STOPS, d360, d360_stopped, write
 
 NODE = "1340000000000001"
 
@@ -200,10 +199,7 @@ async def test_events_usage_errors(d360_emulator: Emulator, tmp_path: Path) -> N
     assert no_key.error_line == "d360: error: no API key: pass --api-key KEY or set D360_API_KEY"
 
 
-@pytest.mark.parametrize(("signum", "code", "line"), [
-    (signal.SIGINT, 130, "d360: interrupted"),
-    (signal.SIGTERM, 143, "d360: terminated"),
-])  # fmt: skip
+@STOPS
 @pytest.mark.d360_emulator(rate=None, latency_ms=20)
 async def test_an_interrupted_run_says_what_was_not_delivered_and_a_rerun_counts_once(
     d360_emulator: Emulator, tmp_path: Path, signum: signal.Signals, code: int, line: str
@@ -215,21 +211,14 @@ async def test_an_interrupted_run_says_what_was_not_delivered_and_a_rerun_counts
     ]
     source = jsonl(tmp_path / "leads.jsonl", events)  # no event_id: derived ones
     args = ["events", "--dataset", NODE, "--file", str(source), "--batch-size", "5"]
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "d360_async.cli", *args, "--concurrency", "1",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        env=child_env(d360_emulator),
+    stopped = await d360_stopped(
+        *args, "--concurrency", "1", emulator=d360_emulator, signum=signum,
+        when=lambda: len(d360_emulator.events.get(NODE, ())) >= 20,  # well under way
     )  # fmt: skip
-    for _ in range(int(TIMEOUT / 0.01)):  # until the run is well under way
-        if len(d360_emulator.events.get(NODE, ())) >= 20:
-            break
-        await asyncio.sleep(0.01)
-    process.send_signal(signum)
-    out_bytes, err_bytes = await asyncio.wait_for(process.communicate(), TIMEOUT)
-    out, err = out_bytes.decode(), err_bytes.decode()
+    out, err = stopped.out, stopped.err
 
-    assert process.returncode == code, err
-    assert "Traceback" not in err and err.splitlines()[-1] == line
+    assert stopped.code == code, err
+    assert err.splitlines()[-1] == line
     summary = re.search(r"summary: received=(\d+) rejected=0 failed=0 of 300 events", out)
     assert summary, out
     received = int(summary.group(1))

@@ -3,11 +3,9 @@ summary of a finished run and of an interrupted one, and the ``--results`` file 
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import re
 import signal
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -18,7 +16,7 @@ from d360_async.cli._common import Context
 from d360_async.cli._send import _Output
 from d360_async.testing import Emulator
 
-from .conftest import TIMEOUT, child_env, customers
+from .conftest import customers, d360_stopped
 
 WELCOME = ("--template", "welcome_offer", "--language", "en_US", "--param-columns", "name")
 SUMMARY = re.compile(r"^summary: sent=(\d+) failed=(\d+) skipped=(\d+) unknown=(\d+) ", re.M)
@@ -44,21 +42,14 @@ async def test_an_interrupted_run_counts_invalid_rows_as_skipped(
     n = 300
     source = customers(tmp_path / "c.csv", n, bad={1: "", 2: "0151 2345678", 3: "x"})
     results = tmp_path / "results.csv"
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "d360_async.cli", "send", *WELCOME, "--csv", str(source),
-        "--skip-invalid", "--results", str(results), "--concurrency", "4", "--rate", "100",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        env=child_env(d360_emulator),
+    stopped = await d360_stopped(
+        "send", *WELCOME, "--csv", source, "--skip-invalid", "--results", results,
+        "--concurrency", "4", "--rate", "100", emulator=d360_emulator, signum=signal.SIGINT,
+        when=lambda: len(d360_emulator.sent_messages) >= 20,
     )  # fmt: skip
-    for _ in range(int(TIMEOUT / 0.01)):
-        if len(d360_emulator.sent_messages) >= 20:
-            break
-        await asyncio.sleep(0.01)
-    process.send_signal(signal.SIGINT)
-    out_bytes, err_bytes = await asyncio.wait_for(process.communicate(), TIMEOUT)
-    out, err = out_bytes.decode(), err_bytes.decode()
+    out, err = stopped.out, stopped.err
 
-    assert process.returncode == 130, err
+    assert stopped.code == 130, err
     match = SUMMARY.search(out)
     assert match, out
     sent, failed, skipped, unknown = (int(g) for g in match.groups())
