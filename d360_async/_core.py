@@ -16,7 +16,7 @@ from yarl import URL
 
 from ._concurrency import AdaptiveConcurrency, auto_concurrency, default_pool
 from ._converter import structure
-from ._errors import APIResponseError, ClientClosedError, ValidationError
+from ._errors import APIResponseError, ClientClosedError, ValidationError, safe_location
 from ._hooks import Hooks, WithRawResponse
 from ._limits import RateLimiter, Scope, make_limiter
 from ._redact import scrub, sensitive_strings
@@ -87,7 +87,7 @@ class ClientCore:
         self._closed = False
 
     def __repr__(self) -> str:
-        base = getattr(self, "_base_url", None)  # never raises, even half-built
+        base = safe_location(getattr(self, "_base_url", None))  # never raises, even half-built
         return f"{type(self).__name__}(base_url={base!r}, closed={self.is_closed})"
 
     @property
@@ -252,6 +252,8 @@ def _base_url(value: object) -> str:
         value = os.environ.get("D360_BASE_URL") or DEFAULT_BASE_URL
     if not isinstance(value, str) or not value.startswith(("http://", "https://")):
         raise ValidationError("base_url", "must start with http:// or https://")
+    if not value.isprintable() or any(c.isspace() for c in value):
+        raise ValidationError("base_url", "must not contain spaces or control characters")
     try:
         url = URL(value.rstrip("/"))
         valid = bool(url.host) and not url.query_string and not url.fragment
