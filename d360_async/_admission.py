@@ -2,8 +2,9 @@
 
 ``encode_message`` is the rule for "can this body be sent at all": the right types where the
 API expects them, JSON that orjson can write, and a size no template message comes near. It
-answers with a ``ValidationError`` naming the field, or with the JSON bytes (the journal's
-fingerprint of the message; the transport writes the same bytes from the same payload).
+answers with a ``ValidationError`` naming the field, or with the JSON bytes: the journal's
+fingerprint of the message and the very bytes the transport sends (the caller's dicts are
+not read again after admission: a caller may reuse and change them for its next message).
 
 ``Admission`` turns input messages into ``Item`` objects, in input order: checked, encoded,
 de-duplicated. A message that cannot be sent becomes its own ``failed`` result; the others
@@ -22,6 +23,7 @@ from ._errors import ValidationError
 from ._models_messages import MarketingMessageRequest
 from ._payloads import MessageInput, prepare_message
 from ._recipients import RecipientSet
+from ._template_fit import MessageShape, shape_of
 
 __all__ = ["MAX_MESSAGE_BYTES", "Admission", "Item", "encode_message"]
 
@@ -160,17 +162,19 @@ def _not_json(value: object, where: str) -> tuple[str, str] | None:
 class Item:
     """A message admitted for sending (internal; cheaper than an attrs class on the hot path).
 
-    Awaiting the item is its ``on_wire`` callback: ``wire`` says how far its request got
-    (0: not on the wire, 2: it may have been written).
+    ``body`` is what is sent, ``shape`` what its template check needs: both taken at
+    admission, nothing refers back to the caller's (mutable) message. Awaiting the item is
+    its ``on_wire`` callback: ``wire`` says how far its request got (0: not on the wire,
+    2: it may have been written).
     """
 
-    __slots__ = ("body", "index", "payload", "to", "wire")
+    __slots__ = ("body", "index", "shape", "to", "wire")
 
-    def __init__(self, index: int, to: str, body: bytes, payload: dict[str, Any]) -> None:
+    def __init__(self, index: int, to: str, body: bytes, shape: MessageShape) -> None:
         self.index = index
         self.to = to
         self.body = body
-        self.payload = payload
+        self.shape = shape
         self.wire = 0
 
     async def __call__(self) -> None:
@@ -214,7 +218,7 @@ class Admission:
             return SendResult(
                 index=index, to=to, status=SendStatus.SKIPPED, reason="duplicate recipient"
             )
-        return Item(index, to, body, payload)
+        return Item(index, to, body, shape_of(payload))
 
 
 def _raw_to(message: object) -> str:

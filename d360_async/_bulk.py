@@ -24,7 +24,6 @@ from collections.abc import (
     Awaitable,
     Callable,
     Iterable,
-    Mapping,
 )
 from contextlib import aclosing, asynccontextmanager
 from datetime import timedelta
@@ -62,7 +61,7 @@ from ._models_templates import MessageTemplate
 from ._outcome import may_have_been_acted_upon
 from ._payloads import MessageInput
 from ._preflight import PreflightError, PreflightProblem, PreflightProblemKind
-from ._template_fit import TemplateFit, misfit
+from ._template_fit import TemplateFit, misfit_shape
 
 __all__ = [
     "BulkReport",
@@ -89,13 +88,15 @@ class CampaignAPI(Protocol):
 
     def send(
         self,
-        payload: Mapping[str, Any],
+        body: bytes,
+        to: str,
         *,
         on_wire: Callable[[], Awaitable[None]],
         on_refused: Callable[[], Awaitable[None]],
     ) -> Awaitable[Any]:
-        """POST one marketing message (``payload`` checked by ``encode_message``); ``on_wire``
-        is awaited right before the request may start to be written, ``on_refused`` when a
+        """POST one marketing message: ``body`` is its JSON (from ``encode_message``), sent as
+        is; ``to`` its recipient (for the limiter's per-recipient key). ``on_wire`` is
+        awaited right before the request may start to be written, ``on_refused`` when a
         written attempt was certainly refused and will be retried (``on_wire`` runs again
         before the retry is written)."""
         ...
@@ -107,11 +108,6 @@ class CampaignAPI(Protocol):
     def concurrency(self, concurrency: Concurrency, scope: Scope) -> int | AdaptiveConcurrency:
         """A run's concurrency: an int as given, or ``"auto"`` as a fresh controller."""
         ...
-
-
-def _template_key(payload: Mapping[str, Any]) -> tuple[str, str]:
-    template = payload["template"]
-    return template["name"], template["language"]["code"]
 
 
 def _is_fatal(error: D360Error) -> bool:
@@ -495,7 +491,7 @@ class BulkRun:
         Raises:
             APIError: The lookup failed ``tries`` times (each with the client's retries).
         """
-        key = _template_key(item.payload)
+        key = item.shape.template
         expected = self._templates.get(key)
         attempt = 0
         while expected is None:
@@ -512,7 +508,7 @@ class BulkRun:
                     raise
         if isinstance(expected, PreflightProblem):
             return attrs.evolve(expected, messages=(item.index,))
-        reason = misfit(expected, item.payload)
+        reason = misfit_shape(expected, item.shape)
         if reason is None:
             return None
         return PreflightProblem(
@@ -571,13 +567,13 @@ class BulkRun:
         assert isinstance(item, Item)
         if self._stopped is not None:
             return self._settle(item, SendStatus.SKIPPED, None, self._stopped)
-        fit = self._templates.get(_template_key(item.payload)) if self._preflight else None
-        if self._preflight and (type(fit) is not TemplateFit or misfit(fit, item.payload)):
+        fit = self._templates.get(item.shape.template) if self._preflight else None
+        if self._preflight and (type(fit) is not TemplateFit or misfit_shape(fit, item.shape)):
             # not the common case (a known template, a fitting message): what is wrong?
             try:
                 problem = await self._check(item)
             except APIError as exc:  # the lookup failed: this message fails, nothing cached
-                key = _template_key(item.payload)
+                key = item.shape.template
                 reason = f"template {key[0]!r} ({key[1]}) could not be looked up: {exc}"
                 return self._settle(item, SendStatus.FAILED, exc, reason)
             if problem is not None:
@@ -588,7 +584,7 @@ class BulkRun:
                     problem.summary,
                 )
         try:
-            data = await self._api.send(item.payload, on_wire=item, on_refused=item.refused)
+            data = await self._api.send(item.body, item.to, on_wire=item, on_refused=item.refused)
         except asyncio.CancelledError:
             self._cancelled(item)
             raise

@@ -11,6 +11,7 @@ from typing import Any, Final, Self, TypeVar
 
 import aiohttp
 import cattrs
+import orjson
 from aiolimiter import AsyncLimiter
 from yarl import URL
 
@@ -276,7 +277,8 @@ def parse(data: Any, cls: type[M], *, sent: Any = None, key: str = "") -> M:
     Args:
         data: The decoded JSON.
         cls: The model.
-        sent: The request body, whose personal data must not show in an error.
+        sent: The request body (or its JSON bytes), whose personal data must not show in an
+            error.
         key: The API key, likewise.
 
     Raises:
@@ -293,6 +295,8 @@ def parse(data: Any, cls: type[M], *, sent: Any = None, key: str = "") -> M:
             where = "; ".join(cattrs.transform_error(exc))
         else:  # a model's own check, which says what is wrong
             where = f"{type(exc).__name__}: {exc}"
+        if isinstance(sent, bytes):
+            sent = orjson.loads(sent)
         secrets = (key, *sensitive_strings(sent))
         reason = scrub(f"unexpected {cls.__name__} shape: {where}", secrets)[:300]
         raise APIResponseError(200, scrub(_text(data), secrets), reason) from None

@@ -214,6 +214,8 @@ class Transport:
         safety: Safety,
         params: Mapping[str, str] | None = None,
         json_body: Any = None,
+        encoded: bytes | None = None,
+        recipient: str | None = None,
         on_wire: OnWire | None = None,
         on_refused: OnWire | None = None,
         scope: Scope | None = None,
@@ -226,6 +228,10 @@ class Transport:
             safety: Which failures may be retried.
             params: Query parameters, already encoded as strings.
             json_body: A JSON-ready body, or None for no body.
+            encoded: A JSON body already encoded, sent as is (instead of ``json_body``): what
+                was checked is what goes out, and it is not serialised twice.
+            recipient: The ``to`` of a send given as ``encoded`` (the limiter's
+                per-recipient key); with ``json_body``, its ``to`` is used.
             on_wire: Awaited the first time an attempt has waited out the cool-down, taken
                 its rate-limit slot and obtained a connection, right before the request starts
                 to be written (see ``_wire``), and again only after ``on_refused``. If it
@@ -252,13 +258,18 @@ class Transport:
         session = self.session
         if session.closed:
             raise ClientClosedError("this D360Client is closed", maybe_sent=False)
-        if json_body is None:
+        body: bytes | None
+        if encoded is not None:
+            body, headers = encoded, self._json_headers
+        elif json_body is None:
             body, headers = None, self._headers
         else:
             try:
                 body, headers = orjson.dumps(json_body), self._json_headers
             except orjson.JSONEncodeError as exc:  # Decimal, bytes, sets, huge ints, bad UTF-8
                 raise ValidationError("body", f"cannot be sent as JSON: {exc}") from None
+            if isinstance(json_body, Mapping):
+                recipient = json_body.get("to")
         url = self._url(path)
         loop = self._loop
         if loop is None:  # the session's loop; asking asyncio each time costs a getpid() call
@@ -270,7 +281,7 @@ class Transport:
         if scope is None:
             scope = scope_for(method, path)
         key = (
-            recipient_digest(self._key.encode(), json_body)
+            recipient_digest(self._key.encode(), recipient)
             if self._keyed and scope is Scope.MESSAGES
             else None
         )
@@ -343,7 +354,7 @@ class Transport:
                     f"{method} {path}",
                     wire.phase,
                     closed=session.closed,
-                    secrets=(self._key, *sensitive_strings(json_body)),
+                    secrets=self._secrets(body),
                 )
                 outcome: object = type(exc).__name__
             except asyncio.CancelledError as exc:
@@ -373,14 +384,13 @@ class Transport:
                         return orjson.loads(raw)
                     except orjson.JSONDecodeError as exc:
                         text = raw.decode("utf-8", "replace")
-                        secrets = (self._key, *sensitive_strings(json_body))
-                        raise APIResponseError(status, scrub(text, secrets)) from exc
+                        raise APIResponseError(status, scrub(text, self._secrets(body))) from exc
                 error = make_status_error(
                     status,
                     raw,
                     redacted_headers(response.headers, self._key),
                     reason=response.reason,
-                    secrets=(self._key, *sensitive_strings(json_body)),
+                    secrets=self._secrets(body),
                 )
                 outcome = status
             if debug:
@@ -446,6 +456,11 @@ class Transport:
                 )
             if wait_here > 0:
                 await asyncio.sleep(wait_here)
+
+    def _secrets(self, body: bytes | None) -> tuple[str, ...]:
+        """What must not show in an error about a request: the key, and the personal data of
+        the body that was sent (decoded again only now, on an error)."""
+        return (self._key, *sensitive_strings(None if body is None else orjson.loads(body)))
 
     async def _responded(
         self,
