@@ -41,14 +41,8 @@ class Gate(Protocol):
     def release(self, started: float) -> None: ...
 
 
-class _Failed:
-    __slots__ = ("error",)
-
-    def __init__(self, error: BaseException) -> None:
-        self.error = error
-
-
 _DONE = object()
+_FAILED = object()  # a worker failed: its error is in the consumer's ``failures``
 _STOP = object()
 
 
@@ -128,6 +122,7 @@ async def bounded_map(
                 raise
 
     consume = _consumer(source, handle, gate)
+    failures: list[BaseException] = []  # read by the consumer: a full queue cannot lose one
 
     async def worker() -> None:
         try:
@@ -135,7 +130,12 @@ async def bounded_map(
         except asyncio.CancelledError:
             raise
         except BaseException as exc:  # handed to the consumer, re-raised there
-            await results.put(_Failed(exc))
+            # Never block on the queue after an error: its consumer may be gone (closed
+            # from its own loop body) and the worker would then never end.
+            failures.append(exc)
+            with contextlib.suppress(asyncio.QueueFull):  # full: the consumer sees failures
+                results.put_nowait(_FAILED)
+            return
         await results.put(_DONE)
 
     def wake() -> None:
@@ -153,17 +153,19 @@ async def bounded_map(
         while running:
             if crew is not None and crew.stopped:
                 return
+            if failures:
+                raise failures[0]
             result = await results.get()
             while True:  # drain what is ready: one wake-up of the consumer per batch
                 if result is _DONE:
                     running -= 1
                 elif result is _STOP:
                     return
-                elif isinstance(result, _Failed):
-                    raise result.error
+                elif result is _FAILED:
+                    raise failures[0]
                 else:
                     yield cast(R, result)
-                if results.empty():
+                if results.empty() or failures:
                     break
                 result = results.get_nowait()
     finally:
@@ -172,7 +174,7 @@ async def bounded_map(
         await asyncio.gather(*workers, return_exceptions=True)
         while leftover is not None and not results.empty():
             result = results.get_nowait()
-            if result is not _DONE and result is not _STOP and not isinstance(result, _Failed):
+            if result is not _DONE and result is not _STOP and result is not _FAILED:
                 leftover(cast(R, result))
 
 
