@@ -585,14 +585,14 @@ class BulkRun:
                 )
         try:
             data = await self._api.send(item.body, item.to, on_wire=item, on_refused=item.refused)
-        except asyncio.CancelledError:
-            self._cancelled(item)
-            raise
         except (APIError, LimiterUnavailableError) as exc:  # the limiter: certainly not sent
             status = SendStatus.UNKNOWN if may_have_been_acted_upon(exc) else SendStatus.FAILED
             if _is_fatal(exc) and self._stopped is None:
                 self._stopped = f"campaign stopped after message {item.index}: {exc}"
             return self._settle(item, status, exc, None)
+        except BaseException as exc:  # an early exit (cancelled), or what no send should raise
+            self._unfinished(item, exc)
+            raise
         message_id = _message_id(data)
         if journal is not None:
             journal.sent(item, message_id)
@@ -613,12 +613,14 @@ class BulkRun:
             SendResult(index=item.index, to=item.to, status=status, error=error, reason=reason)
         )
 
-    def _cancelled(self, item: Item) -> None:
-        """A send cancelled by an early exit ends by rule 1: unknown once its request may
-        have been written, else unsent (and uncounted: a re-run sends it)."""
+    def _unfinished(self, item: Item, exc: BaseException) -> None:
+        """A send ended by an exception (the cancellation of an early exit, or anything
+        unexpected) ends by rule 1: unknown once its request may have been written, else
+        unsent (and uncounted: a re-run sends it)."""
         if item.wire == 2:
+            why = "stopped" if isinstance(exc, asyncio.CancelledError) else type(exc).__name__
             result = self._settle(
-                item, SendStatus.UNKNOWN, None, "stopped while its request was on the wire"
+                item, SendStatus.UNKNOWN, None, f"{why} while its request was on the wire"
             )
             if self._keep:
                 self._leftover.append(result)

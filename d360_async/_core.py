@@ -287,7 +287,8 @@ def parse(data: Any, cls: type[M], *, sent: Any = None, key: str = "") -> M:
             key and the request's personal data redacted.
     """
     if not isinstance(data, Mapping):
-        raise APIResponseError(200, _text(data), f"expected a JSON object for {cls.__name__}")
+        reason = f"expected a JSON object for {cls.__name__}"
+        raise APIResponseError(200, _text(data, _secrets(sent, key)), reason)
     try:
         return structure(data, cls)
     except Exception as exc:  # cattrs raises several types; all mean "unexpected shape"
@@ -295,13 +296,18 @@ def parse(data: Any, cls: type[M], *, sent: Any = None, key: str = "") -> M:
             where = "; ".join(cattrs.transform_error(exc))
         else:  # a model's own check, which says what is wrong
             where = f"{type(exc).__name__}: {exc}"
-        if isinstance(sent, bytes):
-            sent = orjson.loads(sent)
-        secrets = (key, *sensitive_strings(sent))
+        secrets = _secrets(sent, key)
         reason = scrub(f"unexpected {cls.__name__} shape: {where}", secrets)[:300]
-        raise APIResponseError(200, scrub(_text(data), secrets), reason) from None
+        raise APIResponseError(200, _text(data, secrets), reason) from None
 
 
-def _text(data: Any) -> str:
-    """Decoded JSON back to compact text (it always encodes: it came from JSON)."""
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=True)
+def _secrets(sent: Any, key: str) -> tuple[str, ...]:
+    if isinstance(sent, bytes):
+        sent = orjson.loads(sent)
+    return (key, *sensitive_strings(sent))
+
+
+def _text(data: Any, secrets: tuple[str, ...]) -> str:
+    """Decoded JSON back to compact text, the secrets scrubbed first (as the strings they
+    are: once written as JSON, a non-ASCII one would be escaped and no longer match)."""
+    return json.dumps(scrub(data, secrets), separators=(",", ":"), ensure_ascii=True)

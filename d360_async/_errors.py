@@ -441,7 +441,7 @@ def _parse_body(raw: bytes) -> tuple[Any, dict[str, Any]]:
     text = raw.decode("utf-8", errors="replace")
     try:
         body: Any = json.loads(text) if text else None
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than Python recurses
         plain = _clip(_TAGS.sub(" ", text))
         return text, {"message": plain}
     if not isinstance(body, Mapping):

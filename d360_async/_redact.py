@@ -15,6 +15,8 @@ _PERSONAL_SUBTREES: Final = frozenset({"parameters", "user_data"})
 _STRUCTURAL: Final = frozenset({"type", "parameter_name", "sub_type", "index", "code"})
 #: Shorter strings are left alone: replacing "a" everywhere would make any text unreadable.
 _MIN_LENGTH: Final = 3
+#: Deeper JSON is replaced whole (a response nested so deep is junk, and recursion is bounded).
+_MAX_DEPTH: Final = 64
 _FORMATTING = str.maketrans("", "", " \t+-().")
 
 
@@ -57,7 +59,8 @@ def _add(text: str, found: dict[str, None]) -> None:
 def scrub(value: Any, secrets: Iterable[str]) -> Any:
     """``value`` (text, or parsed JSON) with every secret replaced by ``[redacted]``.
 
-    Longer secrets go first, so that a secret containing another is replaced whole.
+    Longer secrets go first, so that a secret containing another is replaced whole. Parsed
+    JSON nested deeper than 64 levels is replaced by ``[redacted]`` below that depth.
 
     Example:
         >>> scrub({"error": "no user 4915112345 (key k3y)"}, ["4915112345", "k3y"])
@@ -69,14 +72,16 @@ def scrub(value: Any, secrets: Iterable[str]) -> Any:
     return _scrub(value, ordered)
 
 
-def _scrub(value: Any, secrets: list[str]) -> Any:
+def _scrub(value: Any, secrets: list[str], depth: int = 0) -> Any:
     if isinstance(value, str):
         for secret in secrets:
             if secret in value:
                 value = value.replace(secret, REDACTED)
         return value
+    if isinstance(value, (Mapping, list)) and depth >= _MAX_DEPTH:
+        return REDACTED  # no API answer nests this deep: not worth a recursion error
     if isinstance(value, Mapping):
-        return {_scrub(k, secrets): _scrub(v, secrets) for k, v in value.items()}
+        return {_scrub(k, secrets): _scrub(v, secrets, depth + 1) for k, v in value.items()}
     if isinstance(value, list):
-        return [_scrub(item, secrets) for item in value]
+        return [_scrub(item, secrets, depth + 1) for item in value]
     return value
