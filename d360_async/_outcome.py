@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from typing import Final
 
-from ._errors import APIConnectionError, APIError, APIResponseError, APIStatusError, D360Error
+from ._errors import (
+    APIConnectionError,
+    APIError,
+    APIResponseError,
+    APIStatusError,
+    D360Error,
+    LimiterUnavailableError,
+)
 
 __all__ = [
     "META_SERVICE_UNAVAILABLE",
@@ -71,8 +78,9 @@ def may_have_been_acted_upon(error: BaseException) -> bool:
       code; a throttling error (``RateLimitError``, 429 or another 4xx) was not acted upon,
       nor was Meta's own 503 (code 2).
     - ``APIResponseError`` (a 2xx whose body could not be read): yes.
-    - An ``APIError`` whose request had an earlier attempt that may have been acted upon
-      (``RetryPolicy(retry_ambiguous_sends=True)``): yes, whatever the last attempt said.
+    - An ``APIError`` or ``LimiterUnavailableError`` whose request had an earlier attempt
+      that may have been acted upon (``RetryPolicy(retry_ambiguous_sends=True)``): yes,
+      whatever the last attempt said.
     - Any other ``D360Error`` (bad input, a closed client, a limiter that could not decide):
       raised before the request was written, so no.
     - Anything else (a cancellation, an unexpected exception): cannot tell, so yes. A caller
@@ -85,7 +93,7 @@ def may_have_been_acted_upon(error: BaseException) -> bool:
         >>> may_have_been_acted_upon(APIStatusError(504, "gateway timeout"))
         True
     """
-    if isinstance(error, APIError) and error.maybe_sent_before:
+    if isinstance(error, (APIError, LimiterUnavailableError)) and error.maybe_sent_before:
         return True
     if isinstance(error, APIConnectionError):
         return error.maybe_sent

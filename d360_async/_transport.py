@@ -297,12 +297,16 @@ class Transport:
             try:  # waits out the scope's pause, then takes a slot
                 if local is None or not local.is_open(scope):
                     await limiter.acquire(scope, key=key)
-            except D360Error:
+            except D360Error as exc:
+                if isinstance(exc, LimiterUnavailableError):
+                    exc.maybe_sent_before = maybe_sent_before
                 raise
             except Exception as exc:  # fail closed: nothing unlimited goes out
-                raise LimiterUnavailableError(
+                failed = LimiterUnavailableError(
                     f"the rate limiter failed: {type(exc).__name__}: {scrub(str(exc), [self._key])}"
-                ) from exc
+                )
+                failed.maybe_sent_before = maybe_sent_before
+                raise failed from exc
             if session.closed:
                 raise ClientClosedError("this D360Client is closed", maybe_sent=maybe_sent_before)
             sent_at = loop.time()  # an attempt's timing starts when it goes out
@@ -425,7 +429,8 @@ class Transport:
                 raise error
             if may_have_been_acted_upon(error):
                 maybe_sent_before = True
-            elif on_refused is not None and wire.ran():
+            elif not maybe_sent_before and on_refused is not None and wire.ran():
+                # refused, and no earlier attempt may have been acted upon: not written
                 await on_refused()
                 wire.rearm()
             logger.info(
