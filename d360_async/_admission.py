@@ -32,6 +32,7 @@ __all__ = ["MAX_MESSAGE_BYTES", "Admission", "Item", "encode_message"]
 MAX_MESSAGE_BYTES: Final = 256 * 1024
 
 _INT64 = (-(2**63), 2**64 - 1)  # what orjson writes: int64 and uint64
+_MAX_DEPTH: Final = 255  # orjson writes no deeper
 
 
 def encode_message(payload: Mapping[str, Any]) -> bytes:
@@ -88,6 +89,9 @@ def _check_components(components: object, where: str) -> None:
             raise ValidationError(
                 f"{where}[{i}]", f"must be an object, not {_type_name(component)}"
             )
+        kind = component.get("type")
+        if kind is not None and type(kind) is not str and not isinstance(kind, str):
+            raise ValidationError(f"{where}[{i}].type", "must be a string such as 'body'")
         parameters = component.get("parameters")
         if parameters is not None:
             _check_parameters(parameters, where, i)
@@ -106,6 +110,11 @@ def _check_parameters(parameters: object, where: str, i: int) -> None:
         if type(parameter) is not dict and not isinstance(parameter, Mapping):
             raise ValidationError(
                 f"{where}[{i}].parameters[{j}]", f"must be an object, not {_type_name(parameter)}"
+            )
+        name = parameter.get("parameter_name")
+        if name is not None and type(name) is not str and not isinstance(name, str):
+            raise ValidationError(
+                f"{where}[{i}].parameters[{j}].parameter_name", "must be a string"
             )
         kind = parameter.get("type")
         if kind == "text":  # a StrEnum member compares equal too
@@ -132,11 +141,19 @@ def _check_cards(cards: object, where: str) -> None:
             _check_components(inner, f"{where}[{k}].components")
 
 
-def _not_json(value: object, where: str) -> tuple[str, str] | None:
+def _not_json(value: object, where: str, depth: int = 0) -> tuple[str, str] | None:
     """The first place in ``value`` that orjson cannot write, and why (only on failure)."""
     kind = type(value)
-    if value is None or kind in (str, float, bool):
+    if value is None or kind in (float, bool):
         return None
+    if kind is str:
+        try:
+            value.encode()  # type: ignore[attr-defined]
+        except UnicodeEncodeError:
+            return where or "message", "is not valid text (it holds a lone surrogate)"
+        return None
+    if depth >= _MAX_DEPTH and isinstance(value, (Mapping, list, tuple)):
+        return where or "message", f"is nested too deeply (more than {_MAX_DEPTH} levels)"
     if kind is int:
         low, high = _INT64
         return None if low <= value <= high else (where, "is out of the 64-bit integer range")  # type: ignore[operator]
@@ -144,13 +161,13 @@ def _not_json(value: object, where: str) -> tuple[str, str] | None:
         for key, item in value.items():
             if type(key) is not str:
                 return where or "message", f"has a key that is not a string: {_type_name(key)}"
-            found = _not_json(item, f"{where}.{key}" if where else key)
+            found = _not_json(item, f"{where}.{key}" if where else key, depth + 1)
             if found is not None:
                 return found
         return None
     if isinstance(value, (list, tuple)):
         for i, item in enumerate(value):
-            found = _not_json(item, f"{where}[{i}]")
+            found = _not_json(item, f"{where}[{i}]", depth + 1)
             if found is not None:
                 return found
         return None
