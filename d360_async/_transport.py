@@ -90,7 +90,8 @@ def connection_error(
     the pool is as harmless as a connect timeout). Without that knowledge (a session whose
     connector is not a ``WireConnector``) the exception type decides. ``closed``: the client
     was closed meanwhile. ``secrets`` are scrubbed from aiohttp's text (a parser error may
-    quote what the server sent), and aiohttp's exception is chained only if it had none.
+    quote what the server sent), and aiohttp's exception is chained only if it had none and
+    does not carry the request (its headers).
     """
     if phase is Phase.CONNECTING:
         maybe_sent = False
@@ -115,7 +116,9 @@ def connection_error(
     text = f"{type(exc).__name__}: {exc}".rstrip(": ")
     detail = scrub(text, secrets)
     error = cls(f"{where}: {what} ({detail})", maybe_sent=maybe_sent)
-    if detail == text:  # chain aiohttp's exception only when it shows nothing secret
+    # Chain aiohttp's exception only when it shows nothing secret: not when its text did,
+    # nor when it carries the request (``request_info``: its headers hold the key).
+    if detail == text and getattr(exc, "request_info", None) is None:
         error.__cause__ = exc
     return error
 
