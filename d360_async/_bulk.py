@@ -135,6 +135,9 @@ class _Results:
         return self
 
     def __anext__(self) -> Awaitable[SendResult]:
+        closing = self._run._closing
+        if closing is not None:  # closed meanwhile (by another task): the loop just ends
+            return _ended(closing)
         return self._gen.__anext__()
 
     def __del__(self) -> None:
@@ -293,10 +296,12 @@ class BulkRun:
             return
         self._interrupt()
         gen = self._gen
+        if self._closing is None and gen is not None and not _running(gen):
+            # In a task of its own: the loop's next ``anext`` (this task's or another's) then
+            # waits for it and ends, instead of finding the generator already running.
+            self._closing = asyncio.get_running_loop().create_task(gen.aclose())
         if self._closing is not None:
             await asyncio.shield(self._closing)
-        elif gen is not None and not _running(gen):
-            await gen.aclose()
         else:  # run() or the iteration is in another task: it ends now that the crew stopped
             await self._ended.wait()
 
@@ -626,6 +631,12 @@ class BulkRun:
                 self._leftover.append(result)
         elif self._journal is not None:
             self._journal.not_written(item)
+
+
+async def _ended(closing: asyncio.Task[None]) -> SendResult:
+    """The ``anext`` of a run closed while its loop was in its body."""
+    await asyncio.shield(closing)
+    raise StopAsyncIteration
 
 
 def _running(gen: AsyncGenerator[Any, None]) -> bool:
