@@ -20,6 +20,7 @@ from ._errors import (
 
 __all__ = [
     "META_SERVICE_UNAVAILABLE",
+    "NOT_PROCESSED_5XX",
     "may_have_been_acted_upon",
     "status_may_have_been_acted_upon",
 ]
@@ -28,7 +29,7 @@ __all__ = [
 #: redirects that ask for the same request elsewhere (301, 307, 308; 300, 304, 305 make no
 #: sense for an API call), 501 Not Implemented (the server does not support the method), 505
 #: (HTTP version refused) and 511 (a captive portal that intercepted the request).
-_NOT_PROCESSED_5XX: Final = frozenset({501, 505, 511})
+NOT_PROCESSED_5XX: Final = frozenset({501, 505, 511})
 _NOT_PROCESSED_3XX: Final = frozenset({300, 301, 304, 305, 307, 308})
 #: Meta's error code 2, "API Service: temporary due to downtime or due to being overloaded",
 #: which Meta documents with HTTP 503: Meta's API itself refused the call, nothing was handled.
@@ -58,7 +59,7 @@ def status_may_have_been_acted_upon(status: int, code: int | None = None) -> boo
     if status >= 500:
         if status == 503 and code == META_SERVICE_UNAVAILABLE:
             return False
-        return status not in _NOT_PROCESSED_5XX
+        return status not in NOT_PROCESSED_5XX
     if status >= 400:
         return False
     if status >= 300:

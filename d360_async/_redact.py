@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
+from ._recipients import recipient_key
+
 __all__ = ["REDACTED", "scrub", "sensitive_strings"]
 
 REDACTED: Final = "[redacted]"
@@ -17,7 +19,6 @@ _STRUCTURAL: Final = frozenset({"type", "parameter_name", "sub_type", "index", "
 _MIN_LENGTH: Final = 3
 #: Deeper JSON is replaced whole (a response nested so deep is junk, and recursion is bounded).
 _MAX_DEPTH: Final = 64
-_FORMATTING = str.maketrans("", "", " \t+-().")
 
 
 def sensitive_strings(body: Any) -> tuple[str, ...]:
@@ -37,7 +38,7 @@ def _walk(value: Any, personal: bool, found: dict[str, None]) -> None:
     if isinstance(value, Mapping):
         for key, item in value.items():
             if key == "to" and isinstance(item, str):
-                digits = item.translate(_FORMATTING)
+                digits = recipient_key(item)
                 for form in (item, digits, "+" + digits):
                     _add(form, found)
             elif personal and key in _STRUCTURAL:

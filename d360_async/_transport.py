@@ -413,7 +413,8 @@ class Transport:
                 # One pause for the whole scope, in the limiter: every request of the scope
                 # through it (other clients' included) waits it out, this one's retry too.
                 try:
-                    await limiter.pause(scope, retry.delay_for(error, attempt))
+                    pause = delay if delay is not None else retry.delay_for(error, attempt)
+                    await limiter.pause(scope, pause)
                 except Exception as exc:  # the retry still waits; acquire() will fail closed
                     logger.warning("the rate limiter could not record a pause: %s", type(exc))
                 else:
