@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from ._admission import encode_message
 from ._concurrency import AdaptiveConcurrency, Concurrency, check_concurrency
-from ._core import DEFAULT_BASE_URL, ClientCore, parse
+from ._core import DEFAULT_BASE_URL, ClientCore, parse, run_concurrency
 from ._errors import ValidationError
 from ._limits import Scope
 from ._models_analytics import (
@@ -530,7 +530,7 @@ class D360Client(ClientCore):
             hash_pii=hash_pii,
             default_country_code=default_country_code,
             hash_external_id=hash_external_id,
-            pace=functools.partial(self._concurrency, scope=Scope.EVENTS),
+            pace=functools.partial(run_concurrency, self, scope=Scope.EVENTS),
         )
 
 
@@ -568,8 +568,8 @@ class _CampaignPort:
         )
 
     def concurrency(self, concurrency: Concurrency, scope: Scope) -> int | AdaptiveConcurrency:
-        """A run's concurrency (see ``ClientCore._concurrency``)."""
-        return self._client._concurrency(concurrency, scope)
+        """A run's concurrency (see ``run_concurrency``)."""
+        return run_concurrency(self._client, concurrency, scope)
 
     async def find_template(self, name: str, language: str) -> MessageTemplate | None:
         """The template ``name`` in ``language`` (listing filtered by both), or None."""

@@ -26,7 +26,7 @@ from ._session import SharedSession
 from ._timeouts import DEFAULT_TIMEOUT, Timeout, as_timeout
 from ._transport import Transport
 
-__all__ = ["DEFAULT_BASE_URL", "ClientCore", "parse"]
+__all__ = ["DEFAULT_BASE_URL", "ClientCore", "parse", "run_concurrency"]
 
 DEFAULT_BASE_URL: Final = "https://waba-v2.360dialog.io"
 _MAX_CONNECTIONS: Final = 10_000
@@ -182,19 +182,6 @@ class ClientCore:
         if self._owner:
             await self._shared.close()
 
-    def _concurrency(self, concurrency: object, scope: Scope) -> int | AdaptiveConcurrency:
-        """A run's ``concurrency``: an int as given, or ``"auto"`` made an
-        ``AdaptiveConcurrency`` for the limiter's rate of ``scope`` (see ``_concurrency``)."""
-        transport = self._get_transport()
-        connector = transport.session.connector
-        return auto_concurrency(
-            concurrency,
-            limiter=self._limiter,
-            scope=scope,
-            pool=connector.limit if connector is not None else 0,
-            throttled=lambda: transport.throttled,
-        )
-
     def _get_transport(self) -> Transport:
         """The transport, after checking that the client may be used here and now.
 
@@ -232,6 +219,22 @@ class ClientCore:
             method, path, safety=safety, params=params, json_body=json_body
         )
         return parse(data, cls, sent=json_body, key=self._key)
+
+
+def run_concurrency(
+    client: ClientCore, concurrency: object, scope: Scope
+) -> int | AdaptiveConcurrency:
+    """A run's ``concurrency`` on ``client``: an int as given, or ``"auto"`` made an
+    ``AdaptiveConcurrency`` for the limiter's rate of ``scope`` (see ``_concurrency``)."""
+    transport = client._get_transport()
+    connector = transport.session.connector
+    return auto_concurrency(
+        concurrency,
+        limiter=client._limiter,
+        scope=scope,
+        pool=connector.limit if connector is not None else 0,
+        throttled=lambda: transport.throttled,
+    )
 
 
 def _api_key(value: object) -> str:

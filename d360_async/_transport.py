@@ -50,14 +50,9 @@ from ._timeouts import Timeout
 from ._version import __version__
 from ._wire import CURRENT, OnWire, Phase, WireConnector, WireState
 
-__all__ = ["Transport", "dumps", "logger", "scope_for"]
+__all__ = ["Transport", "logger", "scope_for"]
 
 logger = logging.getLogger("d360_async")
-
-
-def dumps(value: Any) -> str:
-    """Compact JSON text (no spaces, UTF-8 characters kept), as request bodies are sent."""
-    return orjson.dumps(value).decode()
 
 
 _JSON_HEADERS = {"Content-Type": "application/json"}
