@@ -28,12 +28,10 @@ from collections.abc import (
 from contextlib import aclosing, asynccontextmanager
 from datetime import timedelta
 from itertools import chain, count, islice
-from typing import Any, Final, Protocol, TypeVar
-
-import attrs
+from typing import Any, Protocol, TypeVar
 
 from ._admission import Admission, Item
-from ._bulk_journal import JournalItem, RunJournal
+from ._bulk_journal import RunJournal
 from ._bulk_options import check_options, journal_of, resend_window
 from ._bulk_report import (
     BulkReport,
@@ -42,6 +40,7 @@ from ._bulk_report import (
     SendResult,
     SendStatus,
 )
+from ._bulk_templates import TemplateChecks
 from ._campaign_journal import CampaignJournal, JournalError
 from ._concurrency import AdaptiveConcurrency, Concurrency
 from ._errors import (
@@ -60,8 +59,7 @@ from ._limits import Scope
 from ._models_templates import MessageTemplate
 from ._outcome import may_have_been_acted_upon
 from ._payloads import MessageInput
-from ._preflight import PreflightError, PreflightProblem, PreflightProblemKind
-from ._template_fit import TemplateFit, misfit_shape
+from ._preflight import PreflightError
 
 __all__ = [
     "BulkReport",
@@ -79,8 +77,6 @@ logger = logging.getLogger("d360_async")
 #: Meta codes after which every further message of the campaign would fail too.
 CAMPAIGN_FATAL_CODES = frozenset({132001, 132015, 132016, 131055, 200})
 _NEW, _RUNNING, _ENDED = 0, 1, 2
-#: Template lookups one message makes at most (each with the client's retries) before it fails.
-_LOOKUP_TRIES: Final = 2
 
 
 class CampaignAPI(Protocol):
@@ -211,8 +207,7 @@ class BulkRun:
         self._interval = progress_interval
         self._counts = Counts()
         # (name, language) -> what its messages must carry, or why it cannot be used
-        self._templates: dict[tuple[str, str], TemplateFit | PreflightProblem] = {}
-        self._lookups: dict[tuple[str, str], asyncio.Task[TemplateFit | PreflightProblem]] = {}
+        self._templates = TemplateChecks(api.find_template)
         self._stopped: str | None = None
         self._started = 0.0
         self._last_progress = 0.0
@@ -379,8 +374,7 @@ class BulkRun:
             self._stopped = f"campaign stopped: {exc}"
 
     async def _close(self) -> None:
-        for lookup in self._lookups.values():
-            lookup.cancel()
+        self._templates.cancel()
         try:
             if self._journal is not None:
                 await self._journal.journal.close()
@@ -441,7 +435,7 @@ class BulkRun:
         if not self._preflight:
             return admitted
         window = list(islice(admitted, self._window))
-        await self._preflight_window(window)
+        await self._templates.preflight(window)
         return chain(window, admitted)
 
     async def _items(self) -> AsyncGenerator[Item | SendResult, None]:
@@ -463,99 +457,16 @@ class BulkRun:
                 continue
             held.append(item)
             if preflight_due and len(held) >= self._window:
-                await self._preflight_window(held)
+                await self._templates.preflight(held)
                 preflight_due = False
             if not preflight_due and not holding:
                 for item in held:
                     yield item
                 held.clear()
         if preflight_due:  # fewer messages than the preflight window
-            await self._preflight_window(held)
+            await self._templates.preflight(held)
         for item in held:
             yield item
-
-    async def _preflight_window(self, window: list[Item | SendResult]) -> None:
-        """Raise ``PreflightError`` if the first messages show the campaign cannot work."""
-        problems: list[PreflightProblem] = []
-        for item in window:
-            if isinstance(item, JournalItem) and item.decided is not None:
-                continue  # not sent in this run
-            if isinstance(item, Item):
-                problem = await self._check(item, tries=1)
-                if problem is not None:
-                    problems.append(problem)
-        if problems:
-            raise PreflightError(problems)  # equal problems grouped, with their messages
-
-    # -- templates ------------------------------------------------------------------------
-
-    async def _check(self, item: Item, *, tries: int = _LOOKUP_TRIES) -> PreflightProblem | None:
-        """What prevents this message from working, or None (templates fetched once; a lookup
-        that fails is not remembered: the next message looks the template up again).
-
-        Raises:
-            APIError: The lookup failed ``tries`` times (each with the client's retries).
-        """
-        key = item.shape.template
-        expected = self._templates.get(key)
-        attempt = 0
-        while expected is None:
-            attempt += 1
-            lookup = self._lookups.get(key)
-            if lookup is None:
-                lookup = self._lookups[key] = asyncio.ensure_future(self._fetch_template(*key))
-                lookup.add_done_callback(self._looked_up(key))
-            try:
-                # shielded: one waiter cancelled must not cancel everyone's lookup
-                expected = await asyncio.shield(lookup)
-            except APIError:
-                if attempt >= tries:
-                    raise
-        if isinstance(expected, PreflightProblem):
-            return attrs.evolve(expected, messages=(item.index,))
-        reason = misfit_shape(expected, item.shape)
-        if reason is None:
-            return None
-        return PreflightProblem(
-            kind=PreflightProblemKind.PARAMETERS,
-            template=key[0],
-            language=key[1],
-            reason=reason,
-            messages=(item.index,),
-        )
-
-    def _looked_up(
-        self, key: tuple[str, str]
-    ) -> Callable[[asyncio.Task[TemplateFit | PreflightProblem]], None]:
-        def done(lookup: asyncio.Task[TemplateFit | PreflightProblem]) -> None:
-            if self._lookups.get(key) is lookup:
-                del self._lookups[key]
-            if lookup.cancelled():
-                return
-            error = lookup.exception()  # retrieved, even when nobody waits any more
-            if error is None:
-                self._templates[key] = lookup.result()
-
-        return done
-
-    async def _fetch_template(self, name: str, language: str) -> TemplateFit | PreflightProblem:
-        """What the template's messages must carry, or what is wrong with it."""
-        template = await self._api.find_template(name, language)
-        if template is None:
-            return PreflightProblem(
-                kind=PreflightProblemKind.TEMPLATE_NOT_FOUND,
-                template=name,
-                language=language,
-                reason="not found",
-            )
-        if template.status != "APPROVED":
-            return PreflightProblem(
-                kind=PreflightProblemKind.TEMPLATE_NOT_APPROVED,
-                template=name,
-                language=language,
-                reason=f"is {template.status}, not APPROVED",
-            )
-        return TemplateFit.of(template)
 
     # -- sending --------------------------------------------------------------------------
 
@@ -572,11 +483,10 @@ class BulkRun:
         assert isinstance(item, Item)
         if self._stopped is not None:
             return self._settle(item, SendStatus.SKIPPED, None, self._stopped)
-        fit = self._templates.get(item.shape.template) if self._preflight else None
-        if self._preflight and (type(fit) is not TemplateFit or misfit_shape(fit, item.shape)):
+        if self._preflight and not self._templates.fits(item.shape):
             # not the common case (a known template, a fitting message): what is wrong?
             try:
-                problem = await self._check(item)
+                problem = await self._templates.check(item)
             except APIError as exc:  # the lookup failed: this message fails, nothing cached
                 key = item.shape.template
                 reason = f"template {key[0]!r} ({key[1]}) could not be looked up: {exc}"
