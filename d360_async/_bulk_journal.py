@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Final
 
 from ._admission import Item
 from ._bulk_report import SendResult, SendStatus
@@ -18,12 +18,14 @@ from ._campaign_journal import (
     recipient_digest,
 )
 from ._errors import D360Error
+from ._template_fit import MessageShape
 
 __all__ = ["JournalItem", "RunJournal"]
 
 #: Rows that say a request of this campaign may have been written: their message must be the
 #: same, or the journal belongs to another campaign.
 _WRITTEN: Final = frozenset({"pending", "sent", "unknown"})
+_NO_SHAPE: Final = MessageShape(("", ""), (), ())  # a decided item is not sent
 _NOT_SENT_AGAIN = "outcome unknown in an earlier run; not sent again"
 _IN_WINDOW = "outcome unknown in an earlier run, no status yet; its settle window is not over"
 
@@ -43,10 +45,10 @@ class JournalItem(Item):
         index: int,
         to: str,
         body: bytes,
-        payload: dict[str, Any],
+        shape: MessageShape,
         journal: CampaignJournal,
     ) -> None:
-        super().__init__(index, to, body, payload)
+        super().__init__(index, to, body, shape)
         self.journal = journal
         self.recipient = recipient_digest(journal, to)
         self.fingerprint = journal.digest(body)
@@ -111,9 +113,9 @@ class RunJournal:
         """The journaled form of an admitted message (a decided one keeps its result)."""
         if isinstance(admitted, Item):
             return JournalItem(
-                admitted.index, admitted.to, admitted.body, admitted.payload, self.journal
+                admitted.index, admitted.to, admitted.body, admitted.shape, self.journal
             )
-        item = JournalItem(admitted.index, admitted.to, b"", {}, self.journal)
+        item = JournalItem(admitted.index, admitted.to, b"", _NO_SHAPE, self.journal)
         item.decided = admitted
         return item
 

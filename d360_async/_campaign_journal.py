@@ -328,4 +328,5 @@ def error_label(error: BaseException) -> str:
 def recipient_digest(journal: CampaignJournal, to: str) -> str:
     """What ``journal`` stores of a recipient: the keyed digest of its digits (a number
     written ``+49 151 ...`` and a webhook's ``recipient_id`` ``49151...`` give the same)."""
-    return journal.digest(recipient_key(to).encode())
+    # surrogatepass: the recipient of a message that failed admission may be any string
+    return journal.digest(recipient_key(to).encode("utf-8", "surrogatepass"))

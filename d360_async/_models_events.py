@@ -196,7 +196,8 @@ class UserData:
     values or a single string. So do the partial keys ``f5first``, ``f5last``, ``fi``
     (initial), ``dobd``, ``dobm``, ``doby`` (day, month, year of birth) and ``app_user_id``,
     one value each. The ids (``ctwa_clid``, ``whatsapp_business_account_id``, ``madid``...)
-    are sent as they are.
+    are sent as they are. Only the business's own ids (``page_id``, ``ig_account_id``,
+    ``whatsapp_business_account_id``) show in the ``repr``: the rest is about a person.
 
     Example:
         >>> UserData(ctwa_clid="ARAkLkA8rmlF", whatsapp_business_account_id="1029384756").ctwa_clid
@@ -205,39 +206,39 @@ class UserData:
         ['mary@example.com']
     """
 
-    em: Sequence[str] | None = attrs.field(default=None, converter=_listify)
-    ph: Sequence[str] | None = attrs.field(default=None, converter=_listify)
-    fn: Sequence[str] | None = attrs.field(default=None, converter=_listify)
-    ln: Sequence[str] | None = attrs.field(default=None, converter=_listify)
-    ge: Sequence[str] | None = attrs.field(default=None, converter=_listify)
-    db: Sequence[str] | None = attrs.field(default=None, converter=_listify)
-    ct: Sequence[str] | None = attrs.field(default=None, converter=_listify)
-    st: Sequence[str] | None = attrs.field(default=None, converter=_listify)
-    zp: Sequence[str] | None = attrs.field(default=None, converter=_listify)
-    country: Sequence[str] | None = attrs.field(default=None, converter=_listify)
-    external_id: Sequence[str] | None = attrs.field(default=None, converter=_listify)
-    f5first: str | None = None
-    f5last: str | None = None
-    fi: str | None = None
-    dobd: str | None = None
-    dobm: str | None = None
-    doby: str | None = None
-    app_user_id: str | None = None
-    client_ip_address: str | None = None
-    client_user_agent: str | None = None
-    fbc: str | None = None
-    fbp: str | None = None
-    fb_login_id: str | None = None
-    lead_id: str | None = None
-    subscription_id: str | None = None
+    em: Sequence[str] | None = attrs.field(default=None, converter=_listify, repr=False)
+    ph: Sequence[str] | None = attrs.field(default=None, converter=_listify, repr=False)
+    fn: Sequence[str] | None = attrs.field(default=None, converter=_listify, repr=False)
+    ln: Sequence[str] | None = attrs.field(default=None, converter=_listify, repr=False)
+    ge: Sequence[str] | None = attrs.field(default=None, converter=_listify, repr=False)
+    db: Sequence[str] | None = attrs.field(default=None, converter=_listify, repr=False)
+    ct: Sequence[str] | None = attrs.field(default=None, converter=_listify, repr=False)
+    st: Sequence[str] | None = attrs.field(default=None, converter=_listify, repr=False)
+    zp: Sequence[str] | None = attrs.field(default=None, converter=_listify, repr=False)
+    country: Sequence[str] | None = attrs.field(default=None, converter=_listify, repr=False)
+    external_id: Sequence[str] | None = attrs.field(default=None, converter=_listify, repr=False)
+    f5first: str | None = attrs.field(default=None, repr=False)
+    f5last: str | None = attrs.field(default=None, repr=False)
+    fi: str | None = attrs.field(default=None, repr=False)
+    dobd: str | None = attrs.field(default=None, repr=False)
+    dobm: str | None = attrs.field(default=None, repr=False)
+    doby: str | None = attrs.field(default=None, repr=False)
+    app_user_id: str | None = attrs.field(default=None, repr=False)
+    client_ip_address: str | None = attrs.field(default=None, repr=False)
+    client_user_agent: str | None = attrs.field(default=None, repr=False)
+    fbc: str | None = attrs.field(default=None, repr=False)
+    fbp: str | None = attrs.field(default=None, repr=False)
+    fb_login_id: str | None = attrs.field(default=None, repr=False)
+    lead_id: str | None = attrs.field(default=None, repr=False)
+    subscription_id: str | None = attrs.field(default=None, repr=False)
     page_id: str | None = None
-    page_scoped_user_id: str | None = None
+    page_scoped_user_id: str | None = attrs.field(default=None, repr=False)
     ig_account_id: str | None = None
-    ig_sid: str | None = None
-    ctwa_clid: str | None = None
+    ig_sid: str | None = attrs.field(default=None, repr=False)
+    ctwa_clid: str | None = attrs.field(default=None, repr=False)
     whatsapp_business_account_id: str | None = None
-    madid: str | None = None
-    anon_id: str | None = None
+    madid: str | None = attrs.field(default=None, repr=False)
+    anon_id: str | None = attrs.field(default=None, repr=False)
 
 
 @attrs.frozen(kw_only=True)

@@ -130,7 +130,7 @@ class PreparedUserData:
         ()
     """
 
-    user_data: dict[str, Any] = attrs.field(hash=False)
+    user_data: dict[str, Any] = attrs.field(hash=False, repr=False)
     dropped: tuple[InvalidValue, ...]
 
 
