@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any
 
 from ._admission import Item
 from ._bulk_report import SendResult, SendStatus
 from ._campaign_journal import (
+    WRITTEN_STATUSES,
     CampaignJournal,
     JournalError,
     JournalRow,
@@ -21,9 +22,6 @@ from ._errors import D360Error
 
 __all__ = ["JournalItem", "RunJournal"]
 
-#: Rows that say a request of this campaign may have been written: their message must be the
-#: same, or the journal belongs to another campaign.
-_WRITTEN: Final = frozenset({"pending", "sent", "unknown"})
 _NOT_SENT_AGAIN = "outcome unknown in an earlier run; not sent again"
 _IN_WINDOW = "outcome unknown in an earlier run, no status yet; its settle window is not over"
 
@@ -103,8 +101,8 @@ class RunJournal:
         self.verified = self._first is None
 
     def holds(self, index: int) -> bool:
-        """Whether message ``index`` must wait: the journal's first row (the evidence that it
-        is this campaign's) has not been compared yet."""
+        """Whether message ``index`` must wait: the journal's first written row (the evidence
+        that it is this campaign's, see ``CampaignJournal.open``) has not been compared yet."""
         return not self.verified and self._first is not None and index <= self._first
 
     def item(self, admitted: Item | SendResult) -> JournalItem:
@@ -128,7 +126,7 @@ class RunJournal:
             self.verified = True
         if prior is None:
             return
-        if prior.status in _WRITTEN:
+        if prior.status in WRITTEN_STATUSES:
             self._check_same(item, prior)
         if prior.status == "sent":
             item.decided = SendResult(

@@ -58,6 +58,7 @@ __all__ = [
     "DELIVERY_RANKS",
     "RECIPIENT_MATCH_SLACK",
     "ROW_STATUSES",
+    "WRITTEN_STATUSES",
     "CampaignJournal",
     "DeliveryMatch",
     "DeliveryReport",
@@ -70,6 +71,11 @@ __all__ = [
 
 #: Every state a row can be in.
 ROW_STATUSES = ("pending", "sent", "failed", "skipped", "unknown")
+
+#: The states of a row whose request may have been written: such a row is evidence of the
+#: campaign it belongs to (its message must be the same in a re-run). A ``failed`` or
+#: ``skipped`` row is not: a re-run may fix it (another number, other parameters).
+WRITTEN_STATUSES: Final = frozenset({"pending", "sent", "unknown"})
 
 #: The delivery statuses a journal keeps, by how advanced they are: a message keeps the
 #: highest it was told. ``failed`` ranks above ``sent`` (it ends a message that was sent) and
@@ -225,7 +231,10 @@ class CampaignJournal(Protocol):
         """Open (or create) the journal for campaign ``campaign_id``.
 
         Returns:
-            The lowest index an earlier run recorded, or None for an empty journal.
+            The lowest index of a row whose request an earlier run may have written
+            (``WRITTEN_STATUSES``), or None if there is none: the run holds its messages
+            until it has compared that row (the evidence that the journal is this
+            campaign's), so another campaign is refused before anything is sent.
 
         Raises:
             JournalError: It cannot be written, or it is bound to another ``campaign_id``.

@@ -33,6 +33,7 @@ from typing import Any, Final
 
 from ._campaign_journal import (
     ROW_STATUSES,
+    WRITTEN_STATUSES,
     DeliveryMatch,
     DeliveryReport,
     DeliveryUpdate,
@@ -51,6 +52,7 @@ __all__ = ["SQLiteJournal"]
 
 _FORMAT: Final = "d360-async campaign journal 2"
 _STATUSES = ", ".join(f"'{s}'" for s in ROW_STATUSES)
+_WRITTEN = ", ".join(f"'{s}'" for s in WRITTEN_STATUSES)
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS messages (
@@ -185,8 +187,8 @@ class SQLiteJournal:
     # -- the event loop's side -----------------------------------------------------------
 
     async def open(self, campaign_id: str | None) -> int | None:
-        """Create or open the file and bind it to ``campaign_id``; returns the lowest index
-        recorded by an earlier run (None: a new journal).
+        """Create or open the file and bind it to ``campaign_id``; returns the lowest index of
+        a row whose request an earlier run may have written (None: there is none).
 
         Raises:
             JournalError: The file cannot be read or written, or belongs to another campaign.
@@ -497,7 +499,9 @@ class SQLiteJournal:
 
     @staticmethod
     def _first(conn: sqlite3.Connection) -> int | None:
-        (first,) = conn.execute("SELECT min(idx) FROM messages").fetchone()
+        (first,) = conn.execute(
+            f"SELECT min(idx) FROM messages WHERE status IN ({_WRITTEN})"
+        ).fetchone()
         return first if first is None else int(first)
 
     def _write(
