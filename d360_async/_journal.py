@@ -353,6 +353,8 @@ class SQLiteJournal:
             try:
                 conn, settle = self._handle(conn, batch)
             except BaseException as exc:  # unexpected: fail everything, keep serving
+                if conn is not None:
+                    _rollback(conn)
                 if self._error is None:
                     self._error = self._failure(exc)
                 settle = [(f, None, self._error) for _, _, f in batch if f is not None]
@@ -511,7 +513,8 @@ class SQLiteJournal:
         what the statuses matched (by ``id`` of their future), and the error of a batch of
         statuses only that could not be written: their caller gets it and may try again
         (the sender delivers the webhook again), the journal goes on. Row changes are not
-        awaited by anyone: a failure with them fails the journal."""
+        awaited by anyone: a failure with them fails the journal. Whatever fails, the
+        transaction is rolled back: the write lock is never left held."""
         ops = [(k, p, f) for k, p, f in batch if k in _WRITES]
         matched: dict[int, list[DeliveryMatch]] = {}
         if not ops:
@@ -536,8 +539,8 @@ class SQLiteJournal:
                 conn.executemany(_UPSERT, rows)
             conn.execute("COMMIT")
             self._unchecked += len(ops)
-        except sqlite3.Error as exc:
-            _rollback(conn)
+        except Exception as exc:  # any error (a value SQLite cannot store...), not only its own
+            _rollback(conn)  # never keep the write lock
             if all(kind == "delivery" for kind, _, _ in ops):
                 return {}, self._failure(exc)
             self._error = self._failure(exc)
@@ -599,6 +602,7 @@ _WRITES: Final = frozenset({"row", "delete", "delivery"})
 
 
 def _rollback(conn: sqlite3.Connection) -> None:
+    """End the connection's transaction, if any: nothing it did is kept, its lock is freed."""
     if conn.in_transaction:
         with contextlib.suppress(sqlite3.Error):  # the transaction is gone either way
             conn.execute("ROLLBACK")
