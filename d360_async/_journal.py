@@ -190,6 +190,9 @@ class SQLiteJournal:
         """Create or open the file and bind it to ``campaign_id``; returns the lowest index of
         a row whose request an earlier run may have written (None: there is none).
 
+        A failed open leaves nothing behind (its thread ends): the object may be opened again
+        (a ``DeliveryTracker`` tries again with the next webhook).
+
         Raises:
             JournalError: The file cannot be read or written, or belongs to another campaign.
         """
@@ -200,7 +203,13 @@ class SQLiteJournal:
             target=self._serve, args=(loop,), name="d360-journal", daemon=True
         )
         self._thread.start()
-        salt, first = await self._ask("open", campaign_id)
+        try:
+            salt, first = await self._ask("open", campaign_id)
+        except BaseException:
+            await self.close()
+            self._thread = self._loop = self._error = None
+            self._closed = False
+            raise
         self._salt = salt
         return first  # type: ignore[no-any-return]
 
