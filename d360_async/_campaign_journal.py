@@ -227,8 +227,13 @@ class CampaignJournal(Protocol):
     ``mark_pending`` or ``flush``.
     """
 
-    async def open(self, campaign_id: str | None) -> int | None:
+    async def open(self, campaign_id: str | None, *, shared: bool = False) -> int | None:
         """Open (or create) the journal for campaign ``campaign_id``.
+
+        A run (``shared=False``) takes the journal's lease: one run at a time on a
+        journal; another one is refused until the lease ends (with the run's ``close``, or
+        its process). ``shared=True`` takes none: a ``DeliveryTracker`` recording statuses
+        while a run sends.
 
         Returns:
             The lowest index of a row whose request an earlier run may have written
@@ -237,7 +242,8 @@ class CampaignJournal(Protocol):
             campaign's), so another campaign is refused before anything is sent.
 
         Raises:
-            JournalError: It cannot be written, or it is bound to another ``campaign_id``.
+            JournalError: It cannot be written, is bound to another ``campaign_id``, or is
+                in use by another run.
         """
         ...
 

@@ -47,6 +47,7 @@ from ._journal_deliveries import (
     record_delivery,
     settled_row,
 )
+from ._lease import Lease, LeaseTaken
 
 __all__ = ["SQLiteJournal"]
 
@@ -114,8 +115,12 @@ class SQLiteJournal:
             with ``JournalError``.
         pragmas: Extra ``PRAGMA name = value`` settings for the connection, e.g.
             ``{"max_page_count": 250000}`` to cap the file's size.
+        read_only: Only read an existing journal (``delivery_report``, ``find_message``):
+            nothing is created or written, a file that is not a journal is refused, and no
+            lease is taken (a report may read a journal a run is writing).
 
-    An object serves one run: open it once (the bulk sender does), close it once.
+    An object serves one run: open it once (the bulk sender does), close it once. A run holds
+    the journal's lease (``<path>.lock``, see ``open``) from ``open`` to ``close``.
 
     Raises:
         ValidationError: An argument that is not what it should be.
@@ -133,6 +138,7 @@ class SQLiteJournal:
         "_closed",
         "_error",
         "_fetching",
+        "_lease",
         "_loop",
         "_pragmas",
         "_queue",
@@ -141,6 +147,7 @@ class SQLiteJournal:
         "_unchecked",
         "busy_timeout",
         "path",
+        "read_only",
     )
 
     def __init__(
@@ -149,6 +156,7 @@ class SQLiteJournal:
         *,
         busy_timeout: float = 5.0,
         pragmas: Mapping[str, str | int] | None = None,
+        read_only: bool = False,
     ) -> None:
         if isinstance(path, bytes) or not isinstance(path, (str, os.PathLike)):
             raise ValidationError("path", "must be a file path")
@@ -161,8 +169,12 @@ class SQLiteJournal:
             raise ValidationError("busy_timeout", "must be a number of seconds, 0 or more")
         if pragmas is not None and not isinstance(pragmas, Mapping):
             raise ValidationError("pragmas", "must be a mapping of pragma names to values")
+        if not isinstance(read_only, bool):
+            raise ValidationError("read_only", "must be True or False")
         self.path = Path(path)
         self.busy_timeout = float(busy_timeout)
+        self.read_only = read_only
+        self._lease: Lease | None = None
         self._pragmas = {
             name: _pragma_value(name, value) for name, value in (pragmas or {}).items()
         }
@@ -186,15 +198,21 @@ class SQLiteJournal:
 
     # -- the event loop's side -----------------------------------------------------------
 
-    async def open(self, campaign_id: str | None) -> int | None:
+    async def open(self, campaign_id: str | None, *, shared: bool = False) -> int | None:
         """Create or open the file and bind it to ``campaign_id``; returns the lowest index of
         a row whose request an earlier run may have written (None: there is none).
+
+        A run takes the journal's lease: an exclusive lock on ``<path>.lock`` (the OS's:
+        it ends with the process, however it ends), held until ``close``; while another
+        run holds it, ``open`` is refused. ``shared=True`` (a ``DeliveryTracker``
+        recording statuses) and a ``read_only`` journal take no lease.
 
         A failed open leaves nothing behind (its thread ends): the object may be opened again
         (a ``DeliveryTracker`` tries again with the next webhook).
 
         Raises:
-            JournalError: The file cannot be read or written, or belongs to another campaign.
+            JournalError: The file cannot be read or written, belongs to another campaign,
+                or is in use by another run.
         """
         if self._thread is not None or self._closed:
             raise JournalError(f"journal {self.path} was already opened")
@@ -204,7 +222,7 @@ class SQLiteJournal:
         )
         self._thread.start()
         try:
-            salt, first = await self._ask("open", campaign_id)
+            salt, first = await self._ask("open", (campaign_id, shared or self.read_only))
         except BaseException:
             await self.close()
             self._thread = self._loop = self._error = None
@@ -367,9 +385,11 @@ class SQLiteJournal:
                 if self._error is None:
                     self._error = self._failure(exc)
                 settle = [(f, None, self._error) for _, _, f in batch if f is not None]
-            if closing and conn is not None:
-                with contextlib.suppress(sqlite3.Error):  # nothing left to save
-                    conn.close()
+            if closing:
+                if conn is not None:
+                    with contextlib.suppress(sqlite3.Error):  # nothing left to save
+                        conn.close()
+                self._release()
             if settle:
                 try:
                     loop.call_soon_threadsafe(_settle, settle)
@@ -387,7 +407,7 @@ class SQLiteJournal:
             if kind != "open" or future is None:
                 continue
             try:
-                conn = self._open(payload)
+                conn = self._open(*payload)
                 settle.append((future, (self._salt, self._first(conn)), None))
             except JournalError as exc:
                 self._error = exc
@@ -420,7 +440,34 @@ class SQLiteJournal:
         text = exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}"
         return JournalError(f"journal {self.path} failed: {text}")
 
-    def _open(self, campaign_id: str | None) -> sqlite3.Connection:
+    def _open(self, campaign_id: str | None, shared: bool) -> sqlite3.Connection:
+        if not shared:
+            self._take_lease()
+        try:
+            return self._connect(campaign_id)
+        except BaseException:
+            self._release()
+            raise
+
+    def _take_lease(self) -> None:
+        try:
+            self._lease = Lease.take(self.path)
+        except LeaseTaken as exc:
+            raise JournalError(
+                f"journal {self.path} is in use by another run (locked: {exc}): one run at "
+                "a time sends a campaign; wait for it to end"
+            ) from None
+        except OSError as exc:
+            raise self._failure(exc) from None
+
+    def _release(self) -> None:
+        lease, self._lease = self._lease, None
+        if lease is not None:
+            lease.release()
+
+    def _connect(self, campaign_id: str | None) -> sqlite3.Connection:
+        if self.read_only:
+            return self._connect_read_only()
         try:
             conn = sqlite3.connect(
                 self.path, isolation_level=None, check_same_thread=False, timeout=0
@@ -443,6 +490,40 @@ class SQLiteJournal:
         except BaseException:
             conn.close()
             raise
+        return conn
+
+    def _connect_read_only(self) -> sqlite3.Connection:
+        """Open an existing journal to read it (nothing created, nothing written); anything
+        but a journal is refused.
+
+        Not ``mode=ro``: a read-only connection to a WAL database leaves its ``-wal`` and
+        ``-shm`` files behind. ``mode=rw`` creates no file, ``query_only`` refuses every write,
+        and the last connection to close removes the WAL files as a writer's would.
+        """
+        uri = f"{self.path.absolute().as_uri()}?mode=rw"
+        try:
+            conn = sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=0)
+        except sqlite3.Error as exc:
+            raise self._failure(exc) from exc
+        try:
+            conn.execute("PRAGMA query_only = ON")
+            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+            tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master")}
+            meta = dict(conn.execute("SELECT key, value FROM meta")) if "meta" in tables else {}
+            if meta.get("format") != _FORMAT:
+                raise JournalError(f"{self.path} is not a d360-async campaign journal")
+            if "deliveries" not in tables:
+                raise JournalError(
+                    f"journal {self.path} was written before delivery tracking: open it once "
+                    "with a DeliveryTracker (or a run) to add it"
+                )
+        except sqlite3.DatabaseError as exc:  # not SQLite at all
+            conn.close()
+            raise JournalError(f"{self.path} is not a d360-async campaign journal") from exc
+        except BaseException:
+            conn.close()
+            raise
+        self._salt = bytes(meta["salt"])
         return conn
 
     def _begin(self, conn: sqlite3.Connection) -> None:
