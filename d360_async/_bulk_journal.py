@@ -96,9 +96,32 @@ class RunJournal:
         self.verified = True
 
     async def open(self) -> None:
-        """Open the journal (refused if bound to another ``campaign_id``)."""
+        """Open the journal (refused if bound to another ``campaign_id``, or if the settle
+        window has nothing to go by, see ``_check_window``)."""
         self._first = await self.journal.open(self._campaign_id)
         self.verified = self._first is None
+        if self._resend_after:
+            await self._check_window()
+
+    async def _check_window(self) -> None:
+        """Refuse a settle window (``resend_unknown_after``) when the journal holds messages
+        to settle and no delivery status for any message: no tracker ever recorded the
+        campaign's webhooks, so every unknown message (those the API accepted too) would look
+        unsettled and be sent again.
+
+        Raises:
+            JournalError: There is nothing to tell the accepted unknown messages by.
+        """
+        report = await self.journal.delivery_report()
+        to_settle = report.unknown + report.pending
+        if to_settle and report.accepted == report.no_status:
+            raise JournalError(
+                f"journal {self.journal} holds {to_settle} messages of unknown outcome and no "
+                "delivery status for any message: no DeliveryTracker recorded this campaign's "
+                "webhooks, so resend_unknown_after cannot tell the ones the API accepted. "
+                "Record the statuses first, or re-send every unknown message knowingly (some "
+                "may be delivered twice) with resend_unknown=True (d360 send --resend-unknown)"
+            )
 
     def holds(self, index: int) -> bool:
         """Whether message ``index`` must wait: the journal's first written row (the evidence
