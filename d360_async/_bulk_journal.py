@@ -15,6 +15,7 @@ from ._campaign_journal import (
     CampaignJournal,
     JournalError,
     JournalRow,
+    MessagedRecipients,
     error_label,
     recipient_digest,
 )
@@ -71,25 +72,40 @@ class RunJournal:
     Args:
         journal: The store.
         campaign_id: The campaign it must belong to (None: any; messages are still compared).
+        dedupe: Skip a recipient the journal holds as messaged at another row (an earlier
+            run's ``sent``, ``unknown`` or ``pending``), as ``send_bulk(dedupe=True)`` skips
+            a recipient repeated in the input.
         resend_after: Send again messages an earlier run left ``pending`` or ``unknown``
             (and no status settled): None never, 0 all of them, else those whose request was
             written at least that many seconds ago (``written_at``, by ``clock``).
         clock: Unix time.
     """
 
-    __slots__ = ("_campaign_id", "_clock", "_first", "_resend_after", "journal", "verified")
+    __slots__ = (
+        "_campaign_id",
+        "_clock",
+        "_dedupe",
+        "_first",
+        "_messaged",
+        "_resend_after",
+        "journal",
+        "verified",
+    )
 
     def __init__(
         self,
         journal: CampaignJournal,
         *,
         campaign_id: str | None,
+        dedupe: bool,
         resend_after: float | None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.journal = journal
         self._campaign_id = campaign_id
         self._resend_after = resend_after
+        self._dedupe = dedupe
+        self._messaged: MessagedRecipients | None = None
         self._clock = clock
         self._first: int | None = None
         #: Whether the journal is known to be this campaign's (an empty one is).
@@ -102,6 +118,8 @@ class RunJournal:
         self.verified = self._first is None
         if self._resend_after:
             await self._check_window()
+        if self._dedupe and self._first is not None:
+            self._messaged = await self.journal.messaged()
 
     async def _check_window(self) -> None:
         """Refuse a settle window (``resend_unknown_after``) when the journal holds messages
@@ -147,8 +165,19 @@ class RunJournal:
         prior = item.prior = await self.journal.prior(item.index)
         if self._first is not None and item.index >= self._first:
             self.verified = True
-        if prior is None:
-            return
+        if prior is not None:
+            self._by_prior(item, prior)
+        if item.decided is None and self._messaged is not None:
+            other = self._messaged.elsewhere(item.recipient, item.index)
+            if other is not None:
+                item.decided = SendResult(
+                    index=item.index,
+                    to=item.to,
+                    status=SendStatus.SKIPPED,
+                    reason=f"recipient already messaged in an earlier run (message {other})",
+                )
+
+    def _by_prior(self, item: JournalItem, prior: JournalRow) -> None:
         if prior.status in WRITTEN_STATUSES:
             self._check_same(item, prior)
         if prior.status == "sent":

@@ -52,6 +52,7 @@ from typing import Final, Protocol, runtime_checkable
 import attrs
 
 from ._errors import APIStatusError, D360Error
+from ._messaged import MessagedRecipients
 from ._recipients import recipient_key
 
 __all__ = [
@@ -65,6 +66,7 @@ __all__ = [
     "DeliveryUpdate",
     "JournalError",
     "JournalRow",
+    "MessagedRecipients",
     "error_label",
     "recipient_digest",
 ]
@@ -257,6 +259,12 @@ class CampaignJournal(Protocol):
         A ``pending`` row (its run died) that a status matched comes back settled: ``sent``
         with that status's message id, and it is stored so.
         """
+        ...
+
+    async def messaged(self) -> MessagedRecipients:
+        """The recipient digest and index of every row whose request may have been written
+        (``WRITTEN_STATUSES``): a re-run does not message these recipients at other rows.
+        Asked once, after ``open``, when the journal holds such rows."""
         ...
 
     async def mark_pending(self, index: int, recipient: str, fingerprint: str) -> None:

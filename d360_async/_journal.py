@@ -39,6 +39,7 @@ from ._campaign_journal import (
     DeliveryUpdate,
     JournalError,
     JournalRow,
+    MessagedRecipients,
 )
 from ._errors import ValidationError
 from ._journal_deliveries import (
@@ -270,6 +271,12 @@ class SQLiteJournal:
             self._ahead_from = rows[-1][0] + 1
         self._ahead_done = len(rows) < _READ_AHEAD
 
+    async def messaged(self) -> MessagedRecipients:
+        """The recipients of the rows whose request may have been written, with their index
+        (one query, sorted by SQLite; 24 bytes a row in memory)."""
+        found: MessagedRecipients = await self._ask("messaged", None)
+        return found
+
     async def mark_pending(self, index: int, recipient: str, fingerprint: str) -> None:
         """Record that message ``index`` is about to be written; returns once committed."""
         future = self._future()
@@ -432,6 +439,8 @@ class SQLiteJournal:
                 settle.append((future, self._read(conn, payload), None))
             elif kind == "report":
                 settle.append((future, delivery_report(conn), None))
+            elif kind == "messaged":
+                settle.append((future, self._messaged(conn), None))
             else:  # find
                 settle.append((future, self._find(conn, payload), None))
         return conn, settle
@@ -667,6 +676,14 @@ class SQLiteJournal:
                         if self._error is None:
                             self._error = self._failure(exc)
         return rows
+
+    @staticmethod
+    def _messaged(conn: sqlite3.Connection) -> MessagedRecipients:
+        found = MessagedRecipients()
+        query = f"SELECT recipient, idx FROM messages WHERE status IN ({_WRITTEN})"
+        for recipient, index in conn.execute(f"{query} ORDER BY recipient, idx"):
+            found.add(recipient, index)
+        return found
 
     @staticmethod
     def _find(conn: sqlite3.Connection, message_id: str) -> JournalRow | None:
