@@ -14,12 +14,14 @@ Status webhooks are kept in a ``deliveries`` table keyed by message id (the most
 of each message, its error code, the row it matched); a partial index of the rows written with
 no id known (``pending``, ``unknown``) by recipient makes a match by recipient one lookup.
 Journals written before delivery tracking get the new columns and table when opened.
+
+Opening the file (the run's lease, its schema and identity, a read-only look) and taking its
+write lock are ``_journal_file``'s; this module queues, batches and answers the requests.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import os
 import queue
@@ -32,8 +34,6 @@ from pathlib import Path
 from typing import Any, Final
 
 from ._campaign_journal import (
-    ROW_STATUSES,
-    WRITTEN_STATUSES,
     DeliveryMatch,
     DeliveryReport,
     DeliveryUpdate,
@@ -42,33 +42,19 @@ from ._campaign_journal import (
     MessagedRecipients,
 )
 from ._errors import ValidationError
-from ._journal_deliveries import (
-    add_delivery_tables,
-    delivery_report,
-    record_delivery,
-    settled_row,
+from ._journal_deliveries import delivery_report, record_delivery, settled_row
+from ._journal_file import (
+    WRITTEN_SQL,
+    JournalFile,
+    begin,
+    failure,
+    open_file,
+    pragma_value,
+    rollback,
 )
-from ._lease import Lease, LeaseTaken
 
 __all__ = ["SQLiteJournal"]
 
-_FORMAT: Final = "d360-async campaign journal 2"
-_STATUSES = ", ".join(f"'{s}'" for s in ROW_STATUSES)
-_WRITTEN = ", ".join(f"'{s}'" for s in WRITTEN_STATUSES)
-_SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS messages (
-    idx INTEGER PRIMARY KEY,
-    recipient TEXT NOT NULL,
-    fingerprint TEXT NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ({_STATUSES})),
-    message_id TEXT,
-    error TEXT,
-    updated REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS messages_by_message_id ON messages (message_id)
-    WHERE message_id IS NOT NULL;
-"""
 _UPSERT = (
     "INSERT INTO messages "
     "(idx, recipient, fingerprint, status, message_id, error, updated, written, settled) "
@@ -81,12 +67,9 @@ _UPSERT = (
 _DELETE = "DELETE FROM messages WHERE idx = ?"
 _COLUMNS = "idx, recipient, fingerprint, status, message_id, error, written, settled"
 _READ_AHEAD = 2000
-#: Seconds between two tries to take the write lock.
-_BUSY_POLL = 0.001
 _MAX_BATCH = 20000
 #: Rows written between two checkpoints of the WAL into the database file.
 _CHECKPOINT_ROWS = 4000
-_SALT_BYTES = 16
 _DIGEST_BYTES = 16
 
 _Future = asyncio.Future[Any]
@@ -139,7 +122,7 @@ class SQLiteJournal:
         "_closed",
         "_error",
         "_fetching",
-        "_lease",
+        "_file",
         "_loop",
         "_pragmas",
         "_queue",
@@ -175,10 +158,8 @@ class SQLiteJournal:
         self.path = Path(path)
         self.busy_timeout = float(busy_timeout)
         self.read_only = read_only
-        self._lease: Lease | None = None
-        self._pragmas = {
-            name: _pragma_value(name, value) for name, value in (pragmas or {}).items()
-        }
+        self._file: JournalFile | None = None
+        self._pragmas = {name: pragma_value(name, value) for name, value in (pragmas or {}).items()}
         self._queue: queue.SimpleQueue[tuple[str, Any, _Future | None]] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -223,7 +204,7 @@ class SQLiteJournal:
         )
         self._thread.start()
         try:
-            salt, first = await self._ask("open", (campaign_id, shared or self.read_only))
+            salt, first = await self._ask("open", (campaign_id, shared))
         except BaseException:
             await self.close()
             self._thread = self._loop = self._error = None
@@ -388,15 +369,12 @@ class SQLiteJournal:
                 conn, settle = self._handle(conn, batch)
             except BaseException as exc:  # unexpected: fail everything, keep serving
                 if conn is not None:
-                    _rollback(conn)
+                    rollback(conn)
                 if self._error is None:
                     self._error = self._failure(exc)
                 settle = [(f, None, self._error) for _, _, f in batch if f is not None]
-            if closing:
-                if conn is not None:
-                    with contextlib.suppress(sqlite3.Error):  # nothing left to save
-                        conn.close()
-                self._release()
+            if closing and self._file is not None:
+                self._file.close()
             if settle:
                 try:
                     loop.call_soon_threadsafe(_settle, settle)
@@ -446,162 +424,24 @@ class SQLiteJournal:
         return conn, settle
 
     def _failure(self, exc: BaseException | str) -> JournalError:
-        text = exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}"
-        return JournalError(f"journal {self.path} failed: {text}")
+        return failure(self.path, exc)
 
     def _open(self, campaign_id: str | None, shared: bool) -> sqlite3.Connection:
-        if not shared:
-            self._take_lease()
-        try:
-            return self._connect(campaign_id)
-        except BaseException:
-            self._release()
-            raise
-
-    def _take_lease(self) -> None:
-        try:
-            self._lease = Lease.take(self.path)
-        except LeaseTaken as exc:
-            raise JournalError(
-                f"journal {self.path} is in use by another run (locked: {exc}): one run at "
-                "a time sends a campaign; wait for it to end"
-            ) from None
-        except OSError as exc:
-            raise self._failure(exc) from None
-
-    def _release(self) -> None:
-        lease, self._lease = self._lease, None
-        if lease is not None:
-            lease.release()
-
-    def _connect(self, campaign_id: str | None) -> sqlite3.Connection:
-        if self.read_only:
-            return self._connect_read_only()
-        try:
-            conn = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False, timeout=0
-            )
-        except sqlite3.Error as exc:
-            raise self._failure(exc) from exc
-        try:
-            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
-            for name, value in self._pragmas.items():
-                conn.execute(f"PRAGMA {name} = {value}")
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-            # Checkpoints (which wait for the disk) run after a batch's waiters were released,
-            # not inside its COMMIT: a pending row is then on the wire moments after it is
-            # durable, which is the window a crash can leave "unknown" but never written.
-            conn.execute("PRAGMA wal_autocheckpoint = 0")
-            self._bind(conn, campaign_id)
-            # From now on a write waits for the lock in _begin's loop, not SQLite's handler.
-            conn.execute("PRAGMA busy_timeout = 0")
-        except BaseException:
-            conn.close()
-            raise
-        return conn
-
-    def _connect_read_only(self) -> sqlite3.Connection:
-        """Open an existing journal to read it (nothing created, nothing written); anything
-        but a journal is refused.
-
-        Not ``mode=ro``: a read-only connection to a WAL database leaves its ``-wal`` and
-        ``-shm`` files behind. ``mode=rw`` creates no file, ``query_only`` refuses every write,
-        and the last connection to close removes the WAL files as a writer's would.
-        """
-        uri = f"{self.path.absolute().as_uri()}?mode=rw"
-        try:
-            conn = sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=0)
-        except sqlite3.Error as exc:
-            raise self._failure(exc) from exc
-        try:
-            conn.execute("PRAGMA query_only = ON")
-            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
-            tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master")}
-            meta = dict(conn.execute("SELECT key, value FROM meta")) if "meta" in tables else {}
-            if meta.get("format") != _FORMAT:
-                raise JournalError(f"{self.path} is not a d360-async campaign journal")
-            if "deliveries" not in tables:
-                raise JournalError(
-                    f"journal {self.path} was written before delivery tracking: open it once "
-                    "with a DeliveryTracker (or a run) to add it"
-                )
-        except sqlite3.DatabaseError as exc:  # not SQLite at all
-            conn.close()
-            raise JournalError(f"{self.path} is not a d360-async campaign journal") from exc
-        except BaseException:
-            conn.close()
-            raise
-        self._salt = bytes(meta["salt"])
-        return conn
-
-    def _begin(self, conn: sqlite3.Connection) -> None:
-        """``BEGIN IMMEDIATE``, trying every millisecond up to ``busy_timeout``.
-
-        Another connection (a campaign's writer, a ``DeliveryTracker``) commits batch after
-        batch, leaving the lock free for short gaps; SQLite's own busy handler sleeps up to
-        100 ms between tries and can miss every gap for seconds.
-
-        Raises:
-            sqlite3.OperationalError: The lock was not free within ``busy_timeout``.
-        """
-        deadline = time.monotonic() + self.busy_timeout
-        while True:
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                return
-            except sqlite3.OperationalError as exc:
-                busy = exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
-                if not busy or time.monotonic() >= deadline:
-                    raise
-            time.sleep(_BUSY_POLL)
-
-    def _bind(self, conn: sqlite3.Connection, campaign_id: str | None) -> None:
-        """Check or write the journal's identity, in one write transaction (which is also the
-        proof that the file can be written before anything is sent)."""
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master")}
-            if "messages" in tables and "meta" not in tables:
-                raise JournalError(
-                    f"journal {self.path} was written by an older d360-async: finish that "
-                    "campaign with it, or start a new journal"
-                )
-            for statement in _SCHEMA.split(";"):  # not executescript(): it would COMMIT
-                if statement.strip():
-                    conn.execute(statement)
-            add_delivery_tables(conn)
-            meta = dict(conn.execute("SELECT key, value FROM meta"))
-            if meta and meta.get("format") != _FORMAT:
-                raise JournalError(f"{self.path} is not a d360-async campaign journal")
-            bound = meta.get("campaign_id")
-            if campaign_id is not None and bound is not None and bound != campaign_id:
-                raise JournalError(
-                    f"journal {self.path} belongs to campaign {bound!r}, not {campaign_id!r}: "
-                    "use another journal for another campaign"
-                )
-            salt = meta.get("salt") or os.urandom(_SALT_BYTES)
-            updates: dict[str, Any] = {"format": _FORMAT, "salt": salt, "opened": time.time()}
-            if campaign_id is not None and bound is None:
-                updates["campaign_id"] = campaign_id
-            conn.executemany(
-                "INSERT INTO meta (key, value) VALUES (?, ?) "
-                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                list(updates.items()),
-            )
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            _rollback(conn)
-            raise self._failure(exc) from exc
-        except BaseException:
-            _rollback(conn)
-            raise
-        self._salt = bytes(salt)
+        opened = self._file = open_file(
+            self.path,
+            campaign_id,
+            lease=not shared and not self.read_only,
+            read_only=self.read_only,
+            busy_timeout=self.busy_timeout,
+            pragmas=self._pragmas,
+        )
+        self._salt = opened.salt
+        return opened.conn
 
     @staticmethod
     def _first(conn: sqlite3.Connection) -> int | None:
         (first,) = conn.execute(
-            f"SELECT min(idx) FROM messages WHERE status IN ({_WRITTEN})"
+            f"SELECT min(idx) FROM messages WHERE status IN ({WRITTEN_SQL})"
         ).fetchone()
         return first if first is None else int(first)
 
@@ -619,7 +459,7 @@ class SQLiteJournal:
         if not ops:
             return matched, None
         try:
-            self._begin(conn)  # reads come first: take the write lock now
+            begin(conn, self.busy_timeout)  # reads come first: take the write lock now
             rows: list[Any] = []
             for kind, payload, future in ops:
                 if kind == "row" and not (payload[3] == "unknown" and payload[4] is None):
@@ -639,7 +479,7 @@ class SQLiteJournal:
             conn.execute("COMMIT")
             self._unchecked += len(ops)
         except Exception as exc:  # any error (a value SQLite cannot store...), not only its own
-            _rollback(conn)  # never keep the write lock
+            rollback(conn)  # never keep the write lock
             if all(kind == "delivery" for kind, _, _ in ops):
                 return {}, self._failure(exc)
             self._error = self._failure(exc)
@@ -668,11 +508,11 @@ class SQLiteJournal:
                 if settled[3] == "sent":
                     rows[i] = (*settled[:6], *settled[7:])
                     try:
-                        self._begin(conn)
+                        begin(conn, self.busy_timeout)
                         conn.execute(_UPSERT, settled)
                         conn.execute("COMMIT")
                     except sqlite3.Error as exc:
-                        _rollback(conn)
+                        rollback(conn)
                         if self._error is None:
                             self._error = self._failure(exc)
         return rows
@@ -680,7 +520,7 @@ class SQLiteJournal:
     @staticmethod
     def _messaged(conn: sqlite3.Connection) -> MessagedRecipients:
         found = MessagedRecipients()
-        query = f"SELECT recipient, idx FROM messages WHERE status IN ({_WRITTEN})"
+        query = f"SELECT recipient, idx FROM messages WHERE status IN ({WRITTEN_SQL})"
         for recipient, index in conn.execute(f"{query} ORDER BY recipient, idx"):
             found.add(recipient, index)
         return found
@@ -693,26 +533,7 @@ class SQLiteJournal:
         return None if values is None else _row(values)
 
 
-def _pragma_value(name: object, value: object) -> str:
-    """``PRAGMA name = value`` text, for plain names and values only (no SQL gets in)."""
-    if not isinstance(name, str) or not name.replace("_", "").isalnum() or not name.isascii():
-        raise ValidationError("pragmas", f"not a pragma name: {name!r}")
-    if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise ValidationError(f"pragmas.{name}", "must be an integer or a word")
-    text = str(value)
-    if not (text.isascii() and (text.isalnum() or text.lstrip("-").isdigit())):
-        raise ValidationError(f"pragmas.{name}", "must be an integer or a word")
-    return text
-
-
 _WRITES: Final = frozenset({"row", "delete", "delivery"})
-
-
-def _rollback(conn: sqlite3.Connection) -> None:
-    """End the connection's transaction, if any: nothing it did is kept, its lock is freed."""
-    if conn.in_transaction:
-        with contextlib.suppress(sqlite3.Error):  # the transaction is gone either way
-            conn.execute("ROLLBACK")
 
 
 def _settle(settle: list[tuple[_Future, Any, BaseException | None]]) -> None:

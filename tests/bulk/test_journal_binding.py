@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from d360_async import D360Client, JournalError, RetryPolicy, SendStatus
+from d360_async import BulkReport, D360Client, JournalError, RetryPolicy, SendStatus
 from d360_async.testing import Emulator
 
 from .conftest import WELCOME, number, welcome
@@ -131,6 +131,19 @@ async def test_the_journal_finds_a_row_by_message_id(emu: Emulator, tmp_path: Pa
     assert {r.status for r in results} == {SendStatus.SENT}
 
 
+async def first_rows_failing(
+    emu: Emulator, client: D360Client, journal: Path, n: int, failing: int
+) -> BulkReport:
+    """Send ``welcome(n)`` with the first ``failing`` recipients refused (131026)."""
+    for i in range(failing):
+        emu.set_recipient_error(number(i), 131026)
+    try:
+        return await client.send_bulk(welcome(n), journal=journal).run()
+    finally:
+        for i in range(failing):
+            emu.set_recipient_error(number(i), None)
+
+
 async def test_another_campaign_is_refused_before_any_request_when_the_first_rows_failed(
     emu: Emulator, client: D360Client, tmp_path: Path
 ) -> None:
@@ -138,12 +151,8 @@ async def test_another_campaign_is_refused_before_any_request_when_the_first_row
     way); the other campaign is refused at the first row that was written, before anything
     is sent, and the journal keeps the first campaign's rows."""
     journal = tmp_path / "j.sqlite"
-    for i in range(50):
-        emu.set_recipient_error(number(i), 131026)
-    first = await client.send_bulk(welcome(100), journal=journal).run()
+    first = await first_rows_failing(emu, client, journal, 100, 50)
     assert (first.sent, first.failed) == (50, 50)
-    for i in range(50):
-        emu.set_recipient_error(number(i), None)
     before = sends(emu)
     with sqlite3.connect(journal) as conn:
         rows = conn.execute("SELECT * FROM messages ORDER BY idx").fetchall()
@@ -164,12 +173,8 @@ async def test_the_same_campaign_with_its_failed_first_rows_fixed_resumes(
     """Rows that failed may be fixed (another number, other parameters) before a re-run:
     that is no evidence of another campaign; the unchanged rows and the sent ones are."""
     journal = tmp_path / "j.sqlite"
-    for i in range(10):
-        emu.set_recipient_error(number(i), 131026)
-    first = await client.send_bulk(welcome(30), journal=journal).run()
+    first = await first_rows_failing(emu, client, journal, 30, 10)
     assert (first.sent, first.failed) == (20, 10)
-    for i in range(10):
-        emu.set_recipient_error(number(i), None)
     fixed = list(welcome(30))
     fixed[:10] = [WELCOME.build(number(1000 + i), body=["fixed"]) for i in range(10)]
     again = await client.send_bulk(fixed, journal=journal).run()
