@@ -25,15 +25,15 @@ class Lease:
 
     Example:
         >>> import tempfile
-        >>> folder = tempfile.mkdtemp()
-        >>> lease = Lease.take(Path(folder, "spring.sqlite"))
-        >>> try:
-        ...     Lease.take(Path(folder, "spring.sqlite"))
-        ... except LeaseTaken:
-        ...     print("in use")
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     lease = Lease.take(Path(folder, "spring.sqlite"))
+        ...     try:
+        ...         Lease.take(Path(folder, "spring.sqlite"))
+        ...     except LeaseTaken:
+        ...         print("in use")
+        ...     lease.release()
+        ...     Lease.take(Path(folder, "spring.sqlite")).release()
         in use
-        >>> lease.release()
-        >>> Lease.take(Path(folder, "spring.sqlite")).release()
     """
 
     __slots__ = ("_fd", "path")
