@@ -195,7 +195,7 @@ class BulkRun:
         self._concurrency = concurrency
         after = resend_window(resend_unknown, resend_unknown_after, store)
         self._journal = (
-            RunJournal(store, campaign_id=campaign_id, resend_after=after)
+            RunJournal(store, campaign_id=campaign_id, dedupe=dedupe, resend_after=after)
             if store is not None
             else None
         )

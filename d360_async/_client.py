@@ -423,7 +423,9 @@ class D360Client(ClientCore):
                 ``preflight_window`` messages exists and is APPROVED and that their body
                 parameters fit; raise ``PreflightError`` (nothing sent) if not. Templates first
                 seen later are checked when first seen; their messages fail if they do not pass.
-            dedupe: Send to each recipient once; repeats are ``skipped``.
+            dedupe: Send to each recipient once; repeats are ``skipped``. With a journal,
+                across runs too: a recipient an earlier run messaged (or may have) at
+                another position is ``skipped`` (a rejected row fixed and re-run).
             resend_unknown: Re-send messages whose outcome an earlier run left unknown.
             resend_unknown_after: Seconds (or a ``timedelta``): re-send only the unknown
                 messages that no status webhook settled (``DeliveryTracker``) although their
@@ -431,7 +433,8 @@ class D360Client(ClientCore):
                 message the API accepted but whose webhooks were lost, or came later than the
                 window, is sent twice; choose a window well past your webhooks' usual delay
                 (Meta retries a webhook for days). Needs ``journal``; excludes
-                ``resend_unknown``.
+                ``resend_unknown``; refused (``JournalError``) while the journal holds no
+                delivery status at all (no tracker recorded the campaign's webhooks).
             preflight_window: How many messages preflight looks at before the first send.
             progress_interval: Seconds between ``on_progress`` calls.
             campaign_id: The campaign's name; binds the journal to it (another
