@@ -42,13 +42,13 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import API_KEY, ROOT, emulator, peak_rss_mb, pin_client, reset_emulator
 
 from d360_async import D360Client, MessageBuilder, RetryPolicy
 from d360_async._payloads import prepare_message
-from d360_async._transport import dumps
 
 BUILDER = MessageBuilder(name="welcome_offer", language="en_US", policy="deterministic")
 
@@ -120,7 +120,7 @@ async def one_run(
 ) -> tuple[float, float]:
     """One measured run of ``kind`` (raw, sdk, iterate or journal): (seconds, CPU seconds)."""
     if kind == "raw":
-        bodies = [dumps(prepare_message(m)).encode() for m in items]
+        bodies = [orjson.dumps(prepare_message(m)) for m in items]
         return await raw_aiohttp(url, bodies, concurrency)
     return await sdk(url, items, concurrency, journal, iterate=kind == "iterate")
 

@@ -2,8 +2,9 @@
 
 ``encode_message`` is the rule for "can this body be sent at all": the right types where the
 API expects them, JSON that orjson can write, and a size no template message comes near. It
-answers with a ``ValidationError`` naming the field, or with the JSON bytes (the journal's
-fingerprint of the message; the transport writes the same bytes from the same payload).
+answers with a ``ValidationError`` naming the field, or with the JSON bytes: the journal's
+fingerprint of the message and the very bytes the transport sends (the caller's dicts are
+not read again after admission: a caller may reuse and change them for its next message).
 
 ``Admission`` turns input messages into ``Item`` objects, in input order: checked, encoded,
 de-duplicated. A message that cannot be sent becomes its own ``failed`` result; the others
@@ -23,6 +24,7 @@ from ._errors import ValidationError
 from ._models_messages import MarketingMessageRequest
 from ._payloads import MessageInput, prepare_message
 from ._recipients import RecipientSet
+from ._template_fit import MessageShape, shape_of
 
 __all__ = ["MAX_MESSAGE_BYTES", "Admission", "AdmittedItems", "Item", "encode_message"]
 
@@ -31,6 +33,7 @@ __all__ = ["MAX_MESSAGE_BYTES", "Admission", "AdmittedItems", "Item", "encode_me
 MAX_MESSAGE_BYTES: Final = 256 * 1024
 
 _INT64 = (-(2**63), 2**64 - 1)  # what orjson writes: int64 and uint64
+_MAX_DEPTH: Final = 255  # orjson writes no deeper
 
 
 def encode_message(payload: Mapping[str, Any]) -> bytes:
@@ -87,6 +90,9 @@ def _check_components(components: object, where: str) -> None:
             raise ValidationError(
                 f"{where}[{i}]", f"must be an object, not {_type_name(component)}"
             )
+        kind = component.get("type")
+        if kind is not None and type(kind) is not str and not isinstance(kind, str):
+            raise ValidationError(f"{where}[{i}].type", "must be a string such as 'body'")
         parameters = component.get("parameters")
         if parameters is not None:
             _check_parameters(parameters, where, i)
@@ -105,6 +111,11 @@ def _check_parameters(parameters: object, where: str, i: int) -> None:
         if type(parameter) is not dict and not isinstance(parameter, Mapping):
             raise ValidationError(
                 f"{where}[{i}].parameters[{j}]", f"must be an object, not {_type_name(parameter)}"
+            )
+        name = parameter.get("parameter_name")
+        if name is not None and type(name) is not str and not isinstance(name, str):
+            raise ValidationError(
+                f"{where}[{i}].parameters[{j}].parameter_name", "must be a string"
             )
         kind = parameter.get("type")
         if kind == "text":  # a StrEnum member compares equal too
@@ -131,11 +142,19 @@ def _check_cards(cards: object, where: str) -> None:
             _check_components(inner, f"{where}[{k}].components")
 
 
-def _not_json(value: object, where: str) -> tuple[str, str] | None:
+def _not_json(value: object, where: str, depth: int = 0) -> tuple[str, str] | None:
     """The first place in ``value`` that orjson cannot write, and why (only on failure)."""
     kind = type(value)
-    if value is None or kind in (str, float, bool):
+    if value is None or kind in (float, bool):
         return None
+    if kind is str:
+        try:
+            value.encode()  # type: ignore[attr-defined]
+        except UnicodeEncodeError:
+            return where or "message", "is not valid text (it holds a lone surrogate)"
+        return None
+    if depth >= _MAX_DEPTH and isinstance(value, (Mapping, list, tuple)):
+        return where or "message", f"is nested too deeply (more than {_MAX_DEPTH} levels)"
     if kind is int:
         low, high = _INT64
         return None if low <= value <= high else (where, "is out of the 64-bit integer range")  # type: ignore[operator]
@@ -143,13 +162,13 @@ def _not_json(value: object, where: str) -> tuple[str, str] | None:
         for key, item in value.items():
             if type(key) is not str:
                 return where or "message", f"has a key that is not a string: {_type_name(key)}"
-            found = _not_json(item, f"{where}.{key}" if where else key)
+            found = _not_json(item, f"{where}.{key}" if where else key, depth + 1)
             if found is not None:
                 return found
         return None
     if isinstance(value, (list, tuple)):
         for i, item in enumerate(value):
-            found = _not_json(item, f"{where}[{i}]")
+            found = _not_json(item, f"{where}[{i}]", depth + 1)
             if found is not None:
                 return found
         return None
@@ -161,17 +180,19 @@ def _not_json(value: object, where: str) -> tuple[str, str] | None:
 class Item:
     """A message admitted for sending (internal; cheaper than an attrs class on the hot path).
 
-    Awaiting the item is its ``on_wire`` callback: ``wire`` says how far its request got
-    (0: not on the wire, 2: it may have been written).
+    ``body`` is what is sent, ``shape`` what its template check needs: both taken at
+    admission, nothing refers back to the caller's (mutable) message. Awaiting the item is
+    its ``on_wire`` callback: ``wire`` says how far its request got (0: not on the wire,
+    2: it may have been written).
     """
 
-    __slots__ = ("body", "index", "payload", "to", "wire")
+    __slots__ = ("body", "index", "shape", "to", "wire")
 
-    def __init__(self, index: int, to: str, body: bytes, payload: dict[str, Any]) -> None:
+    def __init__(self, index: int, to: str, body: bytes, shape: MessageShape) -> None:
         self.index = index
         self.to = to
         self.body = body
-        self.payload = payload
+        self.shape = shape
         self.wire = 0
 
     async def __call__(self) -> None:
@@ -229,7 +250,7 @@ class Admission:
             return SendResult(
                 index=index, to=to, status=SendStatus.SKIPPED, reason="duplicate recipient"
             )
-        return Item(index, to, body, payload)
+        return Item(index, to, body, shape_of(payload))
 
 
 def _raw_to(message: object) -> str:

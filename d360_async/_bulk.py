@@ -24,17 +24,14 @@ from collections.abc import (
     Awaitable,
     Callable,
     Iterable,
-    Mapping,
 )
 from contextlib import aclosing, asynccontextmanager
 from datetime import timedelta
 from itertools import chain, count, islice
-from typing import Any, Final, Protocol, TypeVar, cast
-
-import attrs
+from typing import Any, Protocol, TypeVar, cast
 
 from ._admission import Admission, AdmittedItems, Item
-from ._bulk_journal import JournalItem, RunJournal
+from ._bulk_journal import RunJournal
 from ._bulk_options import check_options, journal_of, resend_window
 from ._bulk_report import (
     BulkReport,
@@ -43,6 +40,7 @@ from ._bulk_report import (
     SendResult,
     SendStatus,
 )
+from ._bulk_templates import TemplateChecks
 from ._campaign_journal import CampaignJournal, ClaimLostError, JournalError
 from ._concurrency import AdaptiveConcurrency, Concurrency
 from ._errors import (
@@ -61,8 +59,7 @@ from ._limits import Scope
 from ._models_templates import MessageTemplate
 from ._outcome import may_have_been_acted_upon
 from ._payloads import MessageInput
-from ._preflight import PreflightError, PreflightProblem, PreflightProblemKind
-from ._template_fit import TemplateFit, misfit
+from ._preflight import PreflightError
 
 __all__ = [
     "BulkReport",
@@ -80,8 +77,6 @@ logger = logging.getLogger("d360_async")
 #: Meta codes after which every further message of the campaign would fail too.
 CAMPAIGN_FATAL_CODES = frozenset({132001, 132015, 132016, 131055, 200})
 _NEW, _RUNNING, _ENDED = 0, 1, 2
-#: Template lookups one message makes at most (each with the client's retries) before it fails.
-_LOOKUP_TRIES: Final = 2
 
 
 class CampaignAPI(Protocol):
@@ -89,13 +84,15 @@ class CampaignAPI(Protocol):
 
     def send(
         self,
-        payload: Mapping[str, Any],
+        body: bytes,
+        to: str,
         *,
         on_wire: Callable[[], Awaitable[None]],
         on_refused: Callable[[], Awaitable[None]],
     ) -> Awaitable[Any]:
-        """POST one marketing message (``payload`` checked by ``encode_message``); ``on_wire``
-        is awaited right before the request may start to be written, ``on_refused`` when a
+        """POST one marketing message: ``body`` is its JSON (from ``encode_message``), sent as
+        is; ``to`` its recipient (for the limiter's per-recipient key). ``on_wire`` is
+        awaited right before the request may start to be written, ``on_refused`` when a
         written attempt was certainly refused and will be retried (``on_wire`` runs again
         before the retry is written)."""
         ...
@@ -107,11 +104,6 @@ class CampaignAPI(Protocol):
     def concurrency(self, concurrency: Concurrency, scope: Scope) -> int | AdaptiveConcurrency:
         """A run's concurrency: an int as given, or ``"auto"`` as a fresh controller."""
         ...
-
-
-def _template_key(payload: Mapping[str, Any]) -> tuple[str, str]:
-    template = payload["template"]
-    return template["name"], template["language"]["code"]
 
 
 def _is_fatal(error: D360Error) -> bool:
@@ -139,6 +131,9 @@ class _Results:
         return self
 
     def __anext__(self) -> Awaitable[SendResult]:
+        closing = self._run._closing
+        if closing is not None:  # closed meanwhile (by another task): the loop just ends
+            return _ended(closing)
         return self._gen.__anext__()
 
     def __del__(self) -> None:
@@ -200,7 +195,7 @@ class BulkRun:
         self._concurrency = concurrency
         after = resend_window(resend_unknown, resend_unknown_after, store)
         self._journal = (
-            RunJournal(store, campaign_id=campaign_id, resend_after=after)
+            RunJournal(store, campaign_id=campaign_id, dedupe=dedupe, resend_after=after)
             if store is not None
             else None
         )
@@ -212,8 +207,7 @@ class BulkRun:
         self._interval = progress_interval
         self._counts = Counts()
         # (name, language) -> what its messages must carry, or why it cannot be used
-        self._templates: dict[tuple[str, str], TemplateFit | PreflightProblem] = {}
-        self._lookups: dict[tuple[str, str], asyncio.Task[TemplateFit | PreflightProblem]] = {}
+        self._templates = TemplateChecks(api.find_template)
         self._stopped: str | None = None
         self._started = 0.0
         self._last_progress = 0.0
@@ -297,10 +291,12 @@ class BulkRun:
             return
         self._interrupt()
         gen = self._gen
+        if self._closing is None and gen is not None and not _running(gen):
+            # In a task of its own: the loop's next ``anext`` (this task's or another's) then
+            # waits for it and ends, instead of finding the generator already running.
+            self._closing = asyncio.get_running_loop().create_task(gen.aclose())
         if self._closing is not None:
             await asyncio.shield(self._closing)
-        elif gen is not None and not _running(gen):
-            await gen.aclose()
         else:  # run() or the iteration is in another task: it ends now that the crew stopped
             await self._ended.wait()
 
@@ -378,8 +374,7 @@ class BulkRun:
             self._stopped = f"campaign stopped: {exc}"
 
     async def _close(self) -> None:
-        for lookup in self._lookups.values():
-            lookup.cancel()
+        self._templates.cancel()
         try:
             if self._journal is not None:
                 await self._journal.journal.close()
@@ -440,7 +435,7 @@ class BulkRun:
         if not self._preflight:
             return admitted
         window = list(islice(admitted, self._window))
-        await self._preflight_window(window)
+        await self._templates.preflight(window)
         return chain(window, admitted)
 
     async def _items(self) -> AsyncGenerator[Item | SendResult, None]:
@@ -465,99 +460,16 @@ class BulkRun:
                 continue
             held.append(item)
             if preflight_due and len(held) >= self._window:
-                await self._preflight_window(held)
+                await self._templates.preflight(held)
                 preflight_due = False
             if not preflight_due and not holding:
                 for item in held:
                     yield item
                 held.clear()
         if preflight_due:  # fewer messages than the preflight window
-            await self._preflight_window(held)
+            await self._templates.preflight(held)
         for item in held:
             yield item
-
-    async def _preflight_window(self, window: list[Item | SendResult]) -> None:
-        """Raise ``PreflightError`` if the first messages show the campaign cannot work."""
-        problems: list[PreflightProblem] = []
-        for item in window:
-            if isinstance(item, JournalItem) and item.decided is not None:
-                continue  # not sent in this run
-            if isinstance(item, Item):
-                problem = await self._check(item, tries=1)
-                if problem is not None:
-                    problems.append(problem)
-        if problems:
-            raise PreflightError(problems)  # equal problems grouped, with their messages
-
-    # -- templates ------------------------------------------------------------------------
-
-    async def _check(self, item: Item, *, tries: int = _LOOKUP_TRIES) -> PreflightProblem | None:
-        """What prevents this message from working, or None (templates fetched once; a lookup
-        that fails is not remembered: the next message looks the template up again).
-
-        Raises:
-            APIError: The lookup failed ``tries`` times (each with the client's retries).
-        """
-        key = _template_key(item.payload)
-        expected = self._templates.get(key)
-        attempt = 0
-        while expected is None:
-            attempt += 1
-            lookup = self._lookups.get(key)
-            if lookup is None:
-                lookup = self._lookups[key] = asyncio.ensure_future(self._fetch_template(*key))
-                lookup.add_done_callback(self._looked_up(key))
-            try:
-                # shielded: one waiter cancelled must not cancel everyone's lookup
-                expected = await asyncio.shield(lookup)
-            except APIError:
-                if attempt >= tries:
-                    raise
-        if isinstance(expected, PreflightProblem):
-            return attrs.evolve(expected, messages=(item.index,))
-        reason = misfit(expected, item.payload)
-        if reason is None:
-            return None
-        return PreflightProblem(
-            kind=PreflightProblemKind.PARAMETERS,
-            template=key[0],
-            language=key[1],
-            reason=reason,
-            messages=(item.index,),
-        )
-
-    def _looked_up(
-        self, key: tuple[str, str]
-    ) -> Callable[[asyncio.Task[TemplateFit | PreflightProblem]], None]:
-        def done(lookup: asyncio.Task[TemplateFit | PreflightProblem]) -> None:
-            if self._lookups.get(key) is lookup:
-                del self._lookups[key]
-            if lookup.cancelled():
-                return
-            error = lookup.exception()  # retrieved, even when nobody waits any more
-            if error is None:
-                self._templates[key] = lookup.result()
-
-        return done
-
-    async def _fetch_template(self, name: str, language: str) -> TemplateFit | PreflightProblem:
-        """What the template's messages must carry, or what is wrong with it."""
-        template = await self._api.find_template(name, language)
-        if template is None:
-            return PreflightProblem(
-                kind=PreflightProblemKind.TEMPLATE_NOT_FOUND,
-                template=name,
-                language=language,
-                reason="not found",
-            )
-        if template.status != "APPROVED":
-            return PreflightProblem(
-                kind=PreflightProblemKind.TEMPLATE_NOT_APPROVED,
-                template=name,
-                language=language,
-                reason=f"is {template.status}, not APPROVED",
-            )
-        return TemplateFit.of(template)
 
     # -- sending --------------------------------------------------------------------------
 
@@ -574,13 +486,12 @@ class BulkRun:
         assert isinstance(item, Item)
         if self._stopped is not None:
             return self._settle(item, SendStatus.SKIPPED, None, self._stopped)
-        fit = self._templates.get(_template_key(item.payload)) if self._preflight else None
-        if self._preflight and (type(fit) is not TemplateFit or misfit(fit, item.payload)):
+        if self._preflight and not self._templates.fits(item.shape):
             # not the common case (a known template, a fitting message): what is wrong?
             try:
-                problem = await self._check(item)
+                problem = await self._templates.check(item)
             except APIError as exc:  # the lookup failed: this message fails, nothing cached
-                key = _template_key(item.payload)
+                key = item.shape.template
                 reason = f"template {key[0]!r} ({key[1]}) could not be looked up: {exc}"
                 return self._settle(item, SendStatus.FAILED, exc, reason)
             if problem is not None:
@@ -591,10 +502,7 @@ class BulkRun:
                     problem.summary,
                 )
         try:
-            data = await self._api.send(item.payload, on_wire=item, on_refused=item.refused)
-        except asyncio.CancelledError:
-            self._cancelled(item)
-            raise
+            data = await self._api.send(item.body, item.to, on_wire=item, on_refused=item.refused)
         except ClaimLostError as exc:  # another worker has it now: neither sent nor ours to record
             return self._done(
                 SendResult(index=item.index, to=item.to, status=SendStatus.SKIPPED, reason=str(exc))
@@ -604,6 +512,9 @@ class BulkRun:
             if _is_fatal(exc) and self._stopped is None:
                 self._stopped = f"campaign stopped after message {item.index}: {exc}"
             return self._settle(item, status, exc, None)
+        except BaseException as exc:  # an early exit (cancelled), or what no send should raise
+            self._unfinished(item, exc)
+            raise
         message_id = _message_id(data)
         if journal is not None:
             journal.sent(item, message_id)
@@ -624,17 +535,25 @@ class BulkRun:
             SendResult(index=item.index, to=item.to, status=status, error=error, reason=reason)
         )
 
-    def _cancelled(self, item: Item) -> None:
-        """A send cancelled by an early exit ends by rule 1: unknown once its request may
-        have been written, else unsent (and uncounted: a re-run sends it)."""
+    def _unfinished(self, item: Item, exc: BaseException) -> None:
+        """A send ended by an exception (the cancellation of an early exit, or anything
+        unexpected) ends by rule 1: unknown once its request may have been written, else
+        unsent (and uncounted: a re-run sends it)."""
         if item.wire == 2:
+            why = "stopped" if isinstance(exc, asyncio.CancelledError) else type(exc).__name__
             result = self._settle(
-                item, SendStatus.UNKNOWN, None, "stopped while its request was on the wire"
+                item, SendStatus.UNKNOWN, None, f"{why} while its request was on the wire"
             )
             if self._keep:
                 self._leftover.append(result)
         elif self._journal is not None:
             self._journal.not_written(item)
+
+
+async def _ended(closing: asyncio.Task[None]) -> SendResult:
+    """The ``anext`` of a run closed while its loop was in its body."""
+    await asyncio.shield(closing)
+    raise StopAsyncIteration
 
 
 def _running(gen: AsyncGenerator[Any, None]) -> bool:

@@ -6,24 +6,25 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Final
 
 from ._admission import Item
 from ._bulk_report import SendResult, SendStatus
 from ._campaign_journal import (
+    WRITTEN_STATUSES,
     CampaignJournal,
     JournalError,
     JournalRow,
+    MessagedRecipients,
     error_label,
     recipient_digest,
 )
 from ._errors import D360Error
+from ._template_fit import MessageShape
 
 __all__ = ["JournalItem", "RunJournal"]
 
-#: Rows that say a request of this campaign may have been written: their message must be the
-#: same, or the journal belongs to another campaign.
-_WRITTEN: Final = frozenset({"pending", "sent", "unknown"})
+_NO_SHAPE: Final = MessageShape(("", ""), (), ())  # a decided item is not sent
 _NOT_SENT_AGAIN = "outcome unknown in an earlier run; not sent again"
 _IN_WINDOW = "outcome unknown in an earlier run, no status yet; its settle window is not over"
 
@@ -43,10 +44,10 @@ class JournalItem(Item):
         index: int,
         to: str,
         body: bytes,
-        payload: dict[str, Any],
+        shape: MessageShape,
         journal: CampaignJournal,
     ) -> None:
-        super().__init__(index, to, body, payload)
+        super().__init__(index, to, body, shape)
         self.journal = journal
         self.recipient = recipient_digest(journal, to)
         self.fingerprint = journal.digest(body)
@@ -73,47 +74,87 @@ class RunJournal:
     Args:
         journal: The store.
         campaign_id: The campaign it must belong to (None: any; messages are still compared).
+        dedupe: Skip a recipient the journal holds as messaged at another row (an earlier
+            run's ``sent``, ``unknown`` or ``pending``), as ``send_bulk(dedupe=True)`` skips
+            a recipient repeated in the input.
         resend_after: Send again messages an earlier run left ``pending`` or ``unknown``
             (and no status settled): None never, 0 all of them, else those whose request was
             written at least that many seconds ago (``written_at``, by ``clock``).
         clock: Unix time.
     """
 
-    __slots__ = ("_campaign_id", "_clock", "_first", "_resend_after", "journal", "verified")
+    __slots__ = (
+        "_campaign_id",
+        "_clock",
+        "_dedupe",
+        "_first",
+        "_messaged",
+        "_resend_after",
+        "journal",
+        "verified",
+    )
 
     def __init__(
         self,
         journal: CampaignJournal,
         *,
         campaign_id: str | None,
+        dedupe: bool,
         resend_after: float | None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.journal = journal
         self._campaign_id = campaign_id
         self._resend_after = resend_after
+        self._dedupe = dedupe
+        self._messaged: MessagedRecipients | None = None
         self._clock = clock
         self._first: int | None = None
         #: Whether the journal is known to be this campaign's (an empty one is).
         self.verified = True
 
     async def open(self) -> None:
-        """Open the journal (refused if bound to another ``campaign_id``)."""
+        """Open the journal (refused if bound to another ``campaign_id``, or if the settle
+        window has nothing to go by, see ``_check_window``)."""
         self._first = await self.journal.open(self._campaign_id)
         self.verified = self._first is None
+        if self._resend_after:
+            await self._check_window()
+        if self._dedupe and self._first is not None:
+            self._messaged = await self.journal.messaged()
+
+    async def _check_window(self) -> None:
+        """Refuse a settle window (``resend_unknown_after``) when the journal holds messages
+        to settle and no delivery status for any message: no tracker ever recorded the
+        campaign's webhooks, so every unknown message (those the API accepted too) would look
+        unsettled and be sent again.
+
+        Raises:
+            JournalError: There is nothing to tell the accepted unknown messages by.
+        """
+        report = await self.journal.delivery_report()
+        to_settle = report.unknown + report.pending
+        if to_settle and report.accepted == report.no_status:
+            raise JournalError(
+                f"journal {self.journal} holds {to_settle} messages of unknown outcome and no "
+                "delivery status for any message: no DeliveryTracker recorded this campaign's "
+                "webhooks, so resend_unknown_after cannot tell the ones the API accepted. "
+                "Record the statuses first, or re-send every unknown message knowingly (some "
+                "may be delivered twice) with resend_unknown=True (d360 send --resend-unknown)"
+            )
 
     def holds(self, index: int) -> bool:
-        """Whether message ``index`` must wait: the journal's first row (the evidence that it
-        is this campaign's) has not been compared yet."""
+        """Whether message ``index`` must wait: the journal's first written row (the evidence
+        that it is this campaign's, see ``CampaignJournal.open``) has not been compared yet."""
         return not self.verified and self._first is not None and index <= self._first
 
     def item(self, admitted: Item | SendResult) -> JournalItem:
         """The journaled form of an admitted message (a decided one keeps its result)."""
         if isinstance(admitted, Item):
             return JournalItem(
-                admitted.index, admitted.to, admitted.body, admitted.payload, self.journal
+                admitted.index, admitted.to, admitted.body, admitted.shape, self.journal
             )
-        item = JournalItem(admitted.index, admitted.to, b"", {}, self.journal)
+        item = JournalItem(admitted.index, admitted.to, b"", _NO_SHAPE, self.journal)
         item.decided = admitted
         return item
 
@@ -126,9 +167,20 @@ class RunJournal:
         prior = item.prior = await self.journal.prior(item.index)
         if self._first is not None and item.index >= self._first:
             self.verified = True
-        if prior is None:
-            return
-        if prior.status in _WRITTEN:
+        if prior is not None:
+            self._by_prior(item, prior)
+        if item.decided is None and self._messaged is not None:
+            other = self._messaged.elsewhere(item.recipient, item.index)
+            if other is not None:
+                item.decided = SendResult(
+                    index=item.index,
+                    to=item.to,
+                    status=SendStatus.SKIPPED,
+                    reason=f"recipient already messaged in an earlier run (message {other})",
+                )
+
+    def _by_prior(self, item: JournalItem, prior: JournalRow) -> None:
+        if prior.status in WRITTEN_STATUSES:
             self._check_same(item, prior)
         if prior.status == "sent":
             item.decided = SendResult(

@@ -44,7 +44,7 @@ class SendResult:
     """
 
     index: int
-    to: str
+    to: str = attrs.field(repr=False)  # a phone number
     status: SendStatus
     message_id: str | None = None
     error: D360Error | None = None

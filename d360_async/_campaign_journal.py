@@ -52,12 +52,14 @@ from typing import Final, Protocol, runtime_checkable
 import attrs
 
 from ._errors import APIStatusError, D360Error
+from ._messaged import MessagedRecipients
 from ._recipients import recipient_key
 
 __all__ = [
     "DELIVERY_RANKS",
     "RECIPIENT_MATCH_SLACK",
     "ROW_STATUSES",
+    "WRITTEN_STATUSES",
     "CampaignJournal",
     "ClaimLostError",
     "DeliveryMatch",
@@ -66,12 +68,18 @@ __all__ = [
     "JournalError",
     "JournalRow",
     "JournalUnavailableError",
+    "MessagedRecipients",
     "error_label",
     "recipient_digest",
 ]
 
 #: Every state a row can be in.
 ROW_STATUSES = ("pending", "sent", "failed", "skipped", "unknown")
+
+#: The states of a row whose request may have been written: such a row is evidence of the
+#: campaign it belongs to (its message must be the same in a re-run). A ``failed`` or
+#: ``skipped`` row is not: a re-run may fix it (another number, other parameters).
+WRITTEN_STATUSES: Final = frozenset({"pending", "sent", "unknown"})
 
 #: The delivery statuses a journal keeps, by how advanced they are: a message keeps the
 #: highest it was told. ``failed`` ranks above ``sent`` (it ends a message that was sent) and
@@ -244,14 +252,23 @@ class CampaignJournal(Protocol):
     ``mark_pending`` or ``flush``.
     """
 
-    async def open(self, campaign_id: str | None) -> int | None:
+    async def open(self, campaign_id: str | None, *, shared: bool = False) -> int | None:
         """Open (or create) the journal for campaign ``campaign_id``.
 
+        A run (``shared=False``) takes the journal's lease: one run at a time on a
+        journal; another one is refused until the lease ends (with the run's ``close``, or
+        its process). ``shared=True`` takes none: a ``DeliveryTracker`` recording statuses
+        while a run sends.
+
         Returns:
-            The lowest index an earlier run recorded, or None for an empty journal.
+            The lowest index of a row whose request an earlier run may have written
+            (``WRITTEN_STATUSES``), or None if there is none: the run holds its messages
+            until it has compared that row (the evidence that the journal is this
+            campaign's), so another campaign is refused before anything is sent.
 
         Raises:
-            JournalError: It cannot be written, or it is bound to another ``campaign_id``.
+            JournalError: It cannot be written, is bound to another ``campaign_id``, or is
+                in use by another run.
         """
         ...
 
@@ -265,6 +282,12 @@ class CampaignJournal(Protocol):
         A ``pending`` row (its run died) that a status matched comes back settled: ``sent``
         with that status's message id, and it is stored so.
         """
+        ...
+
+    async def messaged(self) -> MessagedRecipients:
+        """The recipient digest and index of every row whose request may have been written
+        (``WRITTEN_STATUSES``): a re-run does not message these recipients at other rows.
+        Asked once, after ``open``, when the journal holds such rows."""
         ...
 
     async def mark_pending(self, index: int, recipient: str, fingerprint: str) -> None:
@@ -351,4 +374,5 @@ def error_label(error: BaseException) -> str:
 def recipient_digest(journal: CampaignJournal, to: str) -> str:
     """What ``journal`` stores of a recipient: the keyed digest of its digits (a number
     written ``+49 151 ...`` and a webhook's ``recipient_id`` ``49151...`` give the same)."""
-    return journal.digest(recipient_key(to).encode())
+    # surrogatepass: the recipient of a message that failed admission may be any string
+    return journal.digest(recipient_key(to).encode("utf-8", "surrogatepass"))

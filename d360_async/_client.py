@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from ._admission import encode_message
 from ._concurrency import AdaptiveConcurrency, Concurrency, check_concurrency
-from ._core import DEFAULT_BASE_URL, ClientCore, parse
+from ._core import DEFAULT_BASE_URL, ClientCore, parse, run_concurrency
 from ._errors import ValidationError
 from ._limits import Scope
 from ._models_analytics import (
@@ -155,11 +155,12 @@ class D360Client(ClientCore):
         return await self._send("/marketing/marketing_messages", message)
 
     async def _send(self, path: str, message: MessageInput) -> MarketingMessageResponse:
-        body = prepare_message(message)
-        encode_message(body)  # names the field the API would not take (ValidationError)
-        return await self._call(
-            "POST", path, MarketingMessageResponse, safety=Safety.SEND, json_body=body
+        payload = prepare_message(message)
+        body = encode_message(payload)  # names the field the API would not take
+        data = await self._get_transport().request(
+            "POST", path, safety=Safety.SEND, encoded=body, recipient=payload["to"]
         )
+        return parse(data, MarketingMessageResponse, sent=body, key=self._key)
 
     # --- templates ----------------------------------------------------------------------------
 
@@ -422,7 +423,9 @@ class D360Client(ClientCore):
                 ``preflight_window`` messages exists and is APPROVED and that their body
                 parameters fit; raise ``PreflightError`` (nothing sent) if not. Templates first
                 seen later are checked when first seen; their messages fail if they do not pass.
-            dedupe: Send to each recipient once; repeats are ``skipped``.
+            dedupe: Send to each recipient once; repeats are ``skipped``. With a journal,
+                across runs too: a recipient an earlier run messaged (or may have) at
+                another position is ``skipped`` (a rejected row fixed and re-run).
             resend_unknown: Re-send messages whose outcome an earlier run left unknown.
             resend_unknown_after: Seconds (or a ``timedelta``): re-send only the unknown
                 messages that no status webhook settled (``DeliveryTracker``) although their
@@ -430,7 +433,8 @@ class D360Client(ClientCore):
                 message the API accepted but whose webhooks were lost, or came later than the
                 window, is sent twice; choose a window well past your webhooks' usual delay
                 (Meta retries a webhook for days). Needs ``journal``; excludes
-                ``resend_unknown``.
+                ``resend_unknown``; refused (``JournalError``) while the journal holds no
+                delivery status at all (no tracker recorded the campaign's webhooks).
             preflight_window: How many messages preflight looks at before the first send.
             progress_interval: Seconds between ``on_progress`` calls.
             campaign_id: The campaign's name; binds the journal to it (another
@@ -529,7 +533,7 @@ class D360Client(ClientCore):
             hash_pii=hash_pii,
             default_country_code=default_country_code,
             hash_external_id=hash_external_id,
-            pace=functools.partial(self._concurrency, scope=Scope.EVENTS),
+            pace=functools.partial(run_concurrency, self, scope=Scope.EVENTS),
         )
 
 
@@ -548,27 +552,27 @@ class _CampaignPort:
 
     def send(
         self,
-        payload: Mapping[str, Any],
+        body: bytes,
+        to: str,
         *,
         on_wire: Callable[[], Awaitable[None]],
         on_refused: Callable[[], Awaitable[None]],
     ) -> Awaitable[Any]:
-        """POST one checked marketing message; ``on_wire`` and ``on_refused`` are the
-        transport's seam. (The
-        transport gets the payload, not its bytes: it reads the recipient from it for the
-        limiter's pair key and to keep personal data out of errors.)"""
+        """POST one checked marketing message, its bytes as they are; ``on_wire`` and
+        ``on_refused`` are the transport's seam."""
         return self._transport.request(
             "POST",
             "/marketing_messages",
             safety=Safety.SEND,
-            json_body=payload,
+            encoded=body,
+            recipient=to,
             on_wire=on_wire,
             on_refused=on_refused,
         )
 
     def concurrency(self, concurrency: Concurrency, scope: Scope) -> int | AdaptiveConcurrency:
-        """A run's concurrency (see ``ClientCore._concurrency``)."""
-        return self._client._concurrency(concurrency, scope)
+        """A run's concurrency (see ``run_concurrency``)."""
+        return run_concurrency(self._client, concurrency, scope)
 
     async def find_template(self, name: str, language: str) -> MessageTemplate | None:
         """The template ``name`` in ``language`` (listing filtered by both), or None."""

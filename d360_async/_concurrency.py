@@ -23,6 +23,7 @@ adaptive control without a known rate.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 from collections import deque
 from collections.abc import Callable
@@ -275,8 +276,9 @@ class AdaptiveConcurrency:
                 if waiter.done() and not waiter.cancelled():  # granted, then cancelled
                     self._active -= 1
                     self._grant()
-                else:
-                    self._waiters.remove(waiter)
+                else:  # a release may have popped it already (_grant drops cancelled waits)
+                    with contextlib.suppress(ValueError):
+                        self._waiters.remove(waiter)
                 raise
         now = self._now()
         if self._timer is None:

@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from functools import cache
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 import attrs
 import cattrs
@@ -81,14 +81,26 @@ def _structure_number(value: Any, _: Any) -> int | float | None:
     raise TypeError(f"expected a number, got {type(value).__name__}")
 
 
+#: The integers a response may carry: 64-bit, as Meta's API and every store of them (SQLite, a
+#: journal) have them. A larger one is not the API's (and no column could keep it).
+_INT64: Final = range(-(2**63), 2**63)
+#: The largest float that is certainly the integer it was written as (a JSON parser reads a
+#: larger integer than 64 bits as a float: ``-(2**63) - 1`` comes back as ``-(2**63)``).
+_EXACT_FLOAT: Final = 2**53
+
+
 def _structure_int(value: Any, _: Any) -> int:
+    number: int | None = None
+    exact_float = isinstance(value, float) and value.is_integer() and abs(value) <= _EXACT_FLOAT
     if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str):
-        return int(value)
-    raise TypeError(f"expected an integer, got {value!r:.40}")
+        number = value
+    elif exact_float or isinstance(value, str):
+        number = int(value)
+    if number is None:
+        raise TypeError(f"expected an integer, got {value!r:.40}")
+    if number not in _INT64:
+        raise TypeError(f"expected an integer of 64 bits, got {value!r:.40}")
+    return number
 
 
 def _structure_decimal(value: Any, _: Any) -> Decimal:

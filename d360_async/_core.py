@@ -11,12 +11,13 @@ from typing import Any, Final, Self, TypeVar
 
 import aiohttp
 import cattrs
+import orjson
 from aiolimiter import AsyncLimiter
 from yarl import URL
 
 from ._concurrency import AdaptiveConcurrency, auto_concurrency, default_pool
 from ._converter import structure
-from ._errors import APIResponseError, ClientClosedError, ValidationError
+from ._errors import APIResponseError, ClientClosedError, ValidationError, safe_location
 from ._hooks import Hooks, WithRawResponse
 from ._limits import RateLimiter, Scope, make_limiter
 from ._redact import scrub, sensitive_strings
@@ -25,7 +26,7 @@ from ._session import SharedSession
 from ._timeouts import DEFAULT_TIMEOUT, Timeout, as_timeout
 from ._transport import Transport
 
-__all__ = ["DEFAULT_BASE_URL", "ClientCore", "parse"]
+__all__ = ["DEFAULT_BASE_URL", "ClientCore", "parse", "run_concurrency"]
 
 DEFAULT_BASE_URL: Final = "https://waba-v2.360dialog.io"
 _MAX_CONNECTIONS: Final = 10_000
@@ -87,7 +88,7 @@ class ClientCore:
         self._closed = False
 
     def __repr__(self) -> str:
-        base = getattr(self, "_base_url", None)  # never raises, even half-built
+        base = safe_location(getattr(self, "_base_url", None))  # never raises, even half-built
         return f"{type(self).__name__}(base_url={base!r}, closed={self.is_closed})"
 
     @property
@@ -181,19 +182,6 @@ class ClientCore:
         if self._owner:
             await self._shared.close()
 
-    def _concurrency(self, concurrency: object, scope: Scope) -> int | AdaptiveConcurrency:
-        """A run's ``concurrency``: an int as given, or ``"auto"`` made an
-        ``AdaptiveConcurrency`` for the limiter's rate of ``scope`` (see ``_concurrency``)."""
-        transport = self._get_transport()
-        connector = transport.session.connector
-        return auto_concurrency(
-            concurrency,
-            limiter=self._limiter,
-            scope=scope,
-            pool=connector.limit if connector is not None else 0,
-            throttled=lambda: transport.throttled,
-        )
-
     def _get_transport(self) -> Transport:
         """The transport, after checking that the client may be used here and now.
 
@@ -233,6 +221,22 @@ class ClientCore:
         return parse(data, cls, sent=json_body, key=self._key)
 
 
+def run_concurrency(
+    client: ClientCore, concurrency: object, scope: Scope
+) -> int | AdaptiveConcurrency:
+    """A run's ``concurrency`` on ``client``: an int as given, or ``"auto"`` made an
+    ``AdaptiveConcurrency`` for the limiter's rate of ``scope`` (see ``_concurrency``)."""
+    transport = client._get_transport()
+    connector = transport.session.connector
+    return auto_concurrency(
+        concurrency,
+        limiter=client._limiter,
+        scope=scope,
+        pool=connector.limit if connector is not None else 0,
+        throttled=lambda: transport.throttled,
+    )
+
+
 def _api_key(value: object) -> str:
     key = value if value is not None else os.environ.get("D360_API_KEY")
     if key is not None and not isinstance(key, str):
@@ -252,6 +256,8 @@ def _base_url(value: object) -> str:
         value = os.environ.get("D360_BASE_URL") or DEFAULT_BASE_URL
     if not isinstance(value, str) or not value.startswith(("http://", "https://")):
         raise ValidationError("base_url", "must start with http:// or https://")
+    if not value.isprintable() or any(c.isspace() for c in value):
+        raise ValidationError("base_url", "must not contain spaces or control characters")
     try:
         url = URL(value.rstrip("/"))
         valid = bool(url.host) and not url.query_string and not url.fragment
@@ -276,7 +282,8 @@ def parse(data: Any, cls: type[M], *, sent: Any = None, key: str = "") -> M:
     Args:
         data: The decoded JSON.
         cls: The model.
-        sent: The request body, whose personal data must not show in an error.
+        sent: The request body (or its JSON bytes), whose personal data must not show in an
+            error.
         key: The API key, likewise.
 
     Raises:
@@ -285,7 +292,8 @@ def parse(data: Any, cls: type[M], *, sent: Any = None, key: str = "") -> M:
             key and the request's personal data redacted.
     """
     if not isinstance(data, Mapping):
-        raise APIResponseError(200, _text(data), f"expected a JSON object for {cls.__name__}")
+        reason = f"expected a JSON object for {cls.__name__}"
+        raise APIResponseError(200, _text(data, _secrets(sent, key)), reason)
     try:
         return structure(data, cls)
     except Exception as exc:  # cattrs raises several types; all mean "unexpected shape"
@@ -293,11 +301,18 @@ def parse(data: Any, cls: type[M], *, sent: Any = None, key: str = "") -> M:
             where = "; ".join(cattrs.transform_error(exc))
         else:  # a model's own check, which says what is wrong
             where = f"{type(exc).__name__}: {exc}"
-        secrets = (key, *sensitive_strings(sent))
+        secrets = _secrets(sent, key)
         reason = scrub(f"unexpected {cls.__name__} shape: {where}", secrets)[:300]
-        raise APIResponseError(200, scrub(_text(data), secrets), reason) from None
+        raise APIResponseError(200, _text(data, secrets), reason) from None
 
 
-def _text(data: Any) -> str:
-    """Decoded JSON back to compact text (it always encodes: it came from JSON)."""
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=True)
+def _secrets(sent: Any, key: str) -> tuple[str, ...]:
+    if isinstance(sent, bytes):
+        sent = orjson.loads(sent)
+    return (key, *sensitive_strings(sent))
+
+
+def _text(data: Any, secrets: tuple[str, ...]) -> str:
+    """Decoded JSON back to compact text, the secrets scrubbed first (as the strings they
+    are: once written as JSON, a non-ASCII one would be escaped and no longer match)."""
+    return json.dumps(scrub(data, secrets), separators=(",", ":"), ensure_ascii=True)

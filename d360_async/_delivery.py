@@ -144,7 +144,7 @@ class DeliveryTracker:
                 raise ValidationError("tracker", "is closed")
             for journal in self._journals:
                 if id(journal) not in self._opened:
-                    await journal.open(None)
+                    await journal.open(None, shared=True)
                     self._opened.add(id(journal))
 
     async def track(self, journal: JournalLike) -> CampaignJournal:

@@ -143,12 +143,18 @@ class WebhookSignatureError(WebhookError):
 
 class LimiterUnavailableError(D360Error):
     """The rate limiter could not decide whether a request may start (e.g. its shared store is
-    unreachable). Limiters fail closed: the request was not sent.
+    unreachable). Limiters fail closed: this attempt was not sent.
+
+    Attributes:
+        maybe_sent_before: True when an earlier attempt of the same request (retried because
+            of ``RetryPolicy(retry_ambiguous_sends=True)``) may have been acted upon.
 
     Example:
         >>> isinstance(LimiterUnavailableError("redis: connection refused"), D360Error)
         True
     """
+
+    maybe_sent_before: bool = False
 
 
 class EventLoopError(D360Error):
@@ -441,7 +447,7 @@ def _parse_body(raw: bytes) -> tuple[Any, dict[str, Any]]:
     text = raw.decode("utf-8", errors="replace")
     try:
         body: Any = json.loads(text) if text else None
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than Python recurses
         plain = _clip(_TAGS.sub(" ", text))
         return text, {"message": plain}
     if not isinstance(body, Mapping):

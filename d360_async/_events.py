@@ -248,6 +248,7 @@ class _BatchPoster:
             error=self.error,
             requests=self.requests,
             dropped=self.batch.dropped,
+            indexes=tuple(e.index for e in self.batch.events),
         )
 
 
@@ -366,7 +367,7 @@ class EventsRun:
         self._pace = pace
         self._extras = extras
         self._max_split_requests = max_split_requests
-        self._chunker = Chunker(Preparer(hasher), batch_size, max_body_bytes, base)
+        self._chunker = Chunker(Preparer(hasher, meta_node_id), batch_size, max_body_bytes, base)
         self._counts = _Counts()
         self._started: float | None = None
         self._report: EventsReport | None = None

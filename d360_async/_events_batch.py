@@ -54,12 +54,19 @@ class Prepared:
 
 
 class _Refused(Exception):
-    """An event that cannot be sent, with the values left out of it before that was known."""
+    """An event that cannot be sent, with the values left out of it before that was known,
+    and the ``event_id`` it was given (None: refused before it had one)."""
 
-    def __init__(self, error: ValidationError, dropped: tuple[DroppedValue, ...]) -> None:
+    def __init__(
+        self,
+        error: ValidationError,
+        dropped: tuple[DroppedValue, ...],
+        event_id: str | None = None,
+    ) -> None:
         super().__init__(error.field)
         self.error = error
         self.dropped = dropped
+        self.event_id = event_id
 
 
 class Preparer:
@@ -67,12 +74,15 @@ class Preparer:
 
     Args:
         hasher: Normalises and hashes ``user_data``; None sends it as given.
+        dataset_id: The node the events go to: an event without ``event_id`` gets one
+            derived from it and the event (``derived_event_id``); None: a random one.
     """
 
-    __slots__ = ("hasher",)
+    __slots__ = ("dataset_id", "hasher")
 
-    def __init__(self, hasher: UserDataHasher | None) -> None:
+    def __init__(self, hasher: UserDataHasher | None, dataset_id: str | None = None) -> None:
         self.hasher = hasher
+        self.dataset_id = dataset_id
 
     def _user_data(self, index: int, data: dict[str, Any]) -> tuple[DroppedValue, ...]:
         """Prepares ``data["user_data"]`` in place; returns the values left out."""
@@ -107,28 +117,37 @@ class Preparer:
         return dropped
 
     def __call__(self, index: int, event: EventInput, now: float) -> Prepared:
-        data = event_payload(event)
+        data = event_payload(event, dataset_id=self.dataset_id)
+        event_id = data["event_id"] if isinstance(data["event_id"], str) else None
         dropped: tuple[DroppedValue, ...] = ()
         try:
             if data.get("user_data") is not None:
                 dropped = self._user_data(index, data)
             check_event(data, now)
+        except _Refused as exc:
+            exc.event_id = event_id
+            raise
         except ValidationError as exc:
-            raise _Refused(exc, dropped) from None
+            raise _Refused(exc, dropped, event_id) from None
         try:
             encoded = orjson.dumps(data)
         except TypeError:  # orjson.JSONEncodeError too; its text may quote a value
             error = ValidationError("event", "contains a value that is not JSON-serialisable")
-            raise _Refused(error, dropped) from None
+            raise _Refused(error, dropped, event_id) from None
         return Prepared(index, data, encoded, dropped)
 
 
-def _rejection(index: int, event: object, error: ValidationError) -> RejectedEvent:
+def _rejection(
+    index: int, event: object, error: ValidationError, given_id: str | None
+) -> RejectedEvent:
+    """``event`` refused; ``given_id`` is the ``event_id`` it was given, if it got that far
+    (the one its dropped values name)."""
     event_id = event_name = None
     if isinstance(event, ConversionEvent):
         event_id, event_name = event.event_id, event.event_name
     elif isinstance(event, Mapping):
         event_id, event_name = event.get("event_id"), event.get("event_name")
+    event_id = given_id or event_id
     return RejectedEvent(
         index=index,
         event_id=event_id if isinstance(event_id, str) else None,
@@ -180,17 +199,18 @@ class Chunker:
                 error = ValidationError(
                     "event", f"is larger than a request may be ({self._max_body} bytes)"
                 )
-                raise _Refused(error, prepared.dropped)
+                raise _Refused(error, prepared.dropped, prepared.event_id)
         except (_Refused, TypeError, ValueError) as exc:
             # ValidationError is a ValueError; any other error's text might quote a value.
+            given_id = None
             if isinstance(exc, _Refused):
-                error, dropped = exc.error, exc.dropped
+                error, dropped, given_id = exc.error, exc.dropped, exc.event_id
             elif isinstance(exc, ValidationError):
                 error, dropped = exc, ()
             else:
                 name = type(exc).__name__
                 error, dropped = ValidationError("event", f"could not be prepared ({name})"), ()
-            self._rejected.append(_rejection(index, event, error))
+            self._rejected.append(_rejection(index, event, error, given_id))
             self._dropped.extend(dropped)
             if len(self._rejected) >= self._batch_size:
                 out.append(self._take_rejected())
@@ -230,4 +250,5 @@ class Chunker:
             fbtrace_id=None,
             rejected=rejected,
             dropped=dropped,
+            indexes=tuple(r.index for r in rejected),
         )

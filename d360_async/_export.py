@@ -11,6 +11,7 @@ included, is its ``raw``.
 from __future__ import annotations
 
 import enum
+import json
 from collections.abc import Mapping
 from datetime import date, datetime, time
 from typing import Any
@@ -34,9 +35,10 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Mapping):
         out: dict[str, Any] = {}
         for key, item in value.items():
-            if not isinstance(key, str):
-                raise ValidationError("model", f"has a key that is not text: {type(key).__name__}")
-            out[key] = _plain(item)
+            text = _key(key)
+            if text in out:
+                raise ValidationError("model", f"has two keys written {text!r}")
+            out[text] = _plain(item)
         return out
     if isinstance(value, (list, tuple)):
         return [_plain(item) for item in value]
@@ -47,6 +49,19 @@ def _plain(value: Any) -> Any:
     raise ValidationError("model", f"{type(value).__name__} has no JSON form")
 
 
+def _key(key: Any) -> str:
+    """A mapping's key as JSON writes it: text as it is, an enum as its value, a number, a
+    boolean or None as its JSON text (``DeliveryReport.failed_by_code`` is keyed by ``int``
+    error codes and None)."""
+    if isinstance(key, enum.Enum):
+        return _key(key.value)
+    if isinstance(key, str):
+        return key
+    if isinstance(key, (bool, int, float)) or key is None:
+        return json.dumps(key)
+    raise ValidationError("model", f"has a key that is not text: {type(key).__name__}")
+
+
 def to_dict(model: Any) -> Any:
     """The wire form of a model, or of a list, tuple or dict of models.
 
@@ -54,7 +69,9 @@ def to_dict(model: Any) -> Any:
         model: Any model of the SDK, or a list, tuple or dict holding models and JSON values.
 
     Returns:
-        JSON-ready data: dicts, lists, strings, numbers, booleans and None only.
+        JSON-ready data: dicts, lists, strings, numbers, booleans and None only. A key that
+        is not text becomes text as ``json.dumps`` writes it (``131049`` -> ``"131049"``,
+        None -> ``"null"``, an enum -> its value).
 
     Raises:
         ValidationError: Something in it has no JSON form (``field`` is ``"model"``).

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Coroutine, Iterable
-from typing import Any, Protocol, TypeVar, cast
+from typing import Any, Final, Protocol, TypeVar, cast
 
 __all__ = ["Crew", "Gate", "bounded_each", "bounded_map"]
 
@@ -41,14 +41,10 @@ class Gate(Protocol):
     def release(self, started: float) -> None: ...
 
 
-class _Failed:
-    __slots__ = ("error",)
-
-    def __init__(self, error: BaseException) -> None:
-        self.error = error
-
-
 _DONE = object()
+#: A results queue holds at most twice this many results (with a smaller concurrency, twice it).
+_QUEUE_CAP: Final = 1024
+_FAILED = object()  # a worker failed: its error is in the consumer's ``failures``
 _STOP = object()
 
 
@@ -113,7 +109,7 @@ async def bounded_map(
         ...     return sorted([r async for r in bounded_map(range(5), double, 2)])
     """
     size, gate = _size(concurrency)
-    results: asyncio.Queue[object] = asyncio.Queue(maxsize=2 * size)
+    results: asyncio.Queue[object] = asyncio.Queue(maxsize=2 * min(size, _QUEUE_CAP))
 
     async def handle(item: T) -> None:
         result = await fn(item)
@@ -127,7 +123,20 @@ async def bounded_map(
                     leftover(result)
                 raise
 
-    consume = _consumer(source, handle, gate)
+    workers: list[asyncio.Task[None]] = []
+    running = 0
+
+    def start() -> None:
+        nonlocal running
+        task = asyncio.create_task(worker())
+        workers.append(task)
+        running += 1
+        if crew is not None:
+            crew._enlist(task)
+
+    grow = _Growth(size, start) if gate is None else None
+    consume = _consumer(source, handle, gate, grow)
+    failures: list[BaseException] = []  # read by the consumer: a full queue cannot lose one
 
     async def worker() -> None:
         try:
@@ -135,7 +144,12 @@ async def bounded_map(
         except asyncio.CancelledError:
             raise
         except BaseException as exc:  # handed to the consumer, re-raised there
-            await results.put(_Failed(exc))
+            # Never block on the queue after an error: its consumer may be gone (closed
+            # from its own loop body) and the worker would then never end.
+            failures.append(exc)
+            with contextlib.suppress(asyncio.QueueFull):  # full: the consumer sees failures
+                results.put_nowait(_FAILED)
+            return
         await results.put(_DONE)
 
     def wake() -> None:
@@ -144,35 +158,36 @@ async def bounded_map(
 
     if crew is not None:
         crew._wake = wake
-    workers = [asyncio.create_task(worker()) for _ in range(size)]
-    if crew is not None:
-        for task in workers:
-            crew._enlist(task)
-    running = len(workers)
+    for _ in range(1 if grow is not None else size):
+        start()
     try:
         while running:
             if crew is not None and crew.stopped:
                 return
+            if failures:
+                raise failures[0]
             result = await results.get()
             while True:  # drain what is ready: one wake-up of the consumer per batch
                 if result is _DONE:
                     running -= 1
                 elif result is _STOP:
                     return
-                elif isinstance(result, _Failed):
-                    raise result.error
+                elif result is _FAILED:
+                    raise failures[0]
                 else:
                     yield cast(R, result)
-                if results.empty():
+                if results.empty() or failures:
                     break
                 result = results.get_nowait()
     finally:
+        if grow is not None:
+            grow.left = 0  # no worker starts another now
         for task in workers:
             task.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
         while leftover is not None and not results.empty():
             result = results.get_nowait()
-            if result is not _DONE and result is not _STOP and not isinstance(result, _Failed):
+            if result is not _DONE and result is not _STOP and result is not _FAILED:
                 leftover(cast(R, result))
 
 
@@ -185,19 +200,46 @@ def _size(concurrency: int | Gate) -> tuple[int, Gate | None]:
     return concurrency, None
 
 
+class _Growth:
+    """Workers started as items come, not all up front: a worker that takes its first item
+    starts two more, until ``size`` run. A short input never costs ``size`` tasks (a
+    concurrency of 300,000 for one message starts three), a long one reaches ``size`` within
+    a few loop cycles (the count doubles each cycle)."""
+
+    __slots__ = ("left", "start")
+
+    def __init__(self, size: int, start: Callable[[], None]) -> None:
+        self.left = size - 1  # the first worker is started by the caller
+        self.start = start
+
+    def __call__(self) -> None:
+        for _ in range(min(2, self.left)):
+            self.left -= 1
+            self.start()
+
+
 def _consumer(
     source: Iterable[T] | AsyncIterable[T],
     handle: Callable[[T], Awaitable[object]],
     gate: Gate | None = None,
+    grow: Callable[[], None] | None = None,
 ) -> Callable[[], Coroutine[Any, Any, None]]:
     """A worker loop: take items of ``source`` one at a time and ``await handle(item)``; run
     several at once, they share the source. With a ``gate``, a worker takes a permit before
-    it takes an item and gives it back after."""
+    it takes an item and gives it back after (the gate's workers all start at once: its
+    permits change while the work runs). Without one, ``grow`` is called when a worker takes
+    its first item (see ``_Growth``)."""
     if gate is None and not isinstance(source, AsyncIterable):
         sync_items = iter(source)
 
         async def consume_sync() -> None:
-            for item in sync_items:  # next() never yields to the loop: sharing needs no lock
+            # next() never yields to the loop: sharing needs no lock
+            for item in sync_items:  # the first item: start more workers, then go on
+                if grow is not None:
+                    grow()
+                await handle(item)
+                break
+            for item in sync_items:
                 await handle(item)
 
         return consume_sync
@@ -205,6 +247,12 @@ def _consumer(
     if gate is None:
 
         async def consume() -> None:
+            item = await take()
+            if item is _DONE:
+                return
+            if grow is not None:
+                grow()
+            await handle(cast(T, item))
             while (item := await take()) is not _DONE:
                 await handle(cast(T, item))
 
@@ -262,13 +310,21 @@ async def bounded_each(
         ...     await bounded_each(range(3), show, 2)
     """
     size, gate = _size(concurrency)
-    worker = _consumer(source, fn, gate)
+    group = asyncio.TaskGroup()
 
+    def start() -> None:
+        try:
+            task = group.create_task(worker())
+        except RuntimeError:  # the group is shutting down (a worker failed): none needed
+            return
+        if crew is not None:
+            crew._enlist(task)
+
+    grow = _Growth(size, start) if gate is None else None
+    worker = _consumer(source, fn, gate, grow)
     try:
-        async with asyncio.TaskGroup() as group:
-            for _ in range(size):
-                task = group.create_task(worker())
-                if crew is not None:
-                    crew._enlist(task)
+        async with group:
+            for _ in range(1 if grow is not None else size):
+                start()
     except BaseExceptionGroup as failed:  # the workers' first error, not a group of one
         raise failed.exceptions[0] from None

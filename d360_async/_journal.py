@@ -14,12 +14,14 @@ Status webhooks are kept in a ``deliveries`` table keyed by message id (the most
 of each message, its error code, the row it matched); a partial index of the rows written with
 no id known (``pending``, ``unknown``) by recipient makes a match by recipient one lookup.
 Journals written before delivery tracking get the new columns and table when opened.
+
+Opening the file (the run's lease, its schema and identity, a read-only look) and taking its
+write lock are ``_journal_file``'s; this module queues, batches and answers the requests.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import os
 import queue
@@ -32,39 +34,27 @@ from pathlib import Path
 from typing import Any, Final
 
 from ._campaign_journal import (
-    ROW_STATUSES,
     DeliveryMatch,
     DeliveryReport,
     DeliveryUpdate,
     JournalError,
     JournalRow,
+    MessagedRecipients,
 )
 from ._errors import ValidationError
-from ._journal_deliveries import (
-    add_delivery_tables,
-    delivery_report,
-    record_delivery,
-    settled_row,
+from ._journal_deliveries import delivery_report, record_delivery, settled_row
+from ._journal_file import (
+    WRITTEN_SQL,
+    JournalFile,
+    begin,
+    failure,
+    open_file,
+    pragma_value,
+    rollback,
 )
 
 __all__ = ["SQLiteJournal"]
 
-_FORMAT: Final = "d360-async campaign journal 2"
-_STATUSES = ", ".join(f"'{s}'" for s in ROW_STATUSES)
-_SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS messages (
-    idx INTEGER PRIMARY KEY,
-    recipient TEXT NOT NULL,
-    fingerprint TEXT NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ({_STATUSES})),
-    message_id TEXT,
-    error TEXT,
-    updated REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS messages_by_message_id ON messages (message_id)
-    WHERE message_id IS NOT NULL;
-"""
 _UPSERT = (
     "INSERT INTO messages "
     "(idx, recipient, fingerprint, status, message_id, error, updated, written, settled) "
@@ -77,12 +67,9 @@ _UPSERT = (
 _DELETE = "DELETE FROM messages WHERE idx = ?"
 _COLUMNS = "idx, recipient, fingerprint, status, message_id, error, written, settled"
 _READ_AHEAD = 2000
-#: Seconds between two tries to take the write lock.
-_BUSY_POLL = 0.001
 _MAX_BATCH = 20000
 #: Rows written between two checkpoints of the WAL into the database file.
 _CHECKPOINT_ROWS = 4000
-_SALT_BYTES = 16
 _DIGEST_BYTES = 16
 
 _Future = asyncio.Future[Any]
@@ -112,8 +99,12 @@ class SQLiteJournal:
             with ``JournalError``.
         pragmas: Extra ``PRAGMA name = value`` settings for the connection, e.g.
             ``{"max_page_count": 250000}`` to cap the file's size.
+        read_only: Only read an existing journal (``delivery_report``, ``find_message``):
+            nothing is created or written, a file that is not a journal is refused, and no
+            lease is taken (a report may read a journal a run is writing).
 
-    An object serves one run: open it once (the bulk sender does), close it once.
+    An object serves one run: open it once (the bulk sender does), close it once. A run holds
+    the journal's lease (``<path>.lock``, see ``open``) from ``open`` to ``close``.
 
     Raises:
         ValidationError: An argument that is not what it should be.
@@ -131,6 +122,7 @@ class SQLiteJournal:
         "_closed",
         "_error",
         "_fetching",
+        "_file",
         "_loop",
         "_pragmas",
         "_queue",
@@ -139,6 +131,7 @@ class SQLiteJournal:
         "_unchecked",
         "busy_timeout",
         "path",
+        "read_only",
     )
 
     def __init__(
@@ -147,6 +140,7 @@ class SQLiteJournal:
         *,
         busy_timeout: float = 5.0,
         pragmas: Mapping[str, str | int] | None = None,
+        read_only: bool = False,
     ) -> None:
         if isinstance(path, bytes) or not isinstance(path, (str, os.PathLike)):
             raise ValidationError("path", "must be a file path")
@@ -159,11 +153,13 @@ class SQLiteJournal:
             raise ValidationError("busy_timeout", "must be a number of seconds, 0 or more")
         if pragmas is not None and not isinstance(pragmas, Mapping):
             raise ValidationError("pragmas", "must be a mapping of pragma names to values")
+        if not isinstance(read_only, bool):
+            raise ValidationError("read_only", "must be True or False")
         self.path = Path(path)
         self.busy_timeout = float(busy_timeout)
-        self._pragmas = {
-            name: _pragma_value(name, value) for name, value in (pragmas or {}).items()
-        }
+        self.read_only = read_only
+        self._file: JournalFile | None = None
+        self._pragmas = {name: pragma_value(name, value) for name, value in (pragmas or {}).items()}
         self._queue: queue.SimpleQueue[tuple[str, Any, _Future | None]] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -184,12 +180,21 @@ class SQLiteJournal:
 
     # -- the event loop's side -----------------------------------------------------------
 
-    async def open(self, campaign_id: str | None) -> int | None:
-        """Create or open the file and bind it to ``campaign_id``; returns the lowest index
-        recorded by an earlier run (None: a new journal).
+    async def open(self, campaign_id: str | None, *, shared: bool = False) -> int | None:
+        """Create or open the file and bind it to ``campaign_id``; returns the lowest index of
+        a row whose request an earlier run may have written (None: there is none).
+
+        A run takes the journal's lease: an exclusive lock on ``<path>.lock`` (the OS's:
+        it ends with the process, however it ends), held until ``close``; while another
+        run holds it, ``open`` is refused. ``shared=True`` (a ``DeliveryTracker``
+        recording statuses) and a ``read_only`` journal take no lease.
+
+        A failed open leaves nothing behind (its thread ends): the object may be opened again
+        (a ``DeliveryTracker`` tries again with the next webhook).
 
         Raises:
-            JournalError: The file cannot be read or written, or belongs to another campaign.
+            JournalError: The file cannot be read or written, belongs to another campaign,
+                or is in use by another run.
         """
         if self._thread is not None or self._closed:
             raise JournalError(f"journal {self.path} was already opened")
@@ -198,7 +203,13 @@ class SQLiteJournal:
             target=self._serve, args=(loop,), name="d360-journal", daemon=True
         )
         self._thread.start()
-        salt, first = await self._ask("open", campaign_id)
+        try:
+            salt, first = await self._ask("open", (campaign_id, shared))
+        except BaseException:
+            await self.close()
+            self._thread = self._loop = self._error = None
+            self._closed = False
+            raise
         self._salt = salt
         return first  # type: ignore[no-any-return]
 
@@ -240,6 +251,12 @@ class SQLiteJournal:
         if rows:
             self._ahead_from = rows[-1][0] + 1
         self._ahead_done = len(rows) < _READ_AHEAD
+
+    async def messaged(self) -> MessagedRecipients:
+        """The recipients of the rows whose request may have been written, with their index
+        (one query, sorted by SQLite; 24 bytes a row in memory)."""
+        found: MessagedRecipients = await self._ask("messaged", None)
+        return found
 
     async def mark_pending(self, index: int, recipient: str, fingerprint: str) -> None:
         """Record that message ``index`` is about to be written; returns once committed."""
@@ -351,12 +368,13 @@ class SQLiteJournal:
             try:
                 conn, settle = self._handle(conn, batch)
             except BaseException as exc:  # unexpected: fail everything, keep serving
+                if conn is not None:
+                    rollback(conn)
                 if self._error is None:
                     self._error = self._failure(exc)
                 settle = [(f, None, self._error) for _, _, f in batch if f is not None]
-            if closing and conn is not None:
-                with contextlib.suppress(sqlite3.Error):  # nothing left to save
-                    conn.close()
+            if closing and self._file is not None:
+                self._file.close()
             if settle:
                 try:
                     loop.call_soon_threadsafe(_settle, settle)
@@ -374,7 +392,7 @@ class SQLiteJournal:
             if kind != "open" or future is None:
                 continue
             try:
-                conn = self._open(payload)
+                conn = self._open(*payload)
                 settle.append((future, (self._salt, self._first(conn)), None))
             except JournalError as exc:
                 self._error = exc
@@ -399,105 +417,32 @@ class SQLiteJournal:
                 settle.append((future, self._read(conn, payload), None))
             elif kind == "report":
                 settle.append((future, delivery_report(conn), None))
+            elif kind == "messaged":
+                settle.append((future, self._messaged(conn), None))
             else:  # find
                 settle.append((future, self._find(conn, payload), None))
         return conn, settle
 
     def _failure(self, exc: BaseException | str) -> JournalError:
-        text = exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}"
-        return JournalError(f"journal {self.path} failed: {text}")
+        return failure(self.path, exc)
 
-    def _open(self, campaign_id: str | None) -> sqlite3.Connection:
-        try:
-            conn = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False, timeout=0
-            )
-        except sqlite3.Error as exc:
-            raise self._failure(exc) from exc
-        try:
-            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
-            for name, value in self._pragmas.items():
-                conn.execute(f"PRAGMA {name} = {value}")
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-            # Checkpoints (which wait for the disk) run after a batch's waiters were released,
-            # not inside its COMMIT: a pending row is then on the wire moments after it is
-            # durable, which is the window a crash can leave "unknown" but never written.
-            conn.execute("PRAGMA wal_autocheckpoint = 0")
-            self._bind(conn, campaign_id)
-            # From now on a write waits for the lock in _begin's loop, not SQLite's handler.
-            conn.execute("PRAGMA busy_timeout = 0")
-        except BaseException:
-            conn.close()
-            raise
-        return conn
-
-    def _begin(self, conn: sqlite3.Connection) -> None:
-        """``BEGIN IMMEDIATE``, trying every millisecond up to ``busy_timeout``.
-
-        Another connection (a campaign's writer, a ``DeliveryTracker``) commits batch after
-        batch, leaving the lock free for short gaps; SQLite's own busy handler sleeps up to
-        100 ms between tries and can miss every gap for seconds.
-
-        Raises:
-            sqlite3.OperationalError: The lock was not free within ``busy_timeout``.
-        """
-        deadline = time.monotonic() + self.busy_timeout
-        while True:
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                return
-            except sqlite3.OperationalError as exc:
-                busy = exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
-                if not busy or time.monotonic() >= deadline:
-                    raise
-            time.sleep(_BUSY_POLL)
-
-    def _bind(self, conn: sqlite3.Connection, campaign_id: str | None) -> None:
-        """Check or write the journal's identity, in one write transaction (which is also the
-        proof that the file can be written before anything is sent)."""
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master")}
-            if "messages" in tables and "meta" not in tables:
-                raise JournalError(
-                    f"journal {self.path} was written by an older d360-async: finish that "
-                    "campaign with it, or start a new journal"
-                )
-            for statement in _SCHEMA.split(";"):  # not executescript(): it would COMMIT
-                if statement.strip():
-                    conn.execute(statement)
-            add_delivery_tables(conn)
-            meta = dict(conn.execute("SELECT key, value FROM meta"))
-            if meta and meta.get("format") != _FORMAT:
-                raise JournalError(f"{self.path} is not a d360-async campaign journal")
-            bound = meta.get("campaign_id")
-            if campaign_id is not None and bound is not None and bound != campaign_id:
-                raise JournalError(
-                    f"journal {self.path} belongs to campaign {bound!r}, not {campaign_id!r}: "
-                    "use another journal for another campaign"
-                )
-            salt = meta.get("salt") or os.urandom(_SALT_BYTES)
-            updates: dict[str, Any] = {"format": _FORMAT, "salt": salt, "opened": time.time()}
-            if campaign_id is not None and bound is None:
-                updates["campaign_id"] = campaign_id
-            conn.executemany(
-                "INSERT INTO meta (key, value) VALUES (?, ?) "
-                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                list(updates.items()),
-            )
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            _rollback(conn)
-            raise self._failure(exc) from exc
-        except BaseException:
-            _rollback(conn)
-            raise
-        self._salt = bytes(salt)
+    def _open(self, campaign_id: str | None, shared: bool) -> sqlite3.Connection:
+        opened = self._file = open_file(
+            self.path,
+            campaign_id,
+            lease=not shared and not self.read_only,
+            read_only=self.read_only,
+            busy_timeout=self.busy_timeout,
+            pragmas=self._pragmas,
+        )
+        self._salt = opened.salt
+        return opened.conn
 
     @staticmethod
     def _first(conn: sqlite3.Connection) -> int | None:
-        (first,) = conn.execute("SELECT min(idx) FROM messages").fetchone()
+        (first,) = conn.execute(
+            f"SELECT min(idx) FROM messages WHERE status IN ({WRITTEN_SQL})"
+        ).fetchone()
         return first if first is None else int(first)
 
     def _write(
@@ -507,13 +452,14 @@ class SQLiteJournal:
         what the statuses matched (by ``id`` of their future), and the error of a batch of
         statuses only that could not be written: their caller gets it and may try again
         (the sender delivers the webhook again), the journal goes on. Row changes are not
-        awaited by anyone: a failure with them fails the journal."""
+        awaited by anyone: a failure with them fails the journal. Whatever fails, the
+        transaction is rolled back: the write lock is never left held."""
         ops = [(k, p, f) for k, p, f in batch if k in _WRITES]
         matched: dict[int, list[DeliveryMatch]] = {}
         if not ops:
             return matched, None
         try:
-            self._begin(conn)  # reads come first: take the write lock now
+            begin(conn, self.busy_timeout)  # reads come first: take the write lock now
             rows: list[Any] = []
             for kind, payload, future in ops:
                 if kind == "row" and not (payload[3] == "unknown" and payload[4] is None):
@@ -532,8 +478,8 @@ class SQLiteJournal:
                 conn.executemany(_UPSERT, rows)
             conn.execute("COMMIT")
             self._unchecked += len(ops)
-        except sqlite3.Error as exc:
-            _rollback(conn)
+        except Exception as exc:  # any error (a value SQLite cannot store...), not only its own
+            rollback(conn)  # never keep the write lock
             if all(kind == "delivery" for kind, _, _ in ops):
                 return {}, self._failure(exc)
             self._error = self._failure(exc)
@@ -562,14 +508,22 @@ class SQLiteJournal:
                 if settled[3] == "sent":
                     rows[i] = (*settled[:6], *settled[7:])
                     try:
-                        self._begin(conn)
+                        begin(conn, self.busy_timeout)
                         conn.execute(_UPSERT, settled)
                         conn.execute("COMMIT")
                     except sqlite3.Error as exc:
-                        _rollback(conn)
+                        rollback(conn)
                         if self._error is None:
                             self._error = self._failure(exc)
         return rows
+
+    @staticmethod
+    def _messaged(conn: sqlite3.Connection) -> MessagedRecipients:
+        found = MessagedRecipients()
+        query = f"SELECT recipient, idx FROM messages WHERE status IN ({WRITTEN_SQL})"
+        for recipient, index in conn.execute(f"{query} ORDER BY recipient, idx"):
+            found.add(recipient, index)
+        return found
 
     @staticmethod
     def _find(conn: sqlite3.Connection, message_id: str) -> JournalRow | None:
@@ -579,25 +533,7 @@ class SQLiteJournal:
         return None if values is None else _row(values)
 
 
-def _pragma_value(name: object, value: object) -> str:
-    """``PRAGMA name = value`` text, for plain names and values only (no SQL gets in)."""
-    if not isinstance(name, str) or not name.replace("_", "").isalnum() or not name.isascii():
-        raise ValidationError("pragmas", f"not a pragma name: {name!r}")
-    if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise ValidationError(f"pragmas.{name}", "must be an integer or a word")
-    text = str(value)
-    if not (text.isascii() and (text.isalnum() or text.lstrip("-").isdigit())):
-        raise ValidationError(f"pragmas.{name}", "must be an integer or a word")
-    return text
-
-
 _WRITES: Final = frozenset({"row", "delete", "delivery"})
-
-
-def _rollback(conn: sqlite3.Connection) -> None:
-    if conn.in_transaction:
-        with contextlib.suppress(sqlite3.Error):  # the transaction is gone either way
-            conn.execute("ROLLBACK")
 
 
 def _settle(settle: list[tuple[_Future, Any, BaseException | None]]) -> None:

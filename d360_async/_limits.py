@@ -15,7 +15,6 @@ import hashlib
 import hmac
 import typing
 import weakref
-from collections.abc import Mapping
 
 from aiolimiter import AsyncLimiter
 
@@ -210,18 +209,15 @@ def make_limiter(rate_limit: object) -> RateLimiter:
     )
 
 
-def recipient_digest(secret: bytes, message: object) -> str | None:
-    """The per-recipient key a limiter gets for a send: an HMAC of the recipient's digits
-    keyed with the API key (the pair limit is per sender and recipient; the digest reveals
-    neither). None when ``message`` has no string ``to``.
+def recipient_digest(secret: bytes, to: object) -> str | None:
+    """The per-recipient key a limiter gets for a send to ``to``: an HMAC of the recipient's
+    digits keyed with the API key (the pair limit is per sender and recipient; the digest
+    reveals neither). None when ``to`` is not a string.
 
     Example:
-        >>> recipient_digest(b"key", {"to": "+49 151 1234567"}) == recipient_digest(
-        ...     b"key", {"to": "491511234567"}
-        ... )
+        >>> recipient_digest(b"key", "+49 151 1234567") == recipient_digest(b"key", "491511234567")
         True
     """
-    to = message.get("to") if isinstance(message, Mapping) else None
     if not isinstance(to, str):
         return None
     return hmac.new(secret, recipient_key(to).encode(), hashlib.sha256).hexdigest()[:32]

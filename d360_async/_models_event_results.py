@@ -94,6 +94,8 @@ class BatchResult:
         requests: HTTP requests made for the batch (more than 1 when it was split).
         dropped: ``user_data`` values left out of the batch's events (of its rejected events
             too, for a chunk of local rejections).
+        indexes: The input positions of the batch's events, in order: every one is decided
+            (received, rejected or failed) once the result is out.
 
     Example:
         >>> result = BatchResult(batch_index=0, events_sent=2, events_received=2,
@@ -111,6 +113,7 @@ class BatchResult:
     error: D360Error | None = None
     requests: int = 0
     dropped: tuple[DroppedValue, ...] = ()
+    indexes: tuple[int, ...] = attrs.field(default=(), repr=False)
 
     @property
     def ok(self) -> bool:

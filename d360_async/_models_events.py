@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import time
 import uuid
@@ -13,6 +14,7 @@ from functools import cache
 from typing import Any, Final
 
 import attrs
+import orjson
 
 from ._base import RawResponse
 from ._errors import ValidationError
@@ -25,6 +27,7 @@ from ._models_event_results import (
 )
 
 __all__ = [
+    "EVENT_ID_NAMESPACE",
     "ActionSource",
     "BatchResult",
     "ContentType",
@@ -44,6 +47,7 @@ __all__ = [
     "RejectedEvent",
     "UserData",
     "check_event",
+    "derived_event_id",
     "event_payload",
     "new_event_id",
 ]
@@ -111,6 +115,39 @@ def new_event_id() -> str:
     return str(uuid.uuid4())
 
 
+#: The namespace of the ``event_id`` derived for an event that has none (``uuid5``).
+EVENT_ID_NAMESPACE: Final = uuid.UUID("6f0d5a43-2f3e-5c4b-9f59-d360a5e7e1d0")
+
+
+def derived_event_id(dataset_id: str, data: Mapping[str, Any]) -> str:
+    """The ``event_id`` of an event that has none: the same event sent again to the same
+    dataset gets the same id, so that Meta counts it once (a re-run, a resumed file).
+
+    ``uuid5(EVENT_ID_NAMESPACE, dataset_id + "\n" + canonical JSON)``, the canonical JSON
+    being the event as given (with its defaults, before its ``user_data`` is hashed), keys
+    sorted, without ``event_id`` (a text with a lone surrogate, whose value is dropped, is
+    escaped as ``json`` does). Two events equal in every field are one event to Meta: give
+    them ids of your own to count both. An event that is not JSON gets a random id (it
+    cannot be sent anyway).
+
+    Example:
+        >>> event = {"event_name": "Purchase", "event_time": 1767312000}
+        >>> derived_event_id("1234", event) == derived_event_id("1234", dict(event))
+        True
+        >>> derived_event_id("1234", event) == derived_event_id("5678", event)
+        False
+    """
+    content = {key: value for key, value in data.items() if key != "event_id"}
+    try:
+        canonical = orjson.dumps(content, option=orjson.OPT_SORT_KEYS).decode()
+    except TypeError:  # orjson.JSONEncodeError too: a lone surrogate (its value is dropped)...
+        try:
+            canonical = json.dumps(content, sort_keys=True, default=repr)
+        except (TypeError, ValueError):  # ...or no JSON at all: the event is refused
+            return new_event_id()
+    return str(uuid.uuid5(EVENT_ID_NAMESPACE, f"{dataset_id}\n{canonical}"))
+
+
 def _listify(value: Sequence[str] | str | None) -> Sequence[str] | None:
     """A lone string given to a multi-valued key is one value, not a list of characters."""
     return [value] if isinstance(value, str) else value
@@ -159,7 +196,8 @@ class UserData:
     values or a single string. So do the partial keys ``f5first``, ``f5last``, ``fi``
     (initial), ``dobd``, ``dobm``, ``doby`` (day, month, year of birth) and ``app_user_id``,
     one value each. The ids (``ctwa_clid``, ``whatsapp_business_account_id``, ``madid``...)
-    are sent as they are.
+    are sent as they are. Only the business's own ids (``page_id``, ``ig_account_id``,
+    ``whatsapp_business_account_id``) show in the ``repr``: the rest is about a person.
 
     Example:
         >>> UserData(ctwa_clid="ARAkLkA8rmlF", whatsapp_business_account_id="1029384756").ctwa_clid
@@ -168,39 +206,39 @@ class UserData:
         ['mary@example.com']
     """
 
-    em: Sequence[str] | None = attrs.field(default=None, converter=_listify)
-    ph: Sequence[str] | None = attrs.field(default=None, converter=_listify)
-    fn: Sequence[str] | None = attrs.field(default=None, converter=_listify)
-    ln: Sequence[str] | None = attrs.field(default=None, converter=_listify)
-    ge: Sequence[str] | None = attrs.field(default=None, converter=_listify)
-    db: Sequence[str] | None = attrs.field(default=None, converter=_listify)
-    ct: Sequence[str] | None = attrs.field(default=None, converter=_listify)
-    st: Sequence[str] | None = attrs.field(default=None, converter=_listify)
-    zp: Sequence[str] | None = attrs.field(default=None, converter=_listify)
-    country: Sequence[str] | None = attrs.field(default=None, converter=_listify)
-    external_id: Sequence[str] | None = attrs.field(default=None, converter=_listify)
-    f5first: str | None = None
-    f5last: str | None = None
-    fi: str | None = None
-    dobd: str | None = None
-    dobm: str | None = None
-    doby: str | None = None
-    app_user_id: str | None = None
-    client_ip_address: str | None = None
-    client_user_agent: str | None = None
-    fbc: str | None = None
-    fbp: str | None = None
-    fb_login_id: str | None = None
-    lead_id: str | None = None
-    subscription_id: str | None = None
+    em: Sequence[str] | None = attrs.field(default=None, converter=_listify, repr=False)
+    ph: Sequence[str] | None = attrs.field(default=None, converter=_listify, repr=False)
+    fn: Sequence[str] | None = attrs.field(default=None, converter=_listify, repr=False)
+    ln: Sequence[str] | None = attrs.field(default=None, converter=_listify, repr=False)
+    ge: Sequence[str] | None = attrs.field(default=None, converter=_listify, repr=False)
+    db: Sequence[str] | None = attrs.field(default=None, converter=_listify, repr=False)
+    ct: Sequence[str] | None = attrs.field(default=None, converter=_listify, repr=False)
+    st: Sequence[str] | None = attrs.field(default=None, converter=_listify, repr=False)
+    zp: Sequence[str] | None = attrs.field(default=None, converter=_listify, repr=False)
+    country: Sequence[str] | None = attrs.field(default=None, converter=_listify, repr=False)
+    external_id: Sequence[str] | None = attrs.field(default=None, converter=_listify, repr=False)
+    f5first: str | None = attrs.field(default=None, repr=False)
+    f5last: str | None = attrs.field(default=None, repr=False)
+    fi: str | None = attrs.field(default=None, repr=False)
+    dobd: str | None = attrs.field(default=None, repr=False)
+    dobm: str | None = attrs.field(default=None, repr=False)
+    doby: str | None = attrs.field(default=None, repr=False)
+    app_user_id: str | None = attrs.field(default=None, repr=False)
+    client_ip_address: str | None = attrs.field(default=None, repr=False)
+    client_user_agent: str | None = attrs.field(default=None, repr=False)
+    fbc: str | None = attrs.field(default=None, repr=False)
+    fbp: str | None = attrs.field(default=None, repr=False)
+    fb_login_id: str | None = attrs.field(default=None, repr=False)
+    lead_id: str | None = attrs.field(default=None, repr=False)
+    subscription_id: str | None = attrs.field(default=None, repr=False)
     page_id: str | None = None
-    page_scoped_user_id: str | None = None
+    page_scoped_user_id: str | None = attrs.field(default=None, repr=False)
     ig_account_id: str | None = None
-    ig_sid: str | None = None
-    ctwa_clid: str | None = None
+    ig_sid: str | None = attrs.field(default=None, repr=False)
+    ctwa_clid: str | None = attrs.field(default=None, repr=False)
     whatsapp_business_account_id: str | None = None
-    madid: str | None = None
-    anon_id: str | None = None
+    madid: str | None = attrs.field(default=None, repr=False)
+    anon_id: str | None = attrs.field(default=None, repr=False)
 
 
 @attrs.frozen(kw_only=True)
@@ -420,13 +458,16 @@ def _check_custom_data(data: Any, event_name: str) -> None:
                 )
 
 
-def event_payload(event: ConversionEvent | Mapping[str, Any]) -> dict[str, Any]:
+def event_payload(
+    event: ConversionEvent | Mapping[str, Any], *, dataset_id: str | None = None
+) -> dict[str, Any]:
     """An event as a new JSON-ready dict (``user_data`` not hashed yet), defaults filled in.
 
     A mapping gets what the model gives by default: ``action_source`` ``business_messaging``,
     then ``messaging_channel`` ``whatsapp``; a ``datetime`` or float ``event_time`` becomes
     Unix seconds; models in ``custom_data`` are unstructured and a ``Decimal`` ``value``
-    becomes a float. Every event gets an ``event_id`` (a new UUID when it has none).
+    becomes a float. Every event gets an ``event_id``: one without gets
+    ``derived_event_id(dataset_id, ...)`` (a new random UUID without ``dataset_id``).
 
     Raises:
         ValidationError: Not an event, or a naive ``datetime``.
@@ -456,8 +497,6 @@ def event_payload(event: ConversionEvent | Mapping[str, Any]) -> dict[str, Any]:
             data["event_time"] = int(event_time)  # time.time() and friends
     else:
         raise ValidationError("event", "must be a ConversionEvent or a mapping")
-    if not data.get("event_id"):
-        data["event_id"] = new_event_id()
     custom = data.get("custom_data")
     if custom is not None and type(custom) is not dict:
         if attrs.has(type(custom)):
@@ -466,6 +505,10 @@ def event_payload(event: ConversionEvent | Mapping[str, Any]) -> dict[str, Any]:
             data["custom_data"] = custom = dict(custom)
     if type(custom) is dict and isinstance(custom.get("value"), Decimal):
         data["custom_data"] = {**custom, "value": float(custom["value"])}
+    if not data.get("event_id"):
+        data["event_id"] = (
+            new_event_id() if dataset_id is None else derived_event_id(dataset_id, data)
+        )
     return data
 
 

@@ -137,13 +137,14 @@ class TemplateParameter:
 
     type: ParameterType
     parameter_name: str | None = None
-    text: str | None = None
-    currency: Currency | None = None
-    date_time: DateTime | None = None
-    image: MediaObject | None = None
-    document: MediaObject | None = None
-    video: MediaObject | None = None
-    location: LocationMessage | None = None
+    # a parameter's value is personal data (a name, an amount, a link): not in the repr
+    text: str | None = attrs.field(default=None, repr=False)
+    currency: Currency | None = attrs.field(default=None, repr=False)
+    date_time: DateTime | None = attrs.field(default=None, repr=False)
+    image: MediaObject | None = attrs.field(default=None, repr=False)
+    document: MediaObject | None = attrs.field(default=None, repr=False)
+    video: MediaObject | None = attrs.field(default=None, repr=False)
+    location: LocationMessage | None = attrs.field(default=None, repr=False)
 
 
 @attrs.frozen(kw_only=True)
@@ -208,7 +209,7 @@ class MarketingMessageRequest:
         ('whatsapp', 'template')
     """
 
-    to: str
+    to: str = attrs.field(repr=False)  # a phone number
     template: TemplateObject
     messaging_product: str = "whatsapp"
     recipient_type: str = "individual"
@@ -230,8 +231,8 @@ class MessageContact:
         '491511234'
     """
 
-    input: str | None = None
-    wa_id: str | None = None
+    input: str | None = attrs.field(default=None, repr=False)  # phone numbers
+    wa_id: str | None = attrs.field(default=None, repr=False)
 
 
 @attrs.frozen(kw_only=True)

@@ -22,7 +22,18 @@ from typing import Any, Final
 from ._errors import ValidationError
 from ._normalise_common import Invalid, ascii_digits, js_trim
 
-__all__ = ["calling_code", "date_text", "db", "dobd", "dobm", "doby", "ph", "this_year", "today"]
+__all__ = [
+    "calling_code",
+    "date_text",
+    "db",
+    "dobd",
+    "dobm",
+    "doby",
+    "ph",
+    "phone_digits",
+    "this_year",
+    "today",
+]
 
 #: Today's date: birth years are checked against its year. (A module attribute, so that a
 #: test can pin it.)
@@ -56,21 +67,48 @@ def calling_code(value: str | int) -> str:
     return text
 
 
-def ph(text: str, country_code: str | None) -> str:
-    """Digits only, leading zeros removed (Meta). A ``(0)`` after the country code is the
-    trunk prefix, never dialled from abroad: removed. With ``country_code``, a number written
-    nationally (no ``+``/``00``) gets it in front, in place of its trunk ``0``."""
-    text = ascii_digits(js_trim(text))
-    international = text.startswith(("+", "00"))
-    if international and "(" in text:
-        text = _TRUNK_IN_BRACKETS.sub("", text)
+def phone_digits(text: str, default_country_code: str | None) -> tuple[str, bool]:
+    """The digits of a phone number with its country code, and whether that code is known: the
+    one rule for a default country code (``d360 send``'s recipients and the hashing of ``ph``).
+
+    ``+`` (also ``(+44)``) or ``00`` starts an international number: the prefix goes, and so
+    does a trunk ``(0)`` after the country code (``+49 (0)151 ...``: never dialled from
+    abroad). A number written nationally, with a trunk ``0`` (``0151 ...``) or an area code in
+    brackets (``(650) 555-1212``), gets ``default_country_code`` in place of its trunk ``0``;
+    without one its digits come back as written, with False. Any other digits are
+    international as written: a default code is never put in front of them
+    (``447700900123`` stays a UK number whatever the default). Numbers of countries without
+    a trunk prefix (Spain, Italy, Denmark...) must therefore be written with their code.
+
+    Args:
+        text: The number, trimmed, with ASCII digits.
+        default_country_code: Calling code digits (``"49"``) for numbers written nationally.
+
+    Example:
+        >>> phone_digits("0049 (0)151 2345678", None), phone_digits("0151 2345678", "49")
+        (('491512345678', True), ('491512345678', True))
+        >>> phone_digits("447700900123", "49"), phone_digits("(650) 555-1212", None)
+        (('447700900123', True), ('6505551212', False))
+    """
     digits = _NOT_DIGITS.sub("", text)
-    if country_code is not None and not international:
-        if digits.startswith("0"):
-            digits = country_code + digits.lstrip("0")
-        elif not digits.startswith(country_code):
-            digits = country_code + digits
-    digits = digits.lstrip("0")
+    plus = text.lstrip("( ").startswith("+")  # "(+44) 7700 ..." too
+    if plus or digits.startswith("00"):  # international
+        if "(" in text:
+            digits = _NOT_DIGITS.sub("", _TRUNK_IN_BRACKETS.sub("", text))
+        return (digits if plus else digits[2:]), True
+    if digits.startswith("0") or text.startswith("("):  # written nationally
+        if default_country_code is None:
+            return digits, False
+        return default_country_code + digits.lstrip("0"), True
+    if "(" in text:  # international without its + (44 (0)20 ...)
+        digits = _NOT_DIGITS.sub("", _TRUNK_IN_BRACKETS.sub("", text))
+    return digits, True
+
+
+def ph(text: str, country_code: str | None) -> str:
+    """Digits only, leading zeros removed (Meta), the country code as ``phone_digits`` says:
+    a number written nationally gets ``country_code`` in place of its trunk ``0``."""
+    digits = phone_digits(ascii_digits(js_trim(text)), country_code)[0].lstrip("0")
     if len(digits) < _MIN_PHONE_DIGITS:
         raise Invalid(
             "has fewer than 7 digits: a number with its country code has more "

@@ -9,10 +9,18 @@ from __future__ import annotations
 
 from typing import Final
 
-from ._errors import APIConnectionError, APIError, APIResponseError, APIStatusError, D360Error
+from ._errors import (
+    APIConnectionError,
+    APIError,
+    APIResponseError,
+    APIStatusError,
+    D360Error,
+    LimiterUnavailableError,
+)
 
 __all__ = [
     "META_SERVICE_UNAVAILABLE",
+    "NOT_PROCESSED_5XX",
     "may_have_been_acted_upon",
     "status_may_have_been_acted_upon",
 ]
@@ -21,7 +29,7 @@ __all__ = [
 #: redirects that ask for the same request elsewhere (301, 307, 308; 300, 304, 305 make no
 #: sense for an API call), 501 Not Implemented (the server does not support the method), 505
 #: (HTTP version refused) and 511 (a captive portal that intercepted the request).
-_NOT_PROCESSED_5XX: Final = frozenset({501, 505, 511})
+NOT_PROCESSED_5XX: Final = frozenset({501, 505, 511})
 _NOT_PROCESSED_3XX: Final = frozenset({300, 301, 304, 305, 307, 308})
 #: Meta's error code 2, "API Service: temporary due to downtime or due to being overloaded",
 #: which Meta documents with HTTP 503: Meta's API itself refused the call, nothing was handled.
@@ -51,7 +59,7 @@ def status_may_have_been_acted_upon(status: int, code: int | None = None) -> boo
     if status >= 500:
         if status == 503 and code == META_SERVICE_UNAVAILABLE:
             return False
-        return status not in _NOT_PROCESSED_5XX
+        return status not in NOT_PROCESSED_5XX
     if status >= 400:
         return False
     if status >= 300:
@@ -71,8 +79,9 @@ def may_have_been_acted_upon(error: BaseException) -> bool:
       code; a throttling error (``RateLimitError``, 429 or another 4xx) was not acted upon,
       nor was Meta's own 503 (code 2).
     - ``APIResponseError`` (a 2xx whose body could not be read): yes.
-    - An ``APIError`` whose request had an earlier attempt that may have been acted upon
-      (``RetryPolicy(retry_ambiguous_sends=True)``): yes, whatever the last attempt said.
+    - An ``APIError`` or ``LimiterUnavailableError`` whose request had an earlier attempt
+      that may have been acted upon (``RetryPolicy(retry_ambiguous_sends=True)``): yes,
+      whatever the last attempt said.
     - Any other ``D360Error`` (bad input, a closed client, a limiter that could not decide):
       raised before the request was written, so no.
     - Anything else (a cancellation, an unexpected exception): cannot tell, so yes. A caller
@@ -85,7 +94,7 @@ def may_have_been_acted_upon(error: BaseException) -> bool:
         >>> may_have_been_acted_upon(APIStatusError(504, "gateway timeout"))
         True
     """
-    if isinstance(error, APIError) and error.maybe_sent_before:
+    if isinstance(error, (APIError, LimiterUnavailableError)) and error.maybe_sent_before:
         return True
     if isinstance(error, APIConnectionError):
         return error.maybe_sent

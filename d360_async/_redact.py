@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
+from ._recipients import recipient_key
+
 __all__ = ["REDACTED", "scrub", "sensitive_strings"]
 
 REDACTED: Final = "[redacted]"
@@ -15,7 +17,8 @@ _PERSONAL_SUBTREES: Final = frozenset({"parameters", "user_data"})
 _STRUCTURAL: Final = frozenset({"type", "parameter_name", "sub_type", "index", "code"})
 #: Shorter strings are left alone: replacing "a" everywhere would make any text unreadable.
 _MIN_LENGTH: Final = 3
-_FORMATTING = str.maketrans("", "", " \t+-().")
+#: Deeper JSON is replaced whole (a response nested so deep is junk, and recursion is bounded).
+_MAX_DEPTH: Final = 64
 
 
 def sensitive_strings(body: Any) -> tuple[str, ...]:
@@ -35,7 +38,7 @@ def _walk(value: Any, personal: bool, found: dict[str, None]) -> None:
     if isinstance(value, Mapping):
         for key, item in value.items():
             if key == "to" and isinstance(item, str):
-                digits = item.translate(_FORMATTING)
+                digits = recipient_key(item)
                 for form in (item, digits, "+" + digits):
                     _add(form, found)
             elif personal and key in _STRUCTURAL:
@@ -57,7 +60,8 @@ def _add(text: str, found: dict[str, None]) -> None:
 def scrub(value: Any, secrets: Iterable[str]) -> Any:
     """``value`` (text, or parsed JSON) with every secret replaced by ``[redacted]``.
 
-    Longer secrets go first, so that a secret containing another is replaced whole.
+    Longer secrets go first, so that a secret containing another is replaced whole. Parsed
+    JSON nested deeper than 64 levels is replaced by ``[redacted]`` below that depth.
 
     Example:
         >>> scrub({"error": "no user 4915112345 (key k3y)"}, ["4915112345", "k3y"])
@@ -69,14 +73,16 @@ def scrub(value: Any, secrets: Iterable[str]) -> Any:
     return _scrub(value, ordered)
 
 
-def _scrub(value: Any, secrets: list[str]) -> Any:
+def _scrub(value: Any, secrets: list[str], depth: int = 0) -> Any:
     if isinstance(value, str):
         for secret in secrets:
             if secret in value:
                 value = value.replace(secret, REDACTED)
         return value
+    if isinstance(value, (Mapping, list)) and depth >= _MAX_DEPTH:
+        return REDACTED  # no API answer nests this deep: not worth a recursion error
     if isinstance(value, Mapping):
-        return {_scrub(k, secrets): _scrub(v, secrets) for k, v in value.items()}
+        return {_scrub(k, secrets): _scrub(v, secrets, depth + 1) for k, v in value.items()}
     if isinstance(value, list):
-        return [_scrub(item, secrets) for item in value]
+        return [_scrub(item, secrets, depth + 1) for item in value]
     return value

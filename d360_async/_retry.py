@@ -27,7 +27,7 @@ from ._errors import (
     D360Error,
     RateLimitError,
 )
-from ._outcome import may_have_been_acted_upon
+from ._outcome import NOT_PROCESSED_5XX, may_have_been_acted_upon
 
 __all__ = ["RetryPolicy", "Safety"]
 
@@ -149,5 +149,8 @@ def _is_transient(error: D360Error) -> bool:
     if isinstance(error, (RateLimitError, APIConnectionError)):
         return True
     if isinstance(error, APIStatusError):
-        return error.status == 408 or (error.status >= 500 and error.status not in (501, 505))
+        # The 5xx that say "not processed here" say it of any retry too.
+        return error.status == 408 or (
+            error.status >= 500 and error.status not in NOT_PROCESSED_5XX
+        )
     return False

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import attrs
 
 from ._models_templates import HeaderFormat, MessageTemplate, ParameterFormat, TemplateComponentType
 
-__all__ = ["TemplateFit", "misfit", "placeholders"]
+__all__ = ["MessageShape", "TemplateFit", "misfit", "misfit_shape", "placeholders", "shape_of"]
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")
 _HEADER = frozenset({"header", "HEADER", "Header"})
@@ -81,61 +81,92 @@ class TemplateFit:
         return cls(named=named, body=body, header=header)
 
 
+class MessageShape(NamedTuple):
+    """What of a send ``misfit`` looks at, taken once (at admission): immutable, so a caller
+    that reuses and changes its dicts after handing a message over changes nothing.
+
+    Attributes:
+        template: The template's name and language code.
+        header: The ``parameter_name`` (or None) of each parameter of the TEXT header.
+        body: Likewise for the BODY.
+    """
+
+    template: tuple[str, str]
+    header: tuple[str | None, ...]
+    body: tuple[str | None, ...]
+
+
+def shape_of(payload: Mapping[str, Any]) -> MessageShape:
+    """The shape of a prepared send payload (its template name and language are strings).
+
+    Example:
+        >>> shape_of({"template": {"name": "x", "language": {"code": "en"}, "components": [
+        ...     {"type": "body", "parameters": [{"type": "text", "text": "Ada"}]}]}})
+        MessageShape(template=('x', 'en'), header=(), body=(None,))
+    """
+    template = payload["template"]
+    header: tuple[str | None, ...] = ()
+    body: tuple[str | None, ...] = ()
+    for component in template.get("components") or ():
+        if type(component) is not dict and not isinstance(component, Mapping):
+            continue
+        kind = component.get("type")
+        if type(kind) is not str and not isinstance(kind, str):
+            continue
+        if kind in _BODY:
+            body = _names(component)
+        elif kind in _HEADER:
+            header = _names(component)
+    return MessageShape((template["name"], template["language"]["code"]), header, body)
+
+
 def misfit(fit: TemplateFit, payload: Mapping[str, Any]) -> str | None:
     """Why a send payload does not fit the template, or None when it does.
 
     The reason names no message and no value, so equal problems of many messages read the
     same (``"2 body parameters for a template with 1 placeholder"``).
     """
-    header: Sequence[Any] = ()
-    body: Sequence[Any] = ()
-    for component in payload["template"].get("components") or ():
-        if type(component) is not dict and not isinstance(component, Mapping):
-            continue
-        kind = component.get("type")
-        if kind in _BODY:
-            body = _parameters(component)
-        elif kind in _HEADER:
-            header = _parameters(component)
-    if fit.header is not None and (fit.header or header):
-        problem = _check(fit.named, "header", fit.header, header)
+    return misfit_shape(fit, shape_of(payload))
+
+
+def misfit_shape(fit: TemplateFit, shape: MessageShape) -> str | None:
+    """``misfit`` of a message by its shape."""
+    if fit.header is not None and (fit.header or shape.header):
+        problem = _check(fit.named, "header", fit.header, shape.header)
         if problem is not None:
             return problem
-    return _check(fit.named, "body", fit.body, body)
+    return _check(fit.named, "body", fit.body, shape.body)
 
 
-def _parameters(component: Mapping[str, Any]) -> Sequence[Any]:
+def _names(component: Mapping[str, Any]) -> tuple[str | None, ...]:
     parameters = component.get("parameters")
-    return parameters if isinstance(parameters, (list, tuple)) else ()
+    if not isinstance(parameters, (list, tuple)):
+        return ()
+    names: list[str | None] = []
+    for p in parameters:
+        name = p.get("parameter_name") if type(p) is dict or isinstance(p, Mapping) else None
+        names.append(name if isinstance(name, str) else None)
+    return tuple(names)
 
 
-def _names(parameters: Sequence[Any]) -> list[str | None]:
-    return [
-        p.get("parameter_name") if type(p) is dict or isinstance(p, Mapping) else None
-        for p in parameters
-    ]
-
-
-def _check(named: bool, where: str, expected: tuple[str, ...], given: Sequence[Any]) -> str | None:
+def _check(
+    named: bool, where: str, expected: tuple[str, ...], names: tuple[str | None, ...]
+) -> str | None:
     if not named:
-        for parameter in given:
-            if (type(parameter) is dict or isinstance(parameter, Mapping)) and parameter.get(
-                "parameter_name"
-            ):
-                braces = ", ".join(f"{{{{{p}}}}}" for p in expected)
-                return (
-                    f"{where} parameters are named ({_join([n for n in _names(given) if n])}); "
-                    f"the template's are positional ({braces})"
-                )
-        if len(given) == len(expected):
+        if any(names):
+            braces = ", ".join(f"{{{{{p}}}}}" for p in expected)
+            return (
+                f"{where} parameters are named ({_join([n for n in names if n])}); "
+                f"the template's are positional ({braces})"
+            )
+        if len(names) == len(expected):
             return None
         owner = "a template" if where == "body" else "a header"
         return (
-            f"{_count(len(given), f'{where} parameter')} for {owner} with "
+            f"{_count(len(names), f'{where} parameter')} for {owner} with "
             f"{_count(len(expected), 'placeholder')}"
         )
-    names = _names(given)
-    if given and not all(names):
+    if names and not all(names):
         return (
             f"{where} parameters have no parameter_name; the template's are named "
             f"({', '.join(expected)})"

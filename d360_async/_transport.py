@@ -50,14 +50,9 @@ from ._timeouts import Timeout
 from ._version import __version__
 from ._wire import CURRENT, OnWire, Phase, WireConnector, WireState
 
-__all__ = ["Transport", "dumps", "logger", "scope_for"]
+__all__ = ["Transport", "logger", "scope_for"]
 
 logger = logging.getLogger("d360_async")
-
-
-def dumps(value: Any) -> str:
-    """Compact JSON text (no spaces, UTF-8 characters kept), as request bodies are sent."""
-    return orjson.dumps(value).decode()
 
 
 _JSON_HEADERS = {"Content-Type": "application/json"}
@@ -90,7 +85,8 @@ def connection_error(
     the pool is as harmless as a connect timeout). Without that knowledge (a session whose
     connector is not a ``WireConnector``) the exception type decides. ``closed``: the client
     was closed meanwhile. ``secrets`` are scrubbed from aiohttp's text (a parser error may
-    quote what the server sent), and aiohttp's exception is chained only if it had none.
+    quote what the server sent), and aiohttp's exception is chained only if it had none and
+    does not carry the request (its headers).
     """
     if phase is Phase.CONNECTING:
         maybe_sent = False
@@ -115,7 +111,9 @@ def connection_error(
     text = f"{type(exc).__name__}: {exc}".rstrip(": ")
     detail = scrub(text, secrets)
     error = cls(f"{where}: {what} ({detail})", maybe_sent=maybe_sent)
-    if detail == text:  # chain aiohttp's exception only when it shows nothing secret
+    # Chain aiohttp's exception only when it shows nothing secret: not when its text did,
+    # nor when it carries the request (``request_info``: its headers hold the key).
+    if detail == text and getattr(exc, "request_info", None) is None:
         error.__cause__ = exc
     return error
 
@@ -214,6 +212,8 @@ class Transport:
         safety: Safety,
         params: Mapping[str, str] | None = None,
         json_body: Any = None,
+        encoded: bytes | None = None,
+        recipient: str | None = None,
         on_wire: OnWire | None = None,
         on_refused: OnWire | None = None,
         scope: Scope | None = None,
@@ -226,6 +226,10 @@ class Transport:
             safety: Which failures may be retried.
             params: Query parameters, already encoded as strings.
             json_body: A JSON-ready body, or None for no body.
+            encoded: A JSON body already encoded, sent as is (instead of ``json_body``): what
+                was checked is what goes out, and it is not serialised twice.
+            recipient: The ``to`` of a send given as ``encoded`` (the limiter's
+                per-recipient key); with ``json_body``, its ``to`` is used.
             on_wire: Awaited the first time an attempt has waited out the cool-down, taken
                 its rate-limit slot and obtained a connection, right before the request starts
                 to be written (see ``_wire``), and again only after ``on_refused``. If it
@@ -252,13 +256,18 @@ class Transport:
         session = self.session
         if session.closed:
             raise ClientClosedError("this D360Client is closed", maybe_sent=False)
-        if json_body is None:
+        body: bytes | None
+        if encoded is not None:
+            body, headers = encoded, self._json_headers
+        elif json_body is None:
             body, headers = None, self._headers
         else:
             try:
                 body, headers = orjson.dumps(json_body), self._json_headers
             except orjson.JSONEncodeError as exc:  # Decimal, bytes, sets, huge ints, bad UTF-8
                 raise ValidationError("body", f"cannot be sent as JSON: {exc}") from None
+            if isinstance(json_body, Mapping):
+                recipient = json_body.get("to")
         url = self._url(path)
         loop = self._loop
         if loop is None:  # the session's loop; asking asyncio each time costs a getpid() call
@@ -270,7 +279,7 @@ class Transport:
         if scope is None:
             scope = scope_for(method, path)
         key = (
-            recipient_digest(self._key.encode(), json_body)
+            recipient_digest(self._key.encode(), recipient)
             if self._keyed and scope is Scope.MESSAGES
             else None
         )
@@ -286,12 +295,16 @@ class Transport:
             try:  # waits out the scope's pause, then takes a slot
                 if local is None or not local.is_open(scope):
                     await limiter.acquire(scope, key=key)
-            except D360Error:
+            except D360Error as exc:
+                if isinstance(exc, LimiterUnavailableError):
+                    exc.maybe_sent_before = maybe_sent_before
                 raise
             except Exception as exc:  # fail closed: nothing unlimited goes out
-                raise LimiterUnavailableError(
+                failed = LimiterUnavailableError(
                     f"the rate limiter failed: {type(exc).__name__}: {scrub(str(exc), [self._key])}"
-                ) from exc
+                )
+                failed.maybe_sent_before = maybe_sent_before
+                raise failed from exc
             if session.closed:
                 raise ClientClosedError("this D360Client is closed", maybe_sent=maybe_sent_before)
             sent_at = loop.time()  # an attempt's timing starts when it goes out
@@ -343,7 +356,7 @@ class Transport:
                     f"{method} {path}",
                     wire.phase,
                     closed=session.closed,
-                    secrets=(self._key, *sensitive_strings(json_body)),
+                    secrets=self._secrets(body),
                 )
                 outcome: object = type(exc).__name__
             except asyncio.CancelledError as exc:
@@ -373,14 +386,13 @@ class Transport:
                         return orjson.loads(raw)
                     except orjson.JSONDecodeError as exc:
                         text = raw.decode("utf-8", "replace")
-                        secrets = (self._key, *sensitive_strings(json_body))
-                        raise APIResponseError(status, scrub(text, secrets)) from exc
+                        raise APIResponseError(status, scrub(text, self._secrets(body))) from exc
                 error = make_status_error(
                     status,
                     raw,
                     redacted_headers(response.headers, self._key),
                     reason=response.reason,
-                    secrets=(self._key, *sensitive_strings(json_body)),
+                    secrets=self._secrets(body),
                 )
                 outcome = status
             if debug:
@@ -396,7 +408,8 @@ class Transport:
                 # One pause for the whole scope, in the limiter: every request of the scope
                 # through it (other clients' included) waits it out, this one's retry too.
                 try:
-                    await limiter.pause(scope, retry.delay_for(error, attempt))
+                    pause = delay if delay is not None else retry.delay_for(error, attempt)
+                    await limiter.pause(scope, pause)
                 except Exception as exc:  # the retry still waits; acquire() will fail closed
                     logger.warning("the rate limiter could not record a pause: %s", type(exc))
                 else:
@@ -415,7 +428,8 @@ class Transport:
                 raise error
             if may_have_been_acted_upon(error):
                 maybe_sent_before = True
-            elif on_refused is not None and wire.ran():
+            elif not maybe_sent_before and on_refused is not None and wire.ran():
+                # refused, and no earlier attempt may have been acted upon: not written
                 await on_refused()
                 wire.rearm()
             logger.info(
@@ -446,6 +460,11 @@ class Transport:
                 )
             if wait_here > 0:
                 await asyncio.sleep(wait_here)
+
+    def _secrets(self, body: bytes | None) -> tuple[str, ...]:
+        """What must not show in an error about a request: the key, and the personal data of
+        the body that was sent (decoded again only now, on an error)."""
+        return (self._key, *sensitive_strings(None if body is None else orjson.loads(body)))
 
     async def _responded(
         self,

@@ -130,7 +130,7 @@ class PreparedUserData:
         ()
     """
 
-    user_data: dict[str, Any] = attrs.field(hash=False)
+    user_data: dict[str, Any] = attrs.field(hash=False, repr=False)
     dropped: tuple[InvalidValue, ...]
 
 
@@ -149,6 +149,18 @@ def _as_text(key: str, value: object) -> str:
     raise Invalid("must be a string")
 
 
+def _utf8(text: str) -> bytes:
+    """A normalised value as the bytes that are hashed.
+
+    Raises:
+        Invalid: It is not valid Unicode text (a lone surrogate, as a broken decoder leaves).
+    """
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        raise Invalid("is not valid Unicode text") from None
+
+
 Digester = Callable[[str], "str | None"]
 _MISS: Final = object()
 
@@ -163,7 +175,7 @@ def _digester(rule: Rule) -> Digester:
             return None
         if looks_hashed(text):
             return text.lower()
-        return sha256(rule(text).encode()).hexdigest()
+        return sha256(_utf8(rule(text))).hexdigest()
 
     return digest
 
@@ -241,7 +253,9 @@ class UserDataHasher:
             raise Invalid("is blank")
         if looks_hashed(text):
             return text.lower()
-        return self._rules[key](text)
+        normal = self._rules[key](text)
+        _utf8(normal)
+        return normal
 
     def prepare(self, user_data: Mapping[Any, Any]) -> PreparedUserData:
         """Every value of ``user_data`` prepared; invalid ones left out and named."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 import orjson
@@ -26,7 +26,7 @@ from ._models_webhooks import (
     WebhookValue,
 )
 
-__all__ = ["SIGNATURE_HEADER", "parse_webhook", "sign", "verify_signature"]
+__all__ = ["SIGNATURE_HEADER", "Headers", "parse_webhook", "sign", "verify_signature"]
 
 #: The header Meta signs its webhook deliveries with.
 SIGNATURE_HEADER: Final = "X-Hub-Signature-256"
@@ -70,29 +70,57 @@ def sign(body: bytes, app_secret: str) -> str:
     return "sha256=" + digest
 
 
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    value = headers.get(name)
-    if value is not None:
-        return value
+#: Request headers: any mapping (aiohttp's, Starlette's, a dict) or (name, value) pairs (str
+#: or bytes, as ASGI gives them).
+Headers = Mapping[str, str] | Iterable[tuple[Any, Any]]
+
+_NOT_HEADERS: Final = "must be a mapping or an iterable of (name, value) pairs"
+
+
+def _text(value: object) -> object:
+    return value.decode("latin-1") if isinstance(value, bytes) else value
+
+
+def _header(headers: Headers, name: str) -> str | None:
+    """The value of the header ``name`` (matched case-insensitively), or None.
+
+    Raises:
+        ValidationError: ``headers`` is neither a mapping nor pairs (``field`` is ``headers``).
+    """
+    pairs: Iterable[Any]
+    if isinstance(headers, Mapping):
+        value = _text(headers.get(name))
+        if isinstance(value, str):
+            return value
+        pairs = headers.items()
+    elif isinstance(headers, (str, bytes)) or not isinstance(headers, Iterable):
+        raise ValidationError("headers", _NOT_HEADERS)
+    else:
+        pairs = headers
     wanted = name.lower()
-    for key, found in headers.items():
+    for pair in pairs:
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise ValidationError("headers", _NOT_HEADERS)
+        key, found = (_text(item) for item in pair)
         if isinstance(key, str) and key.lower() == wanted:
-            return found
+            return found if isinstance(found, str) else None
     return None
 
 
-def verify_signature(body: bytes, headers: Mapping[str, str], app_secret: str) -> None:
+def verify_signature(body: bytes, headers: Headers, app_secret: str) -> None:
     """Check ``X-Hub-Signature-256`` against the body, in constant time.
 
     Args:
         body: The exact request body, as received.
-        headers: The request headers (any mapping; the name is matched case-insensitively).
+        headers: The request headers: any mapping, or (name, value) pairs of str or bytes;
+            the name is matched case-insensitively.
         app_secret: Your Meta app secret.
 
     Raises:
         WebhookSignatureError: The header is missing (``missing=True``), malformed or does not
             match (``missing=False``).
-        ValidationError: ``app_secret`` is empty or ``body`` is not bytes.
+        ValidationError: ``app_secret`` is empty, ``body`` is not bytes, or ``headers`` is
+            neither a mapping nor pairs.
 
     Example:
         >>> verify_signature(b"{}", {"x-hub-signature-256": sign(b"{}", "s")}, "s")
@@ -166,9 +194,7 @@ def _entry(data: Any, path: str) -> WebhookEntry:
     )
 
 
-def parse_webhook(
-    body: bytes, headers: Mapping[str, str], *, app_secret: str | None = None
-) -> Webhook:
+def parse_webhook(body: bytes, headers: Headers, *, app_secret: str | None = None) -> Webhook:
     """Parse one webhook delivery, after checking its signature when ``app_secret`` is given.
 
     Works with any web framework: pass the raw body (before any JSON decoding, so that the
@@ -189,7 +215,8 @@ def parse_webhook(
         WebhookSignatureError: ``app_secret`` given and the signature is missing or wrong.
         WebhookError: The body is not a WhatsApp Business Account webhook; the error names
             where (``entry[0].changes[0].value.statuses[2].timestamp: expected Unix seconds``).
-        ValidationError: ``body`` is not bytes, or ``app_secret`` is empty.
+        ValidationError: ``body`` is not bytes, ``app_secret`` is empty, or ``headers`` is
+            neither a mapping nor (name, value) pairs.
 
     Example:
         >>> body = b'''{"object": "whatsapp_business_account", "entry": [{"id": "1029",

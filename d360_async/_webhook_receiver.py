@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Final
 
 import attrs
@@ -26,7 +26,7 @@ import orjson
 
 from ._errors import ValidationError, WebhookError, WebhookSignatureError
 from ._models_webhooks import Webhook
-from ._webhook_parse import parse_webhook
+from ._webhook_parse import Headers, parse_webhook
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -161,12 +161,12 @@ class WebhookReceiver:
 
     # -- the policy ----------------------------------------------------------------------
 
-    async def receive(self, body: bytes, headers: Mapping[str, str]) -> WebhookAnswer:
+    async def receive(self, body: bytes, headers: Headers) -> WebhookAnswer:
         """Handle one delivery and say what to answer; works with any web framework.
 
         Args:
             body: The raw request body.
-            headers: The request headers.
+            headers: The request headers: any mapping, or (name, value) pairs.
 
         Returns:
             The answer to send: 200 once your code has handled the webhook; 400 for a body

@@ -314,3 +314,19 @@ def test_adapt_is_littles_law_within_bounds(rate: float, wires: list[float], cei
     gate.adapt(1.0)
     mean = sum(wires) / len(wires)
     assert gate.limit == max(1, min(ceiling, math.ceil(rate * mean * 1.25)))
+
+
+async def test_waiters_cancelled_after_a_release_popped_them_raise_cancelled() -> None:
+    """Stopping a run cancels every worker; one still holding a permit releases it, which
+    pops the (already cancelled) waits off the queue: each waiter still ends cancelled."""
+    gate = AdaptiveConcurrency(rate=10, ceiling=2, floor=1)
+    held = [await gate.acquire(), await gate.acquire()]
+    waiting = [asyncio.ensure_future(gate.acquire()) for _ in range(3)]
+    await asyncio.sleep(0)
+    for task in waiting:
+        task.cancel()
+    for started in held:  # before the cancelled waiters run their except clause
+        gate.release(started)
+    outcomes = await asyncio.gather(*waiting, return_exceptions=True)
+    assert all(isinstance(o, asyncio.CancelledError) for o in outcomes), outcomes
+    assert [await gate.acquire(), await gate.acquire()]  # no permit leaked either way

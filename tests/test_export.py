@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from d360_async import (
     BulkReport,
     ComponentType,
+    DeliveryReport,
     InsightsPage,
     LanguageObject,
     MarketingMessageRequest,
@@ -105,6 +106,24 @@ def test_collections_of_models_and_the_sdk_reports() -> None:
     assert wire["results"][0]["status"] == "failed"
     assert wire["results"][0]["error"] == "to: is empty"
     assert orjson.loads(to_json(wire)) == wire
+
+
+def test_keys_that_are_not_text_become_text_as_json_writes_them() -> None:
+    """User review F14: ``DeliveryReport.failed_by_code`` is keyed by Meta's error code (an
+    int, None for a failure reported with no code)."""
+    report = DeliveryReport(
+        campaign_id="spring", accepted=3, failed=3, failed_by_code={131049: 2, None: 1}
+    )
+
+    wire = to_dict(report)
+
+    assert wire["failed_by_code"] == {"131049": 2, "null": 1}
+    assert orjson.loads(to_json(report)) == wire
+    assert to_dict({SendStatus.SENT: 1, 1.5: True, False: None}) == {
+        "sent": 1,
+        "1.5": True,
+        "false": None,
+    }
 
 
 def test_unknown_response_fields_stay_in_raw_only() -> None:

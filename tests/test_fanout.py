@@ -8,7 +8,7 @@ from contextlib import aclosing
 
 import pytest
 
-from d360_async._fanout import bounded_map
+from d360_async._fanout import bounded_each, bounded_map
 
 pytestmark = pytest.mark.looptime
 
@@ -120,3 +120,44 @@ async def test_concurrency_must_be_positive() -> None:
 
     with pytest.raises(ValueError, match="concurrency"):
         await anext(bounded_map([1], work, 0))
+
+
+def tasks_now() -> int:
+    return len(asyncio.all_tasks())
+
+
+@pytest.mark.parametrize("kind", ["map", "each"])
+@pytest.mark.parametrize("source", ["sync", "async"])
+async def test_a_huge_concurrency_starts_workers_only_as_items_come(kind: str, source: str) -> None:
+    """concurrency=300,000 for 3 items: a handful of worker tasks, not 300,000."""
+    peak = 0
+
+    async def work(x: int) -> int:
+        nonlocal peak
+        peak = max(peak, tasks_now())
+        await asyncio.sleep(1)
+        return x
+
+    items = range(3) if source == "sync" else _async_range(3, [])
+    if kind == "map":
+        assert sorted([r async for r in bounded_map(items, work, 300_000)]) == [0, 1, 2]
+    else:
+        await bounded_each(items, work, 300_000)
+    assert peak <= 10
+
+
+@pytest.mark.parametrize("source", ["sync", "async"])
+async def test_workers_grow_up_to_the_concurrency(source: str) -> None:
+    in_flight = peak = 0
+
+    async def work(x: int) -> int:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        await asyncio.sleep(1)
+        in_flight -= 1
+        return x
+
+    items = range(1000) if source == "sync" else _async_range(1000, [])
+    assert len([r async for r in bounded_map(items, work, 100)]) == 1000
+    assert peak == 100

@@ -15,6 +15,7 @@ from d360_async import (
     APIConnectionError,
     APIStatusError,
     D360Client,
+    Hooks,
     InternalServerError,
     LocalLimiter,
     RateLimitError,
@@ -150,6 +151,8 @@ FAILURES: list[tuple[str, dict[str, Any], bool, bool]] = [
     ("500 code 130429", status(500, samples.meta_error(130429)), True, False),
     ("504 code 4", status(504, samples.meta_error(4)), True, False),
     ("501", status(501), False, False),  # not implemented: trying again cannot help
+    ("505", status(505), False, False),  # HTTP version refused: likewise
+    ("511", status(511), False, False),  # a captive portal: likewise (and not processed)
     ("502", status(502), True, False),
     ("503", status(503), True, False),  # a proxy may answer 503 after forwarding the request
     ("503 code 2", status(503, samples.meta_error(2)), True, True),  # Meta refused it itself
@@ -323,3 +326,31 @@ async def test_a_send_retried_after_an_ambiguous_attempt_stays_ambiguous(
     assert info.value.maybe_sent is False
     assert info.value.maybe_sent_before is True
     assert may_have_been_acted_upon(info.value)
+
+
+class RecordingLimiter:
+    def __init__(self) -> None:
+        self.pauses: list[float] = []
+
+    async def acquire(self, scope: Scope, *, key: str | None = None) -> None:
+        pass
+
+    async def pause(self, scope: Scope, seconds: float) -> None:
+        self.pauses.append(seconds)
+
+
+@pytest.mark.looptime
+async def test_the_pause_is_the_delay_reported(mock_api: aioresponses) -> None:
+    """A 429 without Retry-After: the scope's pause and the retry's reported delay are one
+    value (one draw of the jitter), not two."""
+    for _ in range(3):
+        _mock(mock_api, "GET", "/marketing/77", **status(429))
+    _mock(mock_api, "GET", "/marketing/77", payload=samples.TEMPLATE)
+    delays: list[float] = []
+    limiter = RecordingLimiter()
+    policy = RetryPolicy(initial_backoff=0.5, jitter=5.0)
+    hooks = Hooks(on_retry=lambda event: delays.append(event.delay))
+    async with D360Client(KEY, rate_limit=limiter, retry=policy, hooks=hooks) as client:
+        await client.get_message_template("77")
+    assert len(delays) == 3
+    assert limiter.pauses == delays

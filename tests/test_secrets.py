@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import traceback
 from collections.abc import AsyncIterator
@@ -12,7 +13,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from aioresponses import aioresponses
 
-from d360_async import D360Client, D360Error, RetryPolicy
+from d360_async import APIConnectionError, D360Client, D360Error, RetryPolicy
 
 from . import samples
 from .conftest import KEY
@@ -100,3 +101,28 @@ async def test_no_key_over_a_real_connection(
     assert_no_key(everything_about(info.value) + str(info.value.body))  # type: ignore[attr-defined]
     for record in caplog.records:
         assert_no_key(record.getMessage())
+
+
+async def test_no_key_in_the_cause_of_a_malformed_response() -> None:
+    """aiohttp's ``ClientResponseError`` carries the request's headers (the key among them) in
+    its ``request_info``: such an exception is never chained to the SDK's error."""
+
+    async def malformed(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: abc\r\n\r\n{}")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(malformed, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with D360Client(
+            KEY, base_url=f"http://127.0.0.1:{port}", rate_limit=None, retry=RetryPolicy.never()
+        ) as client:
+            with pytest.raises(APIConnectionError) as info:
+                await client.get_message_templates()
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert "ClientResponseError" in str(info.value) or "ClientPayloadError" in str(info.value)
+    assert_no_key(everything_about(info.value))

@@ -32,7 +32,13 @@ from typing import TYPE_CHECKING
 
 from d360_async._bulk import PreflightError
 from d360_async._campaign_journal import JournalError
-from d360_async._errors import APIConnectionError, APIError, AuthenticationError, ValidationError
+from d360_async._errors import (
+    APIConnectionError,
+    APIError,
+    AuthenticationError,
+    ValidationError,
+    safe_location,
+)
 
 if TYPE_CHECKING:
     from ._common import Context
@@ -105,7 +111,7 @@ def _describe(ctx: Context, exc: Exception) -> tuple[str, int]:
     if isinstance(exc, AuthenticationError):
         return f"{exc} (check --api-key or D360_API_KEY)", 1
     if isinstance(exc, APIConnectionError):
-        return f"cannot reach {ctx.base_url}: {exc}", 1
+        return f"cannot reach {safe_location(ctx.base_url)}: {exc}", 1  # no user or password
     if isinstance(exc, APIError):
         return str(exc), 1
     if isinstance(exc, OSError):

@@ -20,6 +20,7 @@ from typing import Final
 import attrs
 
 from d360_async._normalise_common import Invalid
+from d360_async._normalise_numbers import phone_digits
 
 from ._common import Context, UsageError, plural
 from ._output import CsvFile
@@ -48,8 +49,6 @@ _KIND_ROWS: Final = 5
 _MIN_DIGITS: Final = 7
 _MAX_DIGITS: Final = 15
 _NUMBER_CHARACTERS: Final = re.compile(r"[0-9 +\-()./]+")
-_NOT_DIGITS: Final = re.compile(r"[^0-9]")
-_TRUNK_IN_BRACKETS: Final = re.compile(r"\(\s*0\s*\)")
 _CALLING_CODE: Final = re.compile(r"(?:\+|00)?([1-9][0-9]{0,2})")
 
 
@@ -71,8 +70,8 @@ def recipient_number(value: str, default_country_code: str | None = None) -> str
 
     ``+`` or ``00`` starts an international number (``+49 (0)151 ...`` drops the trunk 0 in
     brackets); a number with a trunk ``0`` (``0151 ...``) or an area code in brackets is
-    national and needs ``default_country_code``; other digits are taken as international,
-    unless ``default_country_code`` is given and they do not start with it. Spaces, dashes,
+    national and needs ``default_country_code``; other digits are international as written
+    (the one rule of :func:`~d360_async._normalise_numbers.phone_digits`). Spaces, dashes,
     dots, slashes and brackets are ignored; any other character is an error. Stricter than
     the hashing of ``ph`` (which follows Meta's matching rules): a message must reach the one
     number meant, so nothing is guessed.
@@ -96,24 +95,14 @@ def recipient_number(value: str, default_country_code: str | None = None) -> str
         raise Invalid(
             "contains characters other than digits, +, spaces, dashes, dots, slashes and brackets"
         )
-    international = text.startswith("+")
-    if international or text.startswith("00"):
-        text = _TRUNK_IN_BRACKETS.sub("", text)
-    digits = _NOT_DIGITS.sub("", text)
-    if not international and digits.startswith("00"):
-        digits, international = digits[2:], True
-    if international:
-        if digits.startswith("0"):
-            raise Invalid("a country code never starts with 0")
-    elif digits.startswith("0") or "(" in text:
-        if default_country_code is None:
-            raise Invalid(
-                "looks like a national number and has no country code: write it with + and "
-                "its country code, or pass --default-country-code"
-            )
-        digits = default_country_code + digits.lstrip("0")
-    elif default_country_code is not None and not digits.startswith(default_country_code):
-        digits = default_country_code + digits
+    digits, has_code = phone_digits(text, default_country_code)
+    if not has_code:
+        raise Invalid(
+            "looks like a national number and has no country code: write it with + and "
+            "its country code, or pass --default-country-code"
+        )
+    if digits.startswith("0"):
+        raise Invalid("a country code never starts with 0")
     if len(digits) < _MIN_DIGITS:
         raise Invalid("has too few digits for a phone number with its country code")
     if len(digits) > _MAX_DIGITS:
@@ -304,8 +293,8 @@ def check_file(
                     column = f", column {problem.column!r}" if problem.column else ""
                     ctx.note(f"{source.where(record)}{column}: {problem.reason}")
     finally:
-        if rejected is not None:
-            rejected.close()
+        if rejected is not None and not rejected.close():
+            ctx.note(f"removed {rejected_path} (from an earlier run: no row is invalid now)")
     if result.rows == 0:
         raise UsageError(f"{source.name} has no rows to send")
     if result.invalid == 0:

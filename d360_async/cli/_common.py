@@ -25,8 +25,10 @@ __all__ = [
     "UsageError",
     "as_rows",
     "comma_list",
+    "distinct_files",
     "non_negative_int",
     "plural",
+    "port_arg",
     "positive_float",
     "positive_int",
     "rate_arg",
@@ -82,6 +84,37 @@ def as_rows(text: str) -> str:
         'campaign stopped after row 3: 403 Template is paused'
     """
     return _MESSAGE_INDEX.sub(lambda m: f"row {int(m.group(1)) + 1}", text)
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)  # links and other names of one file
+    except OSError:  # one does not exist yet: where it would be
+        return os.path.normcase(os.path.realpath(a)) == os.path.normcase(os.path.realpath(b))
+
+
+def distinct_files(*files: tuple[str, str | None]) -> None:
+    """Refuse, before anything is opened, two flags naming the same file: an output written
+    over the input (or over another output) would destroy it. ``files`` are (flag, path)
+    pairs, the input first; a None path is not used.
+
+    Raises:
+        UsageError: Two of them are one file.
+
+    Example:
+        >>> distinct_files(("--csv", "in.csv"), ("--results", "out.csv"), ("--journal", None))
+        >>> distinct_files(("--csv", "in.csv"), ("--results", "./in.csv"))
+        Traceback (most recent call last):
+        d360_async.cli._common.UsageError: --results is the same file as --csv (./in.csv): ...
+    """
+    given = [(flag, path) for flag, path in files if path]
+    for i, (flag, path) in enumerate(given):
+        for earlier, earlier_path in given[:i]:
+            if _same_file(path, earlier_path):
+                raise UsageError(
+                    f"{flag} is the same file as {earlier} ({path}): it would be "
+                    "overwritten; give another file"
+                )
 
 
 def _wide_console(*, stderr: bool) -> Console:
@@ -201,13 +234,7 @@ def positive_int(text: str) -> int:
         >>> positive_int("50")
         50
     """
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
+    return _integer(text, 1, None, "must be at least 1")
 
 
 def non_negative_int(text: str) -> int:
@@ -217,12 +244,27 @@ def non_negative_int(text: str) -> int:
         >>> non_negative_int("0")
         0
     """
+    return _integer(text, 0, None, "must not be negative")
+
+
+def port_arg(text: str) -> int:
+    """A TCP port, 0 to 65535 (``--port``; 0 lets the system pick one).
+
+    Example:
+        >>> port_arg("8360"), port_arg("0")
+        (8360, 0)
+    """
+    return _integer(text, 0, 65535, "must be a port from 0 to 65535")
+
+
+def _integer(text: str, low: int, high: int | None, outside: str) -> int:
+    """An integer from ``low`` to ``high`` (None: no upper bound); ``outside`` says why not."""
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError("must not be negative")
+    if value < low or (high is not None and value > high):
+        raise argparse.ArgumentTypeError(outside)
     return value
 
 

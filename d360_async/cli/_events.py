@@ -4,7 +4,7 @@ JSON Lines: one event object per line, as the Conversions API takes it (``event_
 also be an ISO 8601 string). CSV: one event per row; columns are event fields
 (``event_name``, ``event_time``, ``event_id``, ``action_source``, ...), ``user_data`` keys
 (``em``, ``ph``, ``ctwa_clid``, ... or ``user_data.em``) and ``custom_data`` keys
-(``currency``, ``value``, ... or ``custom_data.value``); empty cells are left out.
+(``currency``, ``value``, ... or ``custom_data.KEY``, any key); empty cells are left out.
 
 The file is read once to check that it parses (a file that does not stops everything, exit
 code 2); then ``client.send_conversion_events`` hashes, validates, batches and posts the
@@ -17,23 +17,28 @@ in the same file, and the summary counts the dropped values per key.
 from __future__ import annotations
 
 import argparse
+import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Final
 
+import attrs
+
+from d360_async._errors import D360Error
+from d360_async._events import EventsRun
 from d360_async._limits import LocalLimiter
-from d360_async._models_events import BatchResult, EventsReport
+from d360_async._models_events import BatchResult, EventsReport, event_payload
 from d360_async.hashing import HASHED_KEYS, UNHASHED_KEYS
 
-from ._checks import LISTED
-from ._common import EXIT_FAILURE, EXIT_OK, Context, UsageError, plural
+from ._checks import LISTED, default_rejected_path
+from ._common import EXIT_FAILURE, EXIT_OK, Context, UsageError, distinct_files, plural
 from ._output import CsvFile
 from ._progress import Tracker
 from ._rows import InputFile, Record
 
 __all__ = [
     "DROPPED",
+    "INTERRUPTED",
     "REJECTED_COLUMNS",
     "dropped_line",
     "events_limiter",
@@ -45,6 +50,8 @@ __all__ = [
 REJECTED_COLUMNS: Final = ("row", "status", "event_name", "event_id", "field", "reason")
 #: Status of a row for a ``user_data`` value left out of an event that was still sent.
 DROPPED: Final = "value dropped"
+#: Status of a row for an event without an outcome when the run was interrupted.
+INTERRUPTED: Final = "interrupted"
 
 _TOP_LEVEL: Final = frozenset(
     {
@@ -105,12 +112,18 @@ def _number(value: str, kind: type[int] | type[float]) -> Any:
 
 
 def _place(column: str) -> tuple[str | None, str]:
-    """Where a CSV column goes: (None, key) top-level, or ("user_data"/"custom_data", key)."""
+    """Where a CSV column goes: (None, key) top-level, or ("user_data"/"custom_data", key).
+
+    ``custom_data.KEY`` takes any key (custom properties are the advertiser's own); a bare
+    column, or ``user_data.KEY``, only a key the API knows.
+
+    Example:
+        >>> _place("value"), _place("custom_data.campaign"), _place("user_data.em")
+        (('custom_data', 'value'), ('custom_data', 'campaign'), ('user_data', 'em'))
+    """
     if "." in column:
         group, key = column.split(".", 1)
-        if (group == "user_data" and key in _USER_DATA) or (
-            group == "custom_data" and key in _CUSTOM_DATA
-        ):
+        if (group == "user_data" and key in _USER_DATA) or (group == "custom_data" and key):
             return group, key
         raise KeyError(column)
     if column in _TOP_LEVEL:
@@ -286,15 +299,22 @@ def events_limiter(rate: float | None) -> LocalLimiter | None:
 
 
 async def run_events(args: argparse.Namespace, ctx: Context) -> int:
-    """``d360 events``; returns the exit code (0: every event received)."""
+    """``d360 events``; returns the exit code (0: every event received).
+
+    Interrupted (Ctrl-C, SIGTERM), it still prints its summary and writes a row for every
+    event not delivered yet (status ``interrupted``) to the rejected file, then lets the
+    exception go on.
+    """
     ctx.require_key()
     source = _EventsFile(args.file)
     total = source.count(ctx)
     ctx.note(f"{source.source.name}: {plural(total, 'event')}")
-    path = Path(args.file)
-    rejected_path = args.rejected or str(path.with_name(path.stem + ".rejected.csv"))
+    rejected_path = args.rejected or default_rejected_path(args.file)
+    distinct_files(("--file", args.file), ("--rejected", rejected_path))
     rejected = CsvFile(rejected_path, REJECTED_COLUMNS, always=args.rejected is not None)
+    decided = bytearray(total)  # 1 per event received, rejected or failed
     not_delivered = 0  # rows of events not delivered (the others: values dropped)
+    run: EventsRun | None = None
     try:
         async with ctx.client(rate_limit=events_limiter(args.rate)) as client:
             run = client.send_conversion_events(
@@ -310,13 +330,37 @@ async def run_events(args: argparse.Namespace, ctx: Context) -> int:
                 async with run:
                     async for result in run:
                         tracker.events_batch(result)
+                        for index in result.indexes:
+                            if index < total:  # else the file grew since it was counted
+                                decided[index] = 1
                         for row in _rejected_rows(result, ctx):
                             rejected.write(row)
                             not_delivered += row[1] != DROPPED
             report = run.report
+    except asyncio.CancelledError:
+        if run is not None:
+            left = _write_interrupted(source, args.dataset, decided, rejected)
+            report = attrs.evolve(run.snapshot(), total=total)
+            ctx.say(summary_line(report))
+            _notes_after(ctx, report, rejected, not_delivered + left, rejected_path)
+            ctx.note(
+                f"interrupted: {plural(left, 'event')} without an answer (sent or not) are "
+                f"marked '{INTERRUPTED}' in {rejected_path}; to finish, run the same command "
+                "again: Meta counts an event_id once (within 48 hours), so the events it "
+                "already received are not counted twice"
+            )
+        raise
     finally:
-        rejected.close()
+        if not rejected.close() and args.rejected is None:
+            ctx.note(f"removed {rejected_path} (from an earlier run: nothing was rejected now)")
     ctx.say(summary_line(report))
+    _notes_after(ctx, report, rejected, not_delivered, rejected_path)
+    return EXIT_OK if report.rejected == 0 and report.failed == 0 else EXIT_FAILURE
+
+
+def _notes_after(
+    ctx: Context, report: EventsReport, rejected: CsvFile, not_delivered: int, path: str
+) -> None:
     dropped = dropped_line(report)
     if dropped is not None:
         ctx.say(dropped)
@@ -324,5 +368,32 @@ async def run_events(args: argparse.Namespace, ctx: Context) -> int:
         parts = [f"{plural(not_delivered, 'event')} not delivered"] if not_delivered else []
         if report.dropped_values:
             parts.append(f"{plural(report.dropped_values, 'value')} dropped")
-        ctx.note(f"{', '.join(parts)}: see {rejected_path}")
-    return EXIT_OK if report.rejected == 0 and report.failed == 0 else EXIT_FAILURE
+        ctx.note(f"{', '.join(parts)}: see {path}")
+
+
+def _write_interrupted(
+    source: _EventsFile, dataset_id: str, decided: bytearray, rejected: CsvFile
+) -> int:
+    """A row for every event with no outcome yet, with the ``event_id`` it is sent with (read
+    from the file again: no event is kept in memory); returns how many."""
+    left = 0
+    for index, event in enumerate(source.events()):
+        if index >= len(decided) or decided[index]:
+            continue
+        left += 1
+        name = event.get("event_name")
+        try:
+            event_id = event_payload(event, dataset_id=dataset_id)["event_id"]
+        except D360Error:
+            event_id = ""
+        rejected.write(
+            (
+                index + 1,
+                INTERRUPTED,
+                name if isinstance(name, str) else "",
+                event_id if isinstance(event_id, str) else "",
+                "",
+                "no answer when the run was interrupted: it may or may not have been received",
+            )
+        )
+    return left

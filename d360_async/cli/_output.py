@@ -9,8 +9,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
+import os
 import sys
 from collections.abc import Mapping, Sequence
 from typing import IO, Any, Final
@@ -224,7 +226,15 @@ class CsvFile:
         self._writer.writerow(row)
         self.rows += 1
 
-    def close(self) -> None:
-        """Close it (if it was opened)."""
+    def close(self) -> bool:
+        """Close it (if it was opened). A file at its path that this run did not write (no
+        row, not ``always``) is left from an earlier run: it is removed, since it no longer
+        says what happened. Returns False when it did that."""
         if self._stream is not None:
             self._stream.close()
+            return True
+        if self.path and os.path.isfile(self.path):
+            with contextlib.suppress(OSError):
+                os.remove(self.path)
+                return False
+        return True

@@ -14,6 +14,7 @@ from ._common import (
     EXIT_USAGE,
     comma_list,
     non_negative_int,
+    port_arg,
     positive_float,
     positive_int,
     rate_arg,
@@ -172,7 +173,9 @@ def build_parser() -> Parser:
 
     emu = command("emulator", "serve the local MM Lite emulator until Ctrl-C")
     emu.add_argument("--host", default="127.0.0.1", help="interface (default: %(default)s)")
-    emu.add_argument("--port", type=int, default=8360, help="0 picks one (default: %(default)s)")
+    emu.add_argument(
+        "--port", type=port_arg, default=8360, help="0 picks one (default: %(default)s)"
+    )
     emu.add_argument("--api-key", dest="emulator_key", metavar="KEY", help="key it accepts")
     emu.add_argument(
         "--rate", type=rate_arg, default=80.0, help="sends/s per key; 0 or none: no limit"

@@ -70,7 +70,7 @@ async def read_report(path: str) -> DeliveryReport:
         UsageError: There is no such file.
         JournalError: It is not a campaign journal, or cannot be read.
     """
-    journal = SQLiteJournal(_existing(path))
+    journal = SQLiteJournal(_existing(path), read_only=True)
     try:
         await journal.open(None)
         return await journal.delivery_report()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, Final
@@ -24,6 +25,8 @@ __all__ = ["InputFile", "Record"]
 
 _JSONL_SUFFIXES: Final = (".jsonl", ".ndjson", ".json")
 _DELIMITERS: Final = (",", ";", "\t", "|")
+#: Splits after a CR that no LF follows: a line end of its own.
+_CR_LINES: Final = re.compile(rb"(?<=\r)(?!\n)")
 
 
 @attrs.frozen
@@ -43,6 +46,17 @@ class Record:
     line: int
     values: dict[str, Any]
     problem: str | None = None
+
+
+def _holds_rows(fields: list[str], delimiter: str, columns: int) -> bool:
+    """Whether a value spanning lines has a line with a row's separators: the rows an unclosed
+    quote swallowed (a name or address on two lines has none)."""
+    return any(
+        part.count(delimiter) >= columns - 1
+        for value in fields
+        if "\n" in value or "\r" in value
+        for part in value.splitlines()[1:]
+    )
 
 
 class InputFile:
@@ -79,12 +93,19 @@ class InputFile:
 
     def _lines(self, stream: IO[bytes]) -> Iterator[str]:
         """The file's lines, decoded one by one so that an error names its line (a UTF-8
-        character never spans a newline byte). A byte-order mark is dropped."""
-        for number, raw in enumerate(stream, 1):
-            try:
-                yield raw.decode("utf-8-sig" if number == 1 else "utf-8")
-            except UnicodeDecodeError as exc:
-                raise UsageError(f"{self.name} is not UTF-8 text (line {number})") from exc
+        character never spans a newline byte). A line ends with LF, CRLF or a lone CR (old
+        Mac exports), which stays at its end as the csv module expects. A byte-order mark is
+        dropped."""
+        number = 0
+        for chunk in stream:
+            for raw in _CR_LINES.split(chunk) if b"\r" in chunk else (chunk,):
+                if not raw:
+                    continue
+                number += 1
+                try:
+                    yield raw.decode("utf-8-sig" if number == 1 else "utf-8")
+                except UnicodeDecodeError as exc:
+                    raise UsageError(f"{self.name} is not UTF-8 text (line {number})") from exc
 
     def columns(self) -> list[str] | None:
         """The CSV header (None for JSON Lines, whose keys may differ per line)."""
@@ -100,7 +121,11 @@ class InputFile:
         delimiter = max(_DELIMITERS, key=first.count)
         if first.count(delimiter) == 0:
             delimiter = ","
-        header = [name.strip() for name in next(csv.reader([first], delimiter=delimiter))]
+        try:
+            fields = next(csv.reader([first], delimiter=delimiter, strict=True))
+        except csv.Error as exc:
+            raise UsageError(f"{self.name} line 1 (the header): {exc}") from exc
+        header = [name.strip() for name in fields]
         seen: set[str] = set()
         for name in header:
             if not name:
@@ -130,7 +155,7 @@ class InputFile:
 
     def _csv(self, lines: Iterator[str]) -> Iterator[Record]:
         header, delimiter = self._header(lines)
-        reader = csv.reader(lines, delimiter=delimiter)
+        reader = csv.reader(lines, delimiter=delimiter, strict=True)
         row = 0
         previous = 1  # the header's line
         while True:
@@ -138,8 +163,15 @@ class InputFile:
                 fields = next(reader)
             except StopIteration:
                 return
-            except csv.Error as exc:
-                raise UsageError(f"{self.name} line {reader.line_num + 1}: {exc}") from exc
+            except csv.Error as exc:  # the file's structure is broken: no row after is known
+                start, end = previous + 1, reader.line_num + 1
+                where = f"{self.name} row {row + 1} (line {start})"
+                if end > start:
+                    raise UsageError(
+                        f"{where}: lines {start}-{end} read as one row, then {exc}: an unclosed "
+                        "quote? (a quote opens a value that runs to the next quote)"
+                    ) from exc
+                raise UsageError(f"{where}: {exc}") from exc
             line, previous = previous + 1, reader.line_num + 1
             if not fields or all(not f.strip() for f in fields):
                 continue
@@ -147,6 +179,12 @@ class InputFile:
             record = Record(row, line, dict(zip(header, fields, strict=False)))
             if len(fields) > len(header):
                 problem = f"{len(fields)} fields, but the header has {len(header)} columns"
+                record = attrs.evolve(record, problem=problem)
+            elif previous > line and _holds_rows(fields, delimiter, len(header)):
+                problem = (
+                    f"a value spans lines {line}-{previous} and holds what look like rows: an "
+                    "unclosed quote?"
+                )
                 record = attrs.evolve(record, problem=problem)
             yield record
 

@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import contextlib
 import csv
+from collections import Counter
 from collections.abc import AsyncIterator, Generator, Sequence
 from contextlib import closing
 from itertools import islice
@@ -51,6 +52,7 @@ from ._common import (
     Context,
     UsageError,
     as_rows,
+    distinct_files,
     plural,
 )
 from ._progress import Tracker
@@ -101,8 +103,8 @@ class _Campaign:
 
     def _to_column(self, given: str | None) -> str:
         columns = self.source.columns()
-        if columns is None:  # JSON Lines: checked per record
-            return given or "to"
+        if columns is None:  # JSON Lines: the first of TO_COLUMNS its first records have
+            return given or self._jsonl_to_key()
         listed = ", ".join(columns)
         absent = [name for name in (*self.params, given) if name and name not in columns]
         if absent:
@@ -118,6 +120,19 @@ class _Campaign:
                 return name
         raise UsageError(
             f"no recipient column in {self.source.name}: pass --to-column (columns: {listed})"
+        )
+
+    def _jsonl_to_key(self) -> str:
+        """The recipient key of a JSON Lines file: the first of :data:`TO_COLUMNS` in its
+        first record that has one (records are then checked for that key, as a CSV's rows
+        for its column)."""
+        for record in self.source.records(lenient=True):
+            for name in TO_COLUMNS:
+                if name in record.values:
+                    return name
+        raise UsageError(
+            f"no recipient key in {self.source.name} (tried {', '.join(TO_COLUMNS)}): pass "
+            "--to-column"
         )
 
     def check(self, record: Record) -> tuple[str, list[str]] | list[Problem]:
@@ -173,13 +188,6 @@ class _Campaign:
             else:
                 message = builder.build(to, body=values)
             yield message
-
-    def outcome(self, report: BulkReport) -> BulkReport:
-        """``report`` with the invalid rows counted as skipped (the SDK counted them failed)."""
-        skipped = len(self.invalid)
-        return attrs.evolve(
-            report, failed=report.failed - skipped, skipped=report.skipped + skipped
-        )
 
 
 def _param_column(item: str) -> tuple[str | None, str]:
@@ -377,6 +385,12 @@ async def run_send(args: argparse.Namespace, ctx: Context) -> int:
         raise UsageError("--resend-unknown and --resend-unknown-after exclude each other")
     _check_workers(args)
     campaign = _Campaign(args)
+    distinct_files(
+        ("--csv", args.csv),
+        ("--rejected", campaign.rejected_path if campaign.skip_invalid else None),
+        ("--results", None if args.dry_run else args.results),
+        ("--journal", args.journal),
+    )
     rows = campaign.validate(ctx)
     if not campaign.skip_invalid:
         ctx.note(f"{campaign.source.name}: {plural(rows, 'row')} OK")
@@ -401,9 +415,7 @@ async def run_send(args: argparse.Namespace, ctx: Context) -> int:
             if args.workers:
                 return await send_with_workers(ctx, args, campaign.messages(builder, fit), limit)
             try:
-                report = campaign.outcome(
-                    await _send(ctx, client, campaign, builder, fit, rows, args, results)
-                )
+                report = await _send(ctx, client, campaign, builder, fit, rows, args, results)
             except PreflightError as exc:  # the template changed since it was checked
                 raise CLIError(preflight_message(exc, campaign.positions)) from exc
     finally:
@@ -463,7 +475,7 @@ async def _send(
             campaign.messages(builder, fit),
             concurrency=args.concurrency,
             journal=args.journal,
-            on_progress=tracker.bulk_progress,
+            on_progress=lambda report: tracker.bulk_progress(output.outcome(report)),
             resend_unknown=args.resend_unknown,
             resend_unknown_after=args.resend_unknown_after,
             preflight_window=_PREFLIGHT_ROWS,  # the rows whose positions are kept
@@ -475,7 +487,7 @@ async def _send(
         except BaseException as exc:
             for result in run.leftover_results():
                 output.row(result)
-            report = run.report
+            report = output.outcome(run.report)
             if isinstance(exc, asyncio.CancelledError) or report.total:
                 output.close()
                 ctx.say(summary_line(report))
@@ -485,7 +497,7 @@ async def _send(
         for result in run.leftover_results():  # an aclose() from elsewhere: none today
             output.row(result)
     output.close()
-    return run.report
+    return output.outcome(run.report)
 
 
 class _Output:
@@ -500,9 +512,27 @@ class _Output:
         if self._writer is not None:
             self._writer.writerow(RESULT_COLUMNS)
         self._listed = 0
+        #: Rows by status as reported (an invalid row skipped by --skip-invalid: skipped).
+        self._counts: Counter[SendStatus] = Counter()
+
+    def outcome(self, report: BulkReport) -> BulkReport:
+        """``report`` (for its times) with the counts of the rows as this output reported
+        them: the one count of the progress lines, the summary (finished or interrupted)
+        and ``--results``. The SDK counts an invalid row skipped by ``--skip-invalid`` as
+        failed (it refused it); here it is skipped."""
+        counts = self._counts
+        return attrs.evolve(
+            report,
+            total=counts.total(),
+            sent=counts[SendStatus.SENT],
+            failed=counts[SendStatus.FAILED],
+            skipped=counts[SendStatus.SKIPPED],
+            unknown=counts[SendStatus.UNKNOWN],
+        )
 
     def row(self, result: SendResult) -> None:
         invalid = self._invalid.get(result.index)
+        self._counts[SendStatus.SKIPPED if invalid is not None else result.status] += 1
         if invalid is not None:  # skipped by --skip-invalid (the SDK refused it unsent)
             if self._writer is not None:
                 self._writer.writerow((result.index + 1, "", "skipped", "", "", invalid))
@@ -548,9 +578,10 @@ def _how_to_resume(ctx: Context, report: BulkReport, rows: int, args: argparse.N
             "every row again (the --results file says what happened to each row)"
         )
         return
+    failed = " and the failed ones" if report.failed else ""
     ctx.note(
         "to resume, run the same command again: rows already sent are skipped, the rows not "
-        "sent and the failed ones are sent"
+        f"sent{failed} are sent"
     )
     if report.unknown:
         ctx.note(

@@ -39,6 +39,7 @@ from d360_async._campaign_journal import (
     DeliveryUpdate,
     JournalError,
     JournalRow,
+    MessagedRecipients,
 )
 
 from ._layout import decided_value, row_of
@@ -164,9 +165,11 @@ class RedisJournal:
     def __str__(self) -> str:
         return f"redis campaign {self._store.campaign_id!r}"
 
-    async def open(self, campaign_id: str | None) -> int | None:
+    async def open(self, campaign_id: str | None, *, shared: bool = False) -> int | None:
         """Start the writer. The campaign was opened (and its identity checked message by
-        message) when it was enqueued.
+        message) when it was enqueued. ``shared`` changes nothing: a campaign in Redis is
+        shared by design (each message is claimed by one worker at a time; a tracker only
+        records statuses).
 
         Raises:
             JournalError: ``campaign_id`` names another campaign.
@@ -260,6 +263,11 @@ class RedisJournal:
             return None
         value = await self._store.command("HGET", self._store.keys.state, position)
         return None if value is None else row_of(int(position), value.decode())
+
+    async def messaged(self) -> MessagedRecipients:
+        """None: the producer de-duplicated recipients once, for every worker (``open``
+        returns None, so a run never asks)."""
+        return MessagedRecipients()
 
     async def record_deliveries(self, updates: Sequence[DeliveryUpdate]) -> list[DeliveryMatch]:
         """Record status webhooks against the campaign (one round trip): see

@@ -25,6 +25,7 @@ import orjson
 
 from d360_async._admission import AdmittedItems, Item
 from d360_async._campaign_journal import JournalError
+from d360_async._template_fit import shape_of
 
 from ._journal import Claim, Claims
 from ._store import CampaignStore
@@ -129,7 +130,7 @@ class ClaimedMessages(AdmittedItems):
             claims[index] = Claim(entry, state, float(written) if written else None)
             body = text.encode()
             payload = orjson.loads(body)
-            items.append(Item(index, payload["to"], body, payload))
+            items.append(Item(index, payload["to"], body, shape_of(payload)))
         return items
 
     async def _heartbeat(self) -> None:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -10,8 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from d360_async import ValidationError
+from d360_async import D360Client, SendStatus, ValidationError
 from d360_async._admission import MAX_MESSAGE_BYTES, encode_message
+from d360_async.testing import Emulator
+
+from .conftest import welcome
 
 json_scalars = st.one_of(
     st.none(),
@@ -98,3 +102,70 @@ def test_messages_too_large_for_any_template() -> None:
     with pytest.raises(ValidationError, match="bytes as JSON") as info:
         encode_message(payload(components))
     assert info.value.field == "message"
+
+
+def nested(depth: int) -> Any:
+    value: Any = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("depth", [300, 5000])
+def test_a_value_nested_too_deep_is_a_validation_error(depth: int) -> None:
+    with pytest.raises(ValidationError) as info:
+        encode_message(payload(None, nested(depth)))
+    assert info.value.field.startswith("extra")
+    assert "nested" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("component", "field"),
+    [
+        ({"type": ["body"], "parameters": []}, "template.components[0].type"),
+        ({"type": {"b": 1}}, "template.components[0].type"),
+        (
+            {"type": "body", "parameters": [{"type": "text", "text": "x", "parameter_name": [1]}]},
+            "template.components[0].parameters[0].parameter_name",
+        ),
+    ],
+)
+def test_component_types_and_parameter_names_are_strings(component: Any, field: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        encode_message(payload([component]))
+    assert info.value.field == field
+
+
+FITTING = {
+    "name": "welcome_offer",
+    "language": {"code": "en_US"},
+    "components": [{"type": "body", "parameters": [{"type": "text", "text": "x"}]}],
+}
+JUNK_MESSAGES = {
+    "surrogate recipient": {"to": "49151\udc00", "template": FITTING},
+    "deep extra": {"to": "4915300000001", "template": FITTING, "extra": nested(5000)},
+    "unhashable component type": {
+        "to": "4915300000002",
+        "template": {
+            "name": "welcome_offer",
+            "language": {"code": "en_US"},
+            "components": [{"type": ["body"], "parameters": [{"type": "text", "text": "x"}]}],
+        },
+    },
+}
+
+
+@pytest.mark.parametrize("kind", sorted(JUNK_MESSAGES))
+@pytest.mark.parametrize("journaled", [False, True])
+async def test_one_junk_message_fails_alone(
+    emu: Emulator, client: D360Client, tmp_path: Path, kind: str, journaled: bool
+) -> None:
+    messages = [*welcome(3), JUNK_MESSAGES[kind], *welcome(3, start=3)]
+    journal = tmp_path / "j.sqlite" if journaled else None
+    results = [r async for r in client.send_bulk(messages, journal=journal)]
+    assert sorted((r.index, r.status) for r in results) == [
+        (i, SendStatus.FAILED if i == 3 else SendStatus.SENT) for i in range(7)
+    ]
+    assert isinstance(next(r for r in results if r.index == 3).error, ValidationError)
+    with pytest.raises(ValidationError):
+        await client.send_marketing_message(JUNK_MESSAGES[kind])

@@ -6,11 +6,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import aiohttp
 import pytest
 
-from d360_async import BulkReport, BulkRun, D360Client, SendResult, SendStatus
+from d360_async import BulkReport, BulkRun, D360Client, SendResult, SendStatus, SQLiteJournal
 from d360_async.testing import Emulator
 
 from .conftest import welcome
@@ -178,3 +179,39 @@ async def test_closing_the_client_mid_run_stops_the_campaign(d360_emulator: Emul
     assert report.stopped is not None and "closed" in report.stopped
     assert report.total == 5_000 and report.skipped > 4_000
     assert report.sent <= len(d360_emulator.accepted_counts()) <= report.sent + report.unknown
+
+
+@pytest.mark.d360_emulator(rate=None, latency_ms=50)
+async def test_aclose_from_another_task_while_the_loop_body_runs(
+    d360_emulator: Emulator, tmp_path: Path
+) -> None:
+    """The consumer is in its loop body when another task calls aclose(): its loop ends
+    quietly (no 'generator already running'); aclose() returns once the run is closed."""
+
+    class SlowClose(SQLiteJournal):  # a store whose close takes a moment
+        __slots__ = ()
+
+        async def close(self) -> None:
+            await asyncio.sleep(0.3)
+            await super().close()
+
+    async with counted(d360_emulator) as (client, _):
+        run = client.send_bulk(
+            welcome(500), journal=SlowClose(tmp_path / "j.sqlite"), preflight=False, concurrency=5
+        )
+        seen: list[SendResult] = []
+
+        async def consume() -> None:
+            async for result in run:
+                seen.append(result)
+                await asyncio.sleep(0.05)  # the loop body works while aclose() runs
+
+        task = asyncio.create_task(consume())
+        while len(seen) < 3:  # noqa: ASYNC110 (polling the consumer)
+            await asyncio.sleep(0.01)
+        await run.aclose()
+        assert run.report.interrupted
+        await task  # no exception
+    report = run.report
+    assert report.interrupted
+    assert report.total == len(seen) + len(run.leftover_results())

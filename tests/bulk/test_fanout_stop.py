@@ -97,3 +97,25 @@ async def test_bounded_each_returns_once_its_crew_stopped() -> None:
     crew.stop()
     await asyncio.wait_for(task, 1)
     assert len(done) == 12
+
+
+async def test_a_worker_failing_while_the_queue_is_full_does_not_block_the_close() -> None:
+    """A worker whose work fails as it is cancelled (the queue full, the consumer leaving
+    from its loop body) must not wait for room in the queue: closing returns."""
+
+    async def work(x: int) -> int:
+        if x < 7:  # 0 is handed over, 1-6 fill the queue (2 x 3), 7-9 wait here
+            return x
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            raise RuntimeError("cleanup failed") from None
+        return x
+
+    seen: list[int] = []
+    async with aclosing(bounded_map(range(100), work, 3)) as results:
+        async for result in results:
+            seen.append(result)
+            await asyncio.sleep(1)  # the queue fills; the others wait in work()
+            break
+    assert seen

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from d360_async import D360Client, JournalError, RetryPolicy, SendStatus
+from d360_async import BulkReport, D360Client, JournalError, RetryPolicy, SendStatus
 from d360_async.testing import Emulator
 
 from .conftest import WELCOME, number, welcome
@@ -129,3 +129,54 @@ async def test_the_journal_finds_a_row_by_message_id(emu: Emulator, tmp_path: Pa
     assert row.recipient == journal.digest(number(3).encode())
     assert missing is None
     assert {r.status for r in results} == {SendStatus.SENT}
+
+
+async def first_rows_failing(
+    emu: Emulator, client: D360Client, journal: Path, n: int, failing: int
+) -> BulkReport:
+    """Send ``welcome(n)`` with the first ``failing`` recipients refused (131026)."""
+    for i in range(failing):
+        emu.set_recipient_error(number(i), 131026)
+    try:
+        return await client.send_bulk(welcome(n), journal=journal).run()
+    finally:
+        for i in range(failing):
+            emu.set_recipient_error(number(i), None)
+
+
+async def test_another_campaign_is_refused_before_any_request_when_the_first_rows_failed(
+    emu: Emulator, client: D360Client, tmp_path: Path
+) -> None:
+    """Core review item 3: the first rows of the journal are ``failed`` (no evidence either
+    way); the other campaign is refused at the first row that was written, before anything
+    is sent, and the journal keeps the first campaign's rows."""
+    journal = tmp_path / "j.sqlite"
+    first = await first_rows_failing(emu, client, journal, 100, 50)
+    assert (first.sent, first.failed) == (50, 50)
+    before = sends(emu)
+    with sqlite3.connect(journal) as conn:
+        rows = conn.execute("SELECT * FROM messages ORDER BY idx").fetchall()
+
+    other = [
+        WELCOME.build(number(i), body=["another campaign"]) for i in reversed(range(100))
+    ]  # other recipients at the first positions, other parameters
+    with pytest.raises(JournalError, match="another campaign"):
+        await client.send_bulk(other, journal=journal, preflight=False, concurrency=4).run()
+    assert sends(emu) == before
+    with sqlite3.connect(journal) as conn:
+        assert conn.execute("SELECT * FROM messages ORDER BY idx").fetchall() == rows
+
+
+async def test_the_same_campaign_with_its_failed_first_rows_fixed_resumes(
+    emu: Emulator, client: D360Client, tmp_path: Path
+) -> None:
+    """Rows that failed may be fixed (another number, other parameters) before a re-run:
+    that is no evidence of another campaign; the unchanged rows and the sent ones are."""
+    journal = tmp_path / "j.sqlite"
+    first = await first_rows_failing(emu, client, journal, 30, 10)
+    assert (first.sent, first.failed) == (20, 10)
+    fixed = list(welcome(30))
+    fixed[:10] = [WELCOME.build(number(1000 + i), body=["fixed"]) for i in range(10)]
+    again = await client.send_bulk(fixed, journal=journal).run()
+    assert (again.sent, again.skipped) == (10, 20)
+    assert sends(emu) == 40

@@ -6,9 +6,11 @@ running in the test's own event loop on 127.0.0.1: the child is a real client ov
 
 from __future__ import annotations
 
+import asyncio
 import os
+import signal
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import attrs
@@ -66,6 +68,38 @@ async def d360(
     run = Run(ran.code, ran.out, ran.err)
     if "--debug" not in args:
         assert "Traceback" not in run.err, run.err
+    return run
+
+
+#: The signals that stop a command, its exit code and its last line on stderr.
+STOPS = pytest.mark.parametrize(("signum", "code", "line"), [
+    (signal.SIGINT, 130, "d360: interrupted"),
+    (signal.SIGTERM, 143, "d360: terminated"),
+])  # fmt: skip
+
+
+async def d360_stopped(
+    *args: str | Path,
+    emulator: Emulator,
+    signum: signal.Signals,
+    when: Callable[[], bool],
+) -> Run:
+    """Run ``d360 ARGS`` in a child process, send it ``signum`` as soon as ``when()`` holds
+    (checked every 10 ms), and wait for it to end. Asserts that stderr holds no traceback."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "d360_async.cli", *map(str, args),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env=child_env(emulator),
+    )  # fmt: skip
+    for _ in range(int(TIMEOUT / 0.01)):
+        if when():
+            break
+        await asyncio.sleep(0.01)
+    process.send_signal(signum)
+    out, err = await asyncio.wait_for(process.communicate(), TIMEOUT)
+    assert process.returncode is not None
+    run = Run(process.returncode, out.decode(), err.decode())
+    assert "Traceback" not in run.err, run.err
     return run
 
 

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import hashlib
 import json
 import re
+import signal
 import time
 from pathlib import Path
 
+import pytest
+
 from d360_async.testing import Emulator
 
-from .conftest import d360, write
+from .conftest import STOPS, d360, d360_stopped, write
 
 NODE = "1340000000000001"
 
@@ -193,3 +197,70 @@ async def test_events_usage_errors(d360_emulator: Emulator, tmp_path: Path) -> N
         " (see 'd360 events --help')"
     )
     assert no_key.error_line == "d360: error: no API key: pass --api-key KEY or set D360_API_KEY"
+
+
+@STOPS
+@pytest.mark.d360_emulator(rate=None, latency_ms=20)
+async def test_an_interrupted_run_says_what_was_not_delivered_and_a_rerun_counts_once(
+    d360_emulator: Emulator, tmp_path: Path, signum: signal.Signals, code: int, line: str
+) -> None:
+    now = int(time.time())
+    events = [
+        {"event_name": "LeadSubmitted", "event_time": now - i, "user_data": {"em": f"c{i}@x.io"}}
+        for i in range(300)
+    ]
+    source = jsonl(tmp_path / "leads.jsonl", events)  # no event_id: derived ones
+    args = ["events", "--dataset", NODE, "--file", str(source), "--batch-size", "5"]
+    stopped = await d360_stopped(
+        *args, "--concurrency", "1", emulator=d360_emulator, signum=signum,
+        when=lambda: len(d360_emulator.events.get(NODE, ())) >= 20,  # well under way
+    )  # fmt: skip
+    out, err = stopped.out, stopped.err
+
+    assert stopped.code == code, err
+    assert err.splitlines()[-1] == line
+    summary = re.search(r"summary: received=(\d+) rejected=0 failed=0 of 300 events", out)
+    assert summary, out
+    received = int(summary.group(1))
+    assert 0 < received < 300  # an answer may be lost on the way: that event is "interrupted"
+    with (tmp_path / "leads.rejected.csv").open(encoding="utf-8", newline="") as stream:
+        rows = list(csv.DictReader(stream))
+    assert {r["status"] for r in rows} == {"interrupted"}
+    assert len(rows) == 300 - received
+    assert all(r["event_id"] and r["event_name"] == "LeadSubmitted" for r in rows)
+    assert f"{300 - received} events not delivered" in err
+    assert "run the same command again" in err
+    await asyncio.sleep(0.1)  # requests the child abandoned still reach the emulator
+
+    again = await d360(*args, emulator=d360_emulator)
+
+    assert again.code == 0, again.err
+    assert len(d360_emulator.events[NODE]) == 300  # every event once
+    assert d360_emulator.duplicate_events >= received
+    assert not (tmp_path / "leads.rejected.csv").exists()  # nothing left to re-send
+
+
+async def test_any_custom_data_key_is_a_column(d360_emulator: Emulator, tmp_path: Path) -> None:
+    now = int(time.time())
+    source = write(
+        tmp_path / "leads.csv",
+        "event_name,event_time,em,custom_data.campaign,custom_data.value,currency\n"
+        f"LeadSubmitted,{now},a@b.io,spring,12.5,EUR\n",
+    )
+
+    run = await d360("events", "--dataset", NODE, "--file", source, emulator=d360_emulator)
+
+    assert run.code == 0, run.err
+    [event] = d360_emulator.events[NODE]
+    assert event.data["custom_data"] == {"campaign": "spring", "value": 12.5, "currency": "EUR"}
+
+
+async def test_a_column_that_is_no_field_is_still_refused(
+    d360_emulator: Emulator, tmp_path: Path
+) -> None:
+    source = write(tmp_path / "l.csv", "event_name,event_time,campaign,user_data.foo\nLead,1,x,y\n")
+
+    run = await d360("events", "--dataset", NODE, "--file", source, emulator=d360_emulator)
+
+    assert run.code == 2
+    assert "'campaign', 'user_data.foo' are not event fields" in run.error_line

@@ -8,7 +8,6 @@ import json
 import re
 import signal
 import sqlite3
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import pytest
 
 from d360_async.testing import Emulator
 
-from .conftest import SECRET_KEY, TIMEOUT, child_env, customers, d360, write
+from .conftest import SECRET_KEY, STOPS, customers, d360, d360_stopped, write
 
 WELCOME = ("--template", "welcome_offer", "--language", "en_US", "--param-columns", "name")
 SUMMARY = re.compile(
@@ -370,10 +369,7 @@ def journal_statuses(path: Path) -> dict[int, str]:
         return {idx + 1: status for idx, status in conn.execute("SELECT idx, status FROM messages")}
 
 
-@pytest.mark.parametrize(("signum", "code", "line"), [
-    (signal.SIGINT, 130, "d360: interrupted"),
-    (signal.SIGTERM, 143, "d360: terminated"),
-])  # fmt: skip
+@STOPS
 @pytest.mark.d360_emulator(rate=None, latency_ms=20)
 async def test_a_stopped_campaign_says_where_it_is_and_resumes_without_sending_twice(
     d360_emulator: Emulator, tmp_path: Path, signum: signal.Signals, code: int, line: str
@@ -383,21 +379,13 @@ async def test_a_stopped_campaign_says_where_it_is_and_resumes_without_sending_t
     journal = tmp_path / "campaign.sqlite"
     first_results = tmp_path / "first.csv"
     args = [*WELCOME, "--csv", str(source), "--journal", str(journal), "--concurrency", "20"]
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "d360_async.cli", "send", *args, "--rate", "100",
-        "--results", str(first_results),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        env=child_env(d360_emulator),
+    stopped = await d360_stopped(
+        "send", *args, "--rate", "100", "--results", first_results,
+        emulator=d360_emulator, signum=signum,
+        when=lambda: len(d360_emulator.sent_messages) >= 30,  # well under way
     )  # fmt: skip
-    for _ in range(int(TIMEOUT / 0.01)):  # until the campaign is well under way
-        if len(d360_emulator.sent_messages) >= 30:
-            break
-        await asyncio.sleep(0.01)
-    process.send_signal(signum)
-    out_bytes, err_bytes = await asyncio.wait_for(process.communicate(), TIMEOUT)
-    out, err = out_bytes.decode(), err_bytes.decode()
-    assert process.returncode == code, err
-    assert "Traceback" not in err
+    out, err = stopped.out, stopped.err
+    assert stopped.code == code, err
     assert err.splitlines()[-1] == line
     # The summary is the last line on stdout, and it agrees with the results and the journal.
     assert SUMMARY.fullmatch(out.strip().splitlines()[-1]), out
@@ -435,3 +423,28 @@ async def test_a_stopped_campaign_says_where_it_is_and_resumes_without_sending_t
         for r in outcomes
         if r["status"] == "unknown"
     )
+
+
+async def test_jsonl_recipients_in_a_phone_key_are_found(
+    d360_emulator: Emulator, tmp_path: Path
+) -> None:
+    lines = [{"phone": f"+49151000000{i}", "name": f"Fan {i}"} for i in range(1, 4)]
+    lines.append({"mobile": "+491510000009", "name": "Other key"})  # the key of the file: phone
+    source = write(tmp_path / "fans.jsonl", "\n".join(json.dumps(x) for x in lines) + "\n")
+
+    run = await d360("send", *WELCOME, "--csv", source, "--dry-run", emulator=d360_emulator)
+
+    assert run.code == 2, run.err
+    assert "row 4 (line 4), column 'phone': is missing" in run.err
+    assert "rows (1" not in run.err  # rows 1-3 are fine
+
+
+async def test_jsonl_without_any_recipient_key_says_so(
+    d360_emulator: Emulator, tmp_path: Path
+) -> None:
+    source = write(tmp_path / "fans.jsonl", '{"number": "+491510000001", "name": "A"}\n')
+
+    run = await d360("send", *WELCOME, "--csv", source, "--dry-run", emulator=d360_emulator)
+
+    assert run.code == 2, run.err
+    assert "no recipient key in" in run.error_line and "--to-column" in run.error_line

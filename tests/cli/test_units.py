@@ -27,7 +27,7 @@ from .conftest import write
         ("0151 2345678", "49", "+491512345678"),
         ("0151/2345678", "49", "+491512345678"),
         ("(650) 555-1212", "1", "+16505551212"),
-        ("1512345678", "49", "+491512345678"),
+        ("1512345678", "49", "+1512345678"),  # no trunk 0: international as written (F3)
         ("491512345678", "49", "+491512345678"),
         ("4915123456789012", None, None),
         ("+49 151", None, None),
@@ -157,3 +157,13 @@ def test_the_checker_reports_every_problem_of_a_row() -> None:
         Problem(7, 9, "code", "is missing (the row has fewer fields than the header)"),
     ]  # fmt: skip
     assert valid == ("+4915123456789", ["Zoë", "7"])
+
+
+@pytest.mark.parametrize("port", ["99999", "-1", "http"])
+def test_a_port_out_of_range_is_an_argument_error(
+    port: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["emulator", "--port", port]) == 2
+    line = capsys.readouterr().err.strip()
+    assert line.startswith("d360: error: argument --port: ")
+    assert "unexpected" not in line

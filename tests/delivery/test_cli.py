@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import sqlite3
 from pathlib import Path
 
 from d360_async import DeliveryTracker
@@ -91,7 +93,7 @@ async def test_report_of_a_missing_or_foreign_file(tmp_path: Path) -> None:
     notes.write_text("not a journal " * 200)
     foreign = await d360("report", "--journal", notes)
     assert foreign.code == 2
-    assert foreign.error_line.startswith("d360: error: journal ")
+    assert foreign.error_line == f"d360: error: {notes} is not a d360-async campaign journal"
 
 
 async def test_send_resends_only_the_unknown_rows_no_status_settled(
@@ -146,3 +148,51 @@ async def test_resend_unknown_after_needs_a_journal_and_excludes_resend_unknown(
     assert zero.code == 2
     assert "--resend-unknown-after: must be a positive number" in zero.err
     assert d360_emulator.sent_messages == []
+
+
+async def test_report_never_writes_a_file_and_refuses_one_that_is_not_a_journal(
+    tmp_path: Path,
+) -> None:
+    """User review F13: a report opens the file read-only; an SQLite file that is not a
+    journal (or an empty file) is refused (exit 2) and left exactly as it was."""
+    other = tmp_path / "other.db"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE customers (name TEXT)")
+    empty = tmp_path / "empty.sqlite"
+    empty.touch()
+    journal = await spring(tmp_path / "spring.sqlite")
+    before = {p: p.read_bytes() for p in (other, empty, journal)}
+
+    for path in (other, empty):
+        refused = await d360("report", "--journal", path)
+        assert refused.code == 2, refused.err
+        assert refused.error_line == f"d360: error: {path} is not a d360-async campaign journal"
+    report = await d360("report", "--journal", journal, "--format", "json")
+    assert report.code == 0, report.err
+
+    assert {p: p.read_bytes() for p in before} == before
+    assert sorted(os.listdir(tmp_path)) == [
+        "empty.sqlite",
+        "other.db",
+        "spring.sqlite",
+    ]  # no WAL, no lock file left beside them
+
+
+async def test_resend_unknown_after_without_any_status_recorded_is_refused(
+    d360_emulator: Emulator, tmp_path: Path
+) -> None:
+    """User review F8: no tracker was ever attached: exit 2, nothing sent, and the error
+    says how to re-send every unknown row knowingly."""
+    source = customers(tmp_path / "customers.csv", 4)
+    journal = tmp_path / "campaign.sqlite"
+    args = ["send", *WELCOME, "--csv", source, "--journal", journal, "--concurrency", "1"]
+    d360_emulator.add_faults(["drop_after", "drop_after"])
+    first = await d360(*args, "--retries", "0", emulator=d360_emulator)
+    assert "sent=2 failed=0 skipped=0 unknown=2" in first.out
+    age_rows(journal, 3600)
+
+    refused = await d360(*args, "--resend-unknown-after", "60", emulator=d360_emulator)
+    assert refused.code == 2, refused.err
+    assert "no delivery status" in refused.err
+    assert "--resend-unknown" in refused.err
+    assert d360_emulator.accepted_counts() == {f"49151{i:08d}": 1 for i in range(1, 5)}

@@ -9,7 +9,13 @@ from typing import Any
 
 import pytest
 
-from d360_async import D360Client, DeliveryTracker, SendStatus, ValidationError
+from d360_async import (
+    D360Client,
+    DeliveryTracker,
+    JournalError,
+    SendStatus,
+    ValidationError,
+)
 from d360_async.testing import Emulator
 
 from .conftest import age_rows, number, row_statuses, status_of, welcome
@@ -65,6 +71,37 @@ async def test_without_the_option_unknowns_are_never_resent(
     again = await client.send_bulk(welcome(2), journal=path).run()
     assert (again.sent, again.unknown) == (0, 2)
     assert emu.accepted_counts() == {number(0): 1, number(1): 1}
+
+
+async def test_the_window_is_refused_when_no_status_was_ever_recorded(
+    emu: Emulator, client: D360Client, tmp_path: Path
+) -> None:
+    """User review F8: with no tracker ever attached, every unknown message looks "not
+    settled" and would be re-sent, those the server accepted too. Refused before any request;
+    ``resend_unknown=True`` is the explicit way to re-send them all."""
+    path = tmp_path / "j.sqlite"
+    await unknown_campaign(emu, client, path, 3)
+    age_rows(path, 7200)
+    before = row_statuses(path)
+
+    with pytest.raises(JournalError, match="no delivery status") as info:
+        await client.send_bulk(welcome(5), journal=path, resend_unknown_after=3600).run()
+    assert "resend_unknown=True" in str(info.value)
+    assert emu.accepted_counts() == {number(i): 1 for i in range(3)}
+    assert row_statuses(path) == before
+
+    everything = await client.send_bulk(welcome(5), journal=path, resend_unknown=True).run()
+    assert (everything.sent, everything.unknown) == (5, 0)
+
+
+async def test_the_window_is_accepted_when_there_is_nothing_to_settle(
+    emu: Emulator, client: D360Client, tmp_path: Path
+) -> None:
+    """A first run, or a journal with no unknown message, needs no status to go by."""
+    path = tmp_path / "j.sqlite"
+    first = await client.send_bulk(welcome(3), journal=path, resend_unknown_after=60).run()
+    again = await client.send_bulk(welcome(4), journal=path, resend_unknown_after=60).run()
+    assert (first.sent, again.sent, again.skipped) == (3, 1, 3)
 
 
 @pytest.mark.parametrize(

@@ -230,3 +230,49 @@ async def test_an_update_that_is_not_a_delivery_status_is_not_recorded(tmp_path:
         assert await journal.record_deliveries([]) == []
     finally:
         await journal.close()
+
+
+async def test_a_journal_that_could_not_be_opened_once_is_opened_on_the_next_delivery(
+    tmp_path: Path,
+) -> None:
+    """Core review item 8: a journal whose folder is missing fails to open (the delivery
+    comes again); once the folder is there, the next delivery opens it and is recorded."""
+    healthy, later = tmp_path / "ok.sqlite", tmp_path / "later" / "campaign.sqlite"
+    await journal_with(healthy, [(0, "4915100000001", "sent", "wamid.A")])
+    tracker = DeliveryTracker(healthy, later)
+    try:
+        for _ in range(2):
+            with pytest.raises(JournalError, match="unable to open"):
+                await tracker.handle_statuses([status("wamid.A", "read")])
+        later.parent.mkdir()
+        counts = await tracker.handle_statuses([status("wamid.A", "read")])
+        assert counts == DeliveryCounts(matched=1)
+        reports = await tracker.reports()
+        assert [r.read for r in reports] == [1, 0]
+    finally:
+        await tracker.close()
+    await no_journal_thread_left()
+
+
+async def test_a_status_the_journal_cannot_store_fails_alone_and_releases_the_file(
+    tmp_path: Path,
+) -> None:
+    """User review F6: an error code SQLite cannot store (here past int64) fails that
+    delivery only; the journal goes on recording, and the file's write lock is not held
+    (a campaign's run on the same file can write)."""
+    path = tmp_path / "j.sqlite"
+    await journal_with(path, [(0, "4915100000001", "sent", "wamid.A")])
+    async with DeliveryTracker(path) as tracker:
+        with pytest.raises(JournalError):
+            await tracker.handle_statuses([status("wamid.A", "failed", code=2**63)])
+        other = SQLiteJournal(path, busy_timeout=0.5)
+        await other.open(None)
+        try:
+            other.record(1, "r", "f", "failed")
+            await other.flush()  # the lock is free
+        finally:
+            await other.close()
+        counts = await tracker.handle_statuses([status("wamid.A", "failed", code=131049)])
+        assert counts == DeliveryCounts(matched=1)
+        report = (await tracker.reports())[0]
+    assert (report.failed, report.failed_by_code) == (1, {131049: 1})

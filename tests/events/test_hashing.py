@@ -142,7 +142,10 @@ def test_impossible_dates_are_errors(value: str, reason: str) -> None:
 def test_phone_with_default_country_code() -> None:
     assert normalize("ph", "0151 1234 5678", default_country_code="49") == "4915112345678"
     assert normalize("ph", "0151 1234 5678", default_country_code="+49") == "4915112345678"
-    assert normalize("ph", "151 1234 5678", default_country_code=49) == "4915112345678"
+    assert normalize("ph", "(0151) 1234 5678", default_country_code=49) == "4915112345678"
+    # Digits without +, 00 or a trunk 0 are international as written, never given the default
+    # (tests/test_phone_numbers.py: one rule with d360 send's recipients).
+    assert normalize("ph", "151 1234 5678", default_country_code=49) == "15112345678"
     # Already international: the default is not added twice.
     assert normalize("ph", "4915112345678", default_country_code="49") == "4915112345678"
     assert normalize("ph", "+33 6 12 34 56 78", default_country_code="49") == "33612345678"

@@ -204,6 +204,14 @@ _STATUS = "entry[0].changes[0].value.statuses[1]"
             f"{_STATUS}.errors[0].code",
             "expected an integer",
         ),
+        *(  # user review F6: no 64-bit store (SQLite, a journal) could keep these codes
+            (
+                _status_with(errors=[{"code": code}]),
+                f"{_STATUS}.errors[0].code",
+                "expected an integer",
+            )
+            for code in (2**63, -(2**63) - 1, 2**64, 10**30, 1e300)
+        ),
         (
             _status_with(conversation={"origin": {"type": [PHONE]}}),
             f"{_STATUS}.conversation.origin.type",

@@ -76,6 +76,19 @@ async def test_a_malformed_body_is_a_400_and_never_reaches_the_callback(body: by
     assert (receiver.accepted, receiver.rejected, receiver.failed) == (0, 1, 0)
 
 
+async def test_an_error_code_outside_64_bits_is_a_400_and_never_reaches_the_callback() -> None:
+    """User review F6: such a code is not Meta's; refused before any journal sees it."""
+    collector = Collector()
+    receiver = WebhookReceiver(collector)
+    failed = {**samples.FAILED, "errors": [{"code": 2**63, "title": "x"}]}
+    answer = await receiver.receive(
+        json.dumps(samples.envelope(samples.messages_change(statuses=[failed]))).encode(), {}
+    )
+    assert answer.status == 400
+    assert "errors[0].code" in answer_json(answer)["error"]
+    assert collector.calls == 0
+
+
 async def test_a_callback_that_raises_gets_500_and_the_redelivery_is_kept(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

@@ -149,3 +149,25 @@ async def test_the_receiver_answers_401_when_missing_and_403_when_wrong(
     ]
     assert len(seen) == 1
     assert (receiver.accepted, receiver.rejected) == (1, 2)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [("X-Hub-Signature-256", sign(BODY, SECRET))],  # a list of pairs
+        ((b"x-hub-signature-256", sign(BODY, SECRET).encode()),),  # ASGI's raw headers
+        {"x-HUB-signature-256": sign(BODY, SECRET)},
+    ],
+)
+def test_headers_may_be_any_mapping_or_pairs(headers: Any) -> None:
+    assert isinstance(parse_webhook(BODY, headers, app_secret=SECRET), Webhook)
+    verify_signature(BODY, headers, SECRET)
+
+
+@pytest.mark.parametrize("headers", [None, 42, "X-Hub-Signature-256", [("a",)], [1, 2]])
+async def test_headers_of_another_kind_are_a_validation_error(headers: Any) -> None:
+    with pytest.raises(ValidationError) as caught:
+        parse_webhook(BODY, headers, app_secret=SECRET)
+    assert caught.value.field == "headers"
+    answer = await WebhookReceiver(lambda webhook: None, app_secret=SECRET).receive(BODY, headers)
+    assert answer.status == 400
