@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from collections.abc import AsyncIterable, Iterable, Mapping
 from datetime import timedelta
 
@@ -30,8 +31,10 @@ def check_options(
         raise ValidationError("messages", "must be an iterable or async iterable of messages")
     check_concurrency(concurrency)
     value = preflight_window
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValidationError("preflight_window", "must be an integer of at least 1")
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= sys.maxsize:
+        raise ValidationError(
+            "preflight_window", "must be an integer of at least 1 (at most sys.maxsize)"
+        )
     if campaign_id is not None and (not isinstance(campaign_id, str) or not campaign_id.strip()):
         raise ValidationError("campaign_id", "must be a non-empty string")
     if on_progress is not None and not callable(on_progress):
