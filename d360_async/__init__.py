@@ -27,11 +27,13 @@ from ._bulk import (
 )
 from ._campaign_journal import (
     CampaignJournal,
+    ClaimLostError,
     DeliveryMatch,
     DeliveryReport,
     DeliveryUpdate,
     JournalError,
     JournalRow,
+    JournalUnavailableError,
 )
 from ._client import (
     DEFAULT_BASE_URL,
@@ -222,6 +224,7 @@ __all__ = [
     "ButtonSubType",
     "CampaignJournal",
     "CarouselCard",
+    "ClaimLostError",
     "ClientClosedError",
     "ComponentType",
     "ContentType",
@@ -274,6 +277,7 @@ __all__ = [
     "InternalServerError",
     "JournalError",
     "JournalRow",
+    "JournalUnavailableError",
     "LanguageObject",
     "LimitedTimeOffer",
     "LimiterUnavailableError",

@@ -13,7 +13,8 @@ are not affected.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import abc
+from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from typing import Any, Final
 
 import orjson
@@ -25,7 +26,7 @@ from ._payloads import MessageInput, prepare_message
 from ._recipients import RecipientSet
 from ._template_fit import MessageShape, shape_of
 
-__all__ = ["MAX_MESSAGE_BYTES", "Admission", "Item", "encode_message"]
+__all__ = ["MAX_MESSAGE_BYTES", "Admission", "AdmittedItems", "Item", "encode_message"]
 
 #: Largest JSON body a send may have. A template message is far smaller: its body text is at
 #: most 1,024 characters with its parameters filled in (32,768 for a body-only template).
@@ -200,6 +201,20 @@ class Item:
     async def refused(self) -> None:
         """The written attempt was certainly refused; a retry follows (``on_refused``)."""
         self.wire = 0
+
+
+class AdmittedItems(AsyncIterable[Item]):
+    """Messages admitted elsewhere, each an ``Item`` at its own position in its campaign: a
+    worker's share of a campaign that a producer admitted and queued (``d360_async.redis``).
+
+    The bulk sender takes them as they come, in any order of positions, without admitting
+    them again (no check, no encoding, no de-duplication: the producer did it) and without a
+    preflight window (templates are checked as they are first seen).
+    """
+
+    @abc.abstractmethod
+    def __aiter__(self) -> AsyncIterator[Item]:
+        """The items, as they are claimed."""
 
 
 class Admission:

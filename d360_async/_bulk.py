@@ -28,9 +28,9 @@ from collections.abc import (
 from contextlib import aclosing, asynccontextmanager
 from datetime import timedelta
 from itertools import chain, count, islice
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
-from ._admission import Admission, Item
+from ._admission import Admission, AdmittedItems, Item
 from ._bulk_journal import RunJournal
 from ._bulk_options import check_options, journal_of, resend_window
 from ._bulk_report import (
@@ -41,7 +41,7 @@ from ._bulk_report import (
     SendStatus,
 )
 from ._bulk_templates import TemplateChecks
-from ._campaign_journal import CampaignJournal, JournalError
+from ._campaign_journal import CampaignJournal, ClaimLostError, JournalError
 from ._concurrency import AdaptiveConcurrency, Concurrency
 from ._errors import (
     APIError,
@@ -443,15 +443,18 @@ class BulkRun:
         out before preflight passed and the journal was found to be this campaign's."""
         journal = self._journal
         held: list[Item | SendResult] = []
-        preflight_due = self._preflight
+        admitted = isinstance(self._messages, AdmittedItems)  # a worker's claimed items
+        preflight_due = self._preflight and not admitted
         index = 0
         async for message in _aiterate(self._messages):
-            item: Item | SendResult = self._admission.admit(index, message)
+            item: Item | SendResult = (
+                cast(Item, message) if admitted else self._admission.admit(index, message)
+            )
             if journal is not None:
                 item = journal.item(item)
                 await journal.consult(item)
+            holding = journal is not None and journal.holds(item.index)
             index += 1
-            holding = journal is not None and journal.holds(index - 1)
             if not preflight_due and not holding and not held:
                 yield item
                 continue
@@ -500,6 +503,10 @@ class BulkRun:
                 )
         try:
             data = await self._api.send(item.body, item.to, on_wire=item, on_refused=item.refused)
+        except ClaimLostError as exc:  # another worker has it now: neither sent nor ours to record
+            return self._done(
+                SendResult(index=item.index, to=item.to, status=SendStatus.SKIPPED, reason=str(exc))
+            )
         except (APIError, LimiterUnavailableError) as exc:  # the limiter: certainly not sent
             status = SendStatus.UNKNOWN if may_have_been_acted_upon(exc) else SendStatus.FAILED
             if _is_fatal(exc) and self._stopped is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from collections.abc import AsyncIterable, Iterable, Mapping
 from datetime import timedelta
 
@@ -12,7 +13,7 @@ from ._concurrency import check_concurrency
 from ._errors import ValidationError
 from ._journal import SQLiteJournal
 
-__all__ = ["check_options", "journal_of", "resend_window"]
+__all__ = ["check_options", "journal_of", "resend_after_seconds", "resend_window"]
 
 
 def check_options(
@@ -30,8 +31,10 @@ def check_options(
         raise ValidationError("messages", "must be an iterable or async iterable of messages")
     check_concurrency(concurrency)
     value = preflight_window
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValidationError("preflight_window", "must be an integer of at least 1")
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= sys.maxsize:
+        raise ValidationError(
+            "preflight_window", "must be an integer of at least 1 (at most sys.maxsize)"
+        )
     if campaign_id is not None and (not isinstance(campaign_id, str) or not campaign_id.strip()):
         raise ValidationError("campaign_id", "must be a non-empty string")
     if on_progress is not None and not callable(on_progress):
@@ -42,6 +45,28 @@ def check_options(
     interval = progress_interval
     if isinstance(interval, bool) or not isinstance(interval, (int, float)) or not interval >= 0:
         raise ValidationError("progress_interval", "must be a number of seconds, 0 or more")
+
+
+def resend_after_seconds(after: object) -> float:
+    """``resend_unknown_after`` in seconds.
+
+    Raises:
+        ValidationError: It is not a positive, finite number of seconds or a ``timedelta``.
+
+    Example:
+        >>> resend_after_seconds(timedelta(minutes=10))
+        600.0
+    """
+    name = "resend_unknown_after"
+    if isinstance(after, timedelta):
+        after = after.total_seconds()
+    if isinstance(after, bool) or not isinstance(after, (int, float)):
+        raise ValidationError(name, "must be a number of seconds or a timedelta")
+    if not after > 0:
+        raise ValidationError(name, "must be more than 0 seconds")
+    if math.isinf(after):
+        raise ValidationError(name, "must be finite (leave it out never to re-send)")
+    return float(after)
 
 
 def resend_window(
@@ -58,14 +83,7 @@ def resend_window(
     if after is None:
         return 0.0 if resend_unknown else None
     name = "resend_unknown_after"
-    if isinstance(after, timedelta):
-        after = after.total_seconds()
-    if isinstance(after, bool) or not isinstance(after, (int, float)):
-        raise ValidationError(name, "must be a number of seconds or a timedelta")
-    if not after > 0:
-        raise ValidationError(name, "must be more than 0 seconds")
-    if math.isinf(after):
-        raise ValidationError(name, "must be finite (leave it out never to re-send)")
+    after = resend_after_seconds(after)
     if journal is None:
         raise ValidationError(name, "needs the campaign's journal: pass journal= too")
     if resend_unknown:

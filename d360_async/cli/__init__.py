@@ -1,8 +1,9 @@
 """The ``d360`` command line (``pip install 'd360-async[cli]'``).
 
-Commands: ``demo``, ``emulator``, ``send``, ``events``, ``templates list|get``,
-``analytics``, ``insights``, ``quality``, ``dataset get|create``; ``d360 COMMAND --help``
-describes each. See ``docs/cli.md``.
+Commands: ``demo``, ``emulator``, ``send``, ``worker``, ``report``, ``events``,
+``templates list|get``, ``analytics``, ``insights``, ``quality``, ``dataset get|create``;
+``d360 COMMAND --help`` describes each. See ``docs/cli.md`` (and ``docs/redis.md`` for
+``worker`` and ``send --workers``).
 
 Errors are one line on stderr (``d360: error: ...``), never a traceback unless ``--debug``;
 the API key is never printed. Exit codes: 0 success, 1 operational failure, 2 usage or input

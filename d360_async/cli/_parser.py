@@ -26,6 +26,7 @@ from ._output import FORMATS
 from ._read import day_arg, run_analytics, run_dataset, run_insights, run_quality, run_templates
 from ._report import run_report
 from ._send import run_send
+from ._worker import run_worker_command
 
 __all__ = ["build_parser"]
 
@@ -241,6 +242,19 @@ def build_parser() -> Parser:
         help="share the rate limit (and its 429 pauses) with every run and service using this "
         "Redis/Valkey and API key (default: $D360_REDIS_URL)",
     )
+    send.add_argument(
+        "--workers",
+        type=positive_int,
+        metavar="N",
+        help="with --redis-url: keep the campaign in Redis and send it with N local worker "
+        "processes (`d360 worker`: more can join from other hosts; any may die)",
+    )
+    send.add_argument(
+        "--campaign",
+        metavar="ID",
+        help="with --workers: the campaign's name in Redis (default: from the file, template "
+        "and language)",
+    )
     send.add_argument("--results", metavar="FILE", help="CSV with every row's outcome")
     send.add_argument("--dry-run", action="store_true", help="check everything, send nothing")
     send.add_argument(
@@ -252,11 +266,41 @@ def build_parser() -> Parser:
         "--resend-unknown-after",
         type=positive_float,
         metavar="SECONDS",
-        help="with --journal: send again only the unknown rows no status webhook settled "
-        "(see `d360 report`) whose request was written at least SECONDS ago; a message whose "
-        "webhooks were lost is then sent twice",
+        help="with --journal or --workers: send again only the unknown rows no status webhook "
+        "settled (see `d360 report`) whose request was written at least SECONDS ago; a message "
+        "whose webhooks were lost is then sent twice",
     )
     send.set_defaults(handler=run_send)
+
+    worker = command(
+        "worker", "send a campaign kept in Redis, with any number of other workers", connection
+    )
+    worker.add_argument(
+        "--redis-url", metavar="URL", help="where the campaign is (default: $D360_REDIS_URL)"
+    )
+    worker.add_argument("--campaign", required=True, metavar="ID", help="the campaign's name")
+    worker.add_argument(
+        "--concurrency",
+        type=_concurrency,
+        default="auto",
+        metavar="N|auto",
+        help="sends in flight in this worker (default: auto)",
+    )
+    worker.add_argument(
+        "--rate",
+        type=rate_arg,
+        default=80.0,
+        help="messages/s, shared by every worker through the same Redis (default: 80; 0: no limit)",
+    )
+    worker.add_argument("--worker", metavar="NAME", help="this worker's name (default: unique)")
+    worker.add_argument(
+        "--idle-timeout",
+        type=positive_float,
+        default=60.0,
+        metavar="SECONDS",
+        help="a silent worker's messages are taken over after this (default: 60)",
+    )
+    worker.set_defaults(handler=run_worker_command)
 
     report = command(
         "report", "a campaign's delivery report from its journal (statuses from webhooks)", output

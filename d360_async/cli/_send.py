@@ -20,7 +20,6 @@ import argparse
 import asyncio
 import contextlib
 import csv
-import os
 from collections import Counter
 from collections.abc import AsyncIterator, Generator, Sequence
 from contextlib import closing
@@ -58,8 +57,9 @@ from ._common import (
 )
 from ._progress import Tracker
 from ._rows import InputFile, Record
+from ._worker import redis_url, send_with_workers
 
-__all__ = ["RESULT_COLUMNS", "preflight_message", "run_send"]
+__all__ = ["RESULT_COLUMNS", "preflight_message", "rate_limit", "run_send", "summary_line"]
 
 #: Columns of the ``--results`` file.
 RESULT_COLUMNS: Final = ("row", "to", "status", "message_id", "error_code", "error")
@@ -349,12 +349,12 @@ def summary_line(report: BulkReport) -> str:
 
 
 @contextlib.asynccontextmanager
-async def _rate_limit(
+async def rate_limit(
     ctx: Context, args: argparse.Namespace
 ) -> AsyncIterator[float | RateLimiter | None]:
     """``--rate``, shared through Redis with ``--redis-url`` (or ``D360_REDIS_URL``): every run
     and service with the same key and server then shares one limit and its pauses."""
-    url = args.redis_url or os.environ.get("D360_REDIS_URL") or None
+    url = redis_url(args)
     if url is None:
         yield args.rate
         return
@@ -379,10 +379,11 @@ async def _rate_limit(
 async def run_send(args: argparse.Namespace, ctx: Context) -> int:
     """``d360 send``; returns the exit code (0: every row sent or skipped on purpose)."""
     ctx.require_key()
-    if args.resend_unknown_after is not None and not args.journal:
+    if args.resend_unknown_after is not None and not (args.journal or args.workers):
         raise UsageError("--resend-unknown-after needs --journal (the campaign's journal)")
     if args.resend_unknown_after is not None and args.resend_unknown:
         raise UsageError("--resend-unknown and --resend-unknown-after exclude each other")
+    _check_workers(args)
     campaign = _Campaign(args)
     distinct_files(
         ("--csv", args.csv),
@@ -396,8 +397,8 @@ async def run_send(args: argparse.Namespace, ctx: Context) -> int:
     results = None if args.dry_run else _open_results(args.results)
     try:
         async with (
-            _rate_limit(ctx, args) as rate_limit,
-            ctx.client(rate_limit=rate_limit) as client,
+            rate_limit(ctx, args) as limit,
+            ctx.client(rate_limit=limit) as client,
         ):
             media, described, fit = await _preflight(client, campaign)
             header: Any = None
@@ -411,6 +412,8 @@ async def run_send(args: argparse.Namespace, ctx: Context) -> int:
                 ctx.say(f"dry run: {plural(rows, 'row')} valid, {described}; nothing was sent")
                 return EXIT_OK
             ctx.note(f"preflight: {described}")
+            if args.workers:
+                return await send_with_workers(ctx, args, campaign.messages(builder, fit), limit)
             try:
                 report = await _send(ctx, client, campaign, builder, fit, rows, args, results)
             except PreflightError as exc:  # the template changed since it was checked
@@ -422,6 +425,28 @@ async def run_send(args: argparse.Namespace, ctx: Context) -> int:
     _notes_after(ctx, report, args)
     ok = report.failed == 0 and report.unknown == 0 and report.stopped is None
     return EXIT_OK if ok else EXIT_FAILURE
+
+
+def _check_workers(args: argparse.Namespace) -> None:
+    """``--workers`` sends through Redis: it needs ``--redis-url`` and replaces the journal."""
+    if not args.workers:
+        return
+    if redis_url(args) is None:
+        raise UsageError("--workers keeps the campaign in Redis: give --redis-url")
+    given = [
+        flag
+        for flag, value in (
+            ("--journal", args.journal),
+            ("--results", args.results),
+            ("--resend-unknown", args.resend_unknown),
+        )
+        if value
+    ]
+    if given:
+        raise UsageError(
+            f"--workers keeps the campaign's state in Redis: {', '.join(given)} does not apply "
+            "(`d360 worker` and campaign_report say where it stands)"
+        )
 
 
 def _notes_after(ctx: Context, report: BulkReport, args: argparse.Namespace) -> None:

@@ -99,3 +99,41 @@ async def test_a_shared_limit_needs_a_rate(redis_server: RedisProcess, tmp_path:
     assert bad_url.code == 2 and "--redis-url" in bad_url.error_line
     assert "pa55word" not in bad_url.err
     assert emu.sent_messages == []
+
+
+async def test_send_with_workers_sends_each_row_once(
+    redis_server: RedisProcess, tmp_path: Path
+) -> None:
+    """``send --workers 2``: checked, enqueued once, sent by two worker processes sharing the
+    limit; a re-run (or ``d360 worker``) finds the campaign done and sends nothing more."""
+    source = customers(tmp_path / "spring.csv", 30)
+    options = ("--redis-url", redis_server.url, "--campaign", "spring", "--rate", "200")
+    async with Emulator(rate=None) as emu:
+        run = await d360("send", *WELCOME, "--csv", source, *options, "--workers", "2",
+                         emulator=emu)  # fmt: skip
+        again = await d360("send", *WELCOME, "--csv", source, *options, "--workers", "2",
+                           emulator=emu)  # fmt: skip
+        worker = await d360("worker", *options, emulator=emu)
+        accepted = emu.accepted_counts()
+    assert run.code == 0, run.err
+    assert "campaign 'spring': 30 messages, done: sent=30 failed=0" in run.out
+    assert "0 enqueued now (30 were already)" in again.err
+    assert again.code == 0 and worker.code == 0, (again.err, worker.err)
+    assert "sent=0" in worker.out  # nothing left for it
+    assert len(accepted) == 30 and max(accepted.values()) == 1
+
+
+async def test_workers_need_redis_and_no_journal(tmp_path: Path) -> None:
+    source = customers(tmp_path / "a.csv", 1)
+    async with Emulator(rate=None) as emu:
+        no_redis = await d360("send", *WELCOME, "--csv", source, "--workers", "2", emulator=emu)
+        journal = await d360(
+            "send", *WELCOME, "--csv", source, "--workers", "2", "--redis-url",
+            "redis://127.0.0.1:1/0", "--journal", tmp_path / "j.sqlite", emulator=emu,
+        )  # fmt: skip
+        worker = await d360("worker", "--campaign", "x", emulator=emu)
+    assert no_redis.code == journal.code == worker.code == 2
+    assert "give --redis-url" in no_redis.error_line
+    assert "--journal does not apply" in journal.error_line
+    assert "needs --redis-url" in worker.error_line
+    assert emu.sent_messages == []

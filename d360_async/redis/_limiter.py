@@ -35,22 +35,18 @@ Example:
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import math
 import time
 from types import TracebackType
 from typing import Any, Final, Self
 
-from ._errors import LimiterUnavailableError, ValidationError
-from ._limits import Scope
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 
-try:
-    import redis.asyncio as aioredis
-    from redis.asyncio.retry import Retry
-    from redis.backoff import NoBackoff
-    from redis.exceptions import RedisError
-except ImportError as exc:  # pragma: no cover - depends on the installed extras
-    raise ImportError('d360_async.redis needs redis-py: pip install "d360-async[redis]"') from exc
+from d360_async._errors import LimiterUnavailableError, ValidationError
+from d360_async._limits import Scope
+
+from ._connect import REDIS_ERRORS, connect, describe, digest, positive
 
 __all__ = ["RedisRateLimiter"]
 
@@ -115,12 +111,11 @@ _SCOPES: Final = {scope.value: scope for scope in Scope}
 
 
 def _unavailable(exc: BaseException) -> LimiterUnavailableError:
-    detail = f"{type(exc).__name__}: {exc}".rstrip(": ")
-    return LimiterUnavailableError(f"redis rate limiter unavailable: {detail}")
+    return LimiterUnavailableError(f"redis rate limiter unavailable: {describe(exc)}")
 
 
 def _digest(value: str, size: int) -> str:
-    return hashlib.blake2b(value.encode(), digest_size=size, person=b"d360-limit").hexdigest()
+    return digest(value, size, b"d360-limit")
 
 
 def _rate(name: str, value: float | None) -> float | None:
@@ -130,12 +125,6 @@ def _rate(name: str, value: float | None) -> float | None:
         raise ValidationError(name, "must be a positive number of requests per second or None")
     if not math.isfinite(value):
         raise ValidationError(name, "must be finite")
-    return float(value)
-
-
-def _positive(name: str, value: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise ValidationError(name, "must be a positive number")
     return float(value)
 
 
@@ -244,10 +233,8 @@ class RedisRateLimiter:
             raise ValidationError("account", "must be a non-empty string")
         if isinstance(burst, bool) or not isinstance(burst, int) or burst < 1:
             raise ValidationError("burst", "must be an integer of at least 1")
-        if isinstance(max_connections, bool) or max_connections < 1:
-            raise ValidationError("max_connections", "must be at least 1")
-        self._timeout = _positive("timeout", timeout)
-        pair = None if pair_interval is None else _positive("pair_interval", pair_interval)
+        self._timeout = positive("timeout", timeout)
+        pair = None if pair_interval is None else positive("pair_interval", pair_interval)
         self._pair_interval = pair
         pair_us = (pair or 0.0) * _MICRO
         self._tag = _digest(account.strip(), 12)
@@ -265,27 +252,16 @@ class RedisRateLimiter:
         }
         self._pair_prefix = f"{base}:pair:"
         self._channel = f"{base}:pause"
-        if isinstance(redis, str):
-            pool = aioredis.BlockingConnectionPool.from_url(
-                redis,
-                max_connections=max_connections,
-                timeout=self._timeout,
-                socket_timeout=self._timeout,
-                socket_connect_timeout=self._timeout,
-                retry=Retry(NoBackoff(), 0),
-            )
-            self._redis = aioredis.Redis.from_pool(pool)  # closed with the client
-            self._own = True
-        else:
-            self._redis = redis
-            self._own = False
+        self._redis, self._own = connect(
+            redis, max_connections=max_connections, timeout=self._timeout
+        )
         self._acquire = self._redis.register_script(ACQUIRE_SCRIPT)
         self._pause = self._redis.register_script(PAUSE_SCRIPT)
         self._listener: asyncio.Task[None] | None = None
         self._subscribing: asyncio.Lock | None = None
         self._round_trips = 0
         self._rebooked = 0
-        self._max_lateness = _positive("max_lateness", max_lateness)
+        self._max_lateness = positive("max_lateness", max_lateness)
         # Our clock minus the server's as usually seen when an answer arrives (the clocks'
         # difference plus the answer's way back); and how late our starts usually are.
         self._skew = _Usual()
@@ -398,7 +374,7 @@ class RedisRateLimiter:
         try:
             async with asyncio.timeout(self._timeout):
                 return await script(keys=keys, args=args)
-        except (RedisError, OSError, TimeoutError) as exc:
+        except REDIS_ERRORS as exc:
             raise _unavailable(exc) from exc
 
     async def _sleep(self, state: _ScopeState, delay: int, slot: int) -> bool:
@@ -439,7 +415,7 @@ class RedisRateLimiter:
                     # loaded now, not by the first requests racing to EVALSHA a missing script
                     await self._redis.script_load(ACQUIRE_SCRIPT)
                     await self._redis.script_load(PAUSE_SCRIPT)
-            except (RedisError, OSError, TimeoutError) as exc:
+            except REDIS_ERRORS as exc:
                 await pubsub.aclose()
                 raise _unavailable(exc) from exc
             self._listener = asyncio.create_task(self._receive(pubsub))

@@ -1,0 +1,148 @@
+"""``ClaimedMessages``: a worker's share of a campaign, claimed from its Redis stream.
+
+Each claim is one script (``_scripts.CLAIM``): up to ``batch`` new entries for this worker from
+the consumer group, then, when new ones run short, entries another worker left unacknowledged
+for longer than ``idle_timeout`` (it died, or stalled) with ``XAUTOCLAIM``; with each, the
+state its message has. A message that is already decided is acknowledged there and never
+handed out. The first claim also takes back this worker's own unacknowledged entries (the same
+worker name after a restart).
+
+While the worker lives, a heartbeat resets the idle time of the entries it holds, so nobody
+takes over a message that is merely waiting for its rate-limit slot. The iteration ends when
+the campaign has nothing left: sealed by its producer and every message decided. Until then a
+worker with nothing to do polls, because another worker may still die and leave messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import Final
+
+import orjson
+
+from d360_async._admission import AdmittedItems, Item
+from d360_async._campaign_journal import JournalError
+from d360_async._template_fit import shape_of
+
+from ._journal import Claim, Claims
+from ._store import CampaignStore
+
+__all__ = ["ClaimedMessages"]
+
+logger = logging.getLogger("d360_async")
+
+#: Longest pause between two claims while there is nothing to take.
+_MAX_POLL: Final = 1.0
+_HEARTBEAT_CHUNK: Final = 1000
+
+
+class ClaimedMessages(AdmittedItems):
+    """The messages one worker claims from a campaign, as admitted ``Item`` objects.
+
+    Args:
+        store: The campaign.
+        worker: This worker's name in the consumer group.
+        claims: Where each claimed message is noted (shared with the worker's journal).
+        batch: Entries claimed per round trip.
+        idle_timeout: Seconds after which another worker's unacknowledged entry is taken over.
+        poll: Seconds between claims while there is nothing to take (doubling up to 1 s).
+        patience: Seconds a claim is tried again while Redis is unavailable (again with this
+            worker's own entries first: those of a claim whose answer was lost).
+    """
+
+    def __init__(
+        self,
+        store: CampaignStore,
+        worker: str,
+        claims: Claims,
+        *,
+        batch: int,
+        idle_timeout: float,
+        poll: float,
+        patience: float = 0.0,
+    ) -> None:
+        self._patience = patience
+        self._store = store
+        self._worker = worker
+        self._claims = claims
+        self._batch = batch
+        self._idle_ms = max(1, round(idle_timeout * 1000))
+        self._beat_every = idle_timeout / 3
+        self._poll = poll
+        #: Claims made, and claims that found nothing to take.
+        self.claims_made = 0
+        self.empty_claims = 0
+
+    def __aiter__(self) -> AsyncIterator[Item]:
+        return self._items()
+
+    async def _items(self) -> AsyncGenerator[Item, None]:
+        heartbeat = asyncio.create_task(self._heartbeat())
+        try:
+            own = "1"  # the first claim takes back this worker's own entries
+            wait = self._poll
+            while not self._claims.stopped:
+                done, entries = await self._claim(own)
+                own = "0"
+                if entries:
+                    wait = self._poll
+                    for item in self._take(entries):
+                        if self._claims.stopped:  # the rest stays held: the journal gives
+                            return  # it back when it closes
+                        yield item
+                elif done:
+                    return
+                else:
+                    self.empty_claims += 1
+                    self._claims.nudge()  # outcomes waiting to be written hold the end up
+                    await asyncio.sleep(wait)
+                    wait = min(2 * wait, _MAX_POLL)
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+
+    async def _claim(self, own: str) -> tuple[int, list[str]]:
+        self.claims_made += 1
+        args = [self._worker, str(self._batch), str(self._idle_ms), "1", own]
+        try:
+            done, entries = await self._store.call("claim", args)
+        except JournalError:
+            if not self._patience:
+                raise
+            args[4] = "1"  # a claim whose answer was lost: its entries are this worker's
+            done, entries = await self._store.call_patiently("claim", args, self._patience)
+        return int(done), orjson.loads(entries)
+
+    def _take(self, entries: list[str]) -> list[Item]:
+        """Items of the claimed entries (flat: entry id, position, body, state, write time),
+        each noted in ``claims`` (one already held is not handed out twice)."""
+        items = []
+        claims = self._claims
+        for at in range(0, len(entries), 5):
+            entry, position, text, state, written = entries[at : at + 5]
+            index = int(position)
+            if index in claims:
+                continue
+            claims[index] = Claim(entry, state, float(written) if written else None)
+            body = text.encode()
+            payload = orjson.loads(body)
+            items.append(Item(index, payload["to"], body, shape_of(payload)))
+        return items
+
+    async def _heartbeat(self) -> None:
+        """Reset the idle time of every entry this worker holds, every third of the idle
+        timeout (a failure is left to the next claim or write to report)."""
+        while True:
+            await asyncio.sleep(self._beat_every)
+            entries = [claim.entry for claim in list(self._claims.values())]
+            for start in range(0, len(entries), _HEARTBEAT_CHUNK):
+                chunk = entries[start : start + _HEARTBEAT_CHUNK]
+                try:
+                    await self._store.call("heartbeat", [self._worker, *chunk])
+                except JournalError as exc:
+                    logger.warning("campaign heartbeat failed: %s", type(exc).__name__)
+                    break
