@@ -41,7 +41,8 @@ class RawServer:
         self.requests: list[Request] = []
         self.cut_short: list[Request] = []
         self.connections = 0
-        self.close_after_body_bytes: int | None = None  # cut a request after that many bytes
+        #: Requests (by their place in ``requests``) to cut after that many body bytes.
+        self.cut_after: dict[int, int] = {}
         self._changed = asyncio.Condition()
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
@@ -77,10 +78,10 @@ class RawServer:
                     for k, v in (line.split(":", 1) for line in lines[1:] if line)
                 }
                 request = Request(number, int(headers.get("content-length", "0")))
+                cut = self.cut_after.get(len(self.requests))
                 self.requests.append(request)
                 await self._notify()
                 while not request.complete:
-                    cut = self.close_after_body_bytes
                     if cut is not None and len(request.body) >= cut:
                         self.cut_short.append(request)
                         await self._notify()
