@@ -34,6 +34,7 @@ import argparse
 import asyncio
 import os
 import random
+import re
 import signal
 import sqlite3
 import statistics
@@ -91,6 +92,12 @@ def number(i: int) -> str:
     return f"49151{i:08d}"
 
 
+def _recipient_of(partial: bytes) -> str:
+    """The ``to`` of a send's body, complete or cut short."""
+    found = re.search(rb'"to":"([^"]*)"', partial)
+    return "".join(ch for ch in (found[1] if found else b"").decode() if ch.isdigit())
+
+
 class Recorder:
     """A reverse proxy on loopback: records, per recipient, every send that arrived in full and
     the statuses it got, and forwards each one to the upstream server to its end, whatever the
@@ -106,6 +113,7 @@ class Recorder:
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream
         self.written: Counter[str] = Counter()
+        self.cut_short: Counter[str] = Counter()  # sends whose connection ended mid-body
         self.refused: Counter[str] = Counter()  # answered 503
         self.throttled: Counter[str] = Counter()  # answered 429
         self.url = ""
@@ -133,7 +141,12 @@ class Recorder:
                     k.strip(): v.strip() for k, v in (h.split(":", 1) for h in head[1:] if h)
                 }
                 length = int(headers.get("Content-Length") or headers.get("content-length") or 0)
-                body = await reader.readexactly(length) if length else b""
+                try:
+                    body = await reader.readexactly(length) if length else b""
+                except asyncio.IncompleteReadError as exc:  # cut short: not forwarded
+                    if method == "POST" and target == SEND_PATH:
+                        self.cut_short[_recipient_of(exc.partial)] += 1
+                    raise
                 status, data, content_type = await self._forward(method, target, headers, body)
                 writer.write(
                     f"HTTP/1.1 {status} -\r\nContent-Type: {content_type}\r\n"
@@ -207,6 +220,7 @@ class CrashFigures:
     unknown: int  # rows unknown at the end
     pending_at_kills: int  # rows pending when a kill happened (the next run says unknown)
     written_at_kills: int  # of those, requests the server had received in full
+    cut_at_kills: int  # of the others, requests the server got cut short (never acted upon)
     unknown_answered_503: int  # unknown because the answer was a 503, not because of a kill
     unknown_other: int  # unknown for any other reason: must be 0
     pending_left: int
@@ -246,7 +260,8 @@ class CrashFigures:
             f"+ {self.never_throttled} throttled (429) and not sent again + {self.never_other} "
             f"other",
             f"unknown: {self.unknown} = {self.pending_at_kills} pending at a kill "
-            f"({self.written_at_kills} written, {window} never written) + "
+            f"({self.written_at_kills} written, {window} never written, of which "
+            f"{self.cut_at_kills} cut short at the server) + "
             f"{self.unknown_answered_503} answered 503 + {self.unknown_other} other; "
             f"pending left: {self.pending_left}",
             f"unknown after a kill vs requests written at the kills: {self.pending_at_kills} vs "
@@ -305,6 +320,7 @@ async def crash_loop(
         accepted = emu.accepted_counts()
         written = dict(proxy.written)
         refused = dict(proxy.refused)
+        cut_short = set(proxy.cut_short)
         throttled = set(proxy.throttled)
     rows = journal_rows(journal)
     never = {number(i) for i in range(messages)} - set(accepted)
@@ -329,6 +345,7 @@ async def crash_loop(
         unknown=len(unknown),
         pending_at_kills=len(at_kills),
         written_at_kills=len(written_at_kills),
+        cut_at_kills=len((at_kills - written_at_kills) & cut_short),
         unknown_answered_503=len(answered_503),
         unknown_other=len(unknown - at_kills - answered_503),
         pending_left=sum(1 for s in rows.values() if s == "pending"),
