@@ -15,8 +15,9 @@ the ``pending`` row is committed inside the transport's ``on_wire`` callback, af
 cool-down, the rate-limit slot and the connection were obtained and the request was written
 but its body's last byte, which goes only once the commit is back (``_wire.HeldBody``: a
 request cut short is never acted upon); anything that ends a send earlier leaves no row (or
-puts the earlier row back), so a plain re-run sends it. A run that dies leaves its in-flight messages ``pending``; the next
-run reads them as ``unknown`` and does not send them again unless asked to.
+puts the earlier row back), so a plain re-run sends it. A run that dies leaves its in-flight
+messages ``pending``; the next run reads them as ``unknown`` and does not send them again
+unless asked to.
 
 Rows hold no personal data: the recipient and what each message sends are kept as keyed
 digests (BLAKE2b with a random key stored in the journal), enough to recognise the same

@@ -1,5 +1,6 @@
-"""The "on the wire" seam: ``on_wire`` runs once, right before a request is written, never for a
-request that ended earlier; ``maybe_sent`` is False for every failure before that point.
+"""The "on the wire" seam: ``on_wire`` runs once, before a request can be acted upon (by default
+once it is written but its body's last byte, held back until ``on_wire`` returned), never for
+a request that ended earlier; ``maybe_sent`` is False for every failure before that point.
 
 Real loopback servers (the seam lives in aiohttp's connection pool, which aioresponses skips).
 No assertion depends on speed: what is checked is what the server received.
@@ -243,7 +244,8 @@ async def test_an_error_in_on_wire_propagates_unchanged_and_nothing_is_written(
             await send(c, 2, on_wire)
         # aiohttp would have wrapped an OSError or a TimeoutError: it is the very same object.
         assert info.value is error
-        # The connection went back to the pool (max_connections=1: a leak would hang here).
+        # Its connection was closed (a request cut short was written on it), its slot freed
+        # (max_connections=1: a leak would hang here).
         await asyncio.wait_for(send(c, 3, None), 10)
     assert [a[2] for a in server.arrived] == [message(1)["to"], message(3)["to"]]
 
