@@ -10,9 +10,12 @@
     recipients, recipients never messaged (and why), ``unknown`` outcomes against the requests
     actually written when the kills happened.
 ``gap``
-    In one process, the time from a message's ``pending`` row being committed (the journal
-    handing the commit back to the event loop) to its request's first byte being handed to the
-    socket: the window in which a crash leaves a message ``unknown`` that was never written.
+    In one process, the window a kill can still hit: from a message's ``pending`` commit to
+    its request's last byte being handed to the socket (the body is written but its last
+    byte before the commit; that byte goes once the commit is back on the event loop), both
+    from the commit landing in the journal's thread and from its return to the event loop.
+    A kill in that window leaves a message ``pending`` (then ``unknown``) whose request the
+    server got cut short and never acted upon.
 
 Usage::
 
@@ -21,7 +24,7 @@ Usage::
 
 ``--check`` exits 1 when a crash-loop target is missed: 0 duplicates, 0 recipients never
 messaged other than those whose every request the server refused (503) or that a kill caught
-between their pending commit and the first byte, no ``pending`` row left, and every
+between their pending commit and their request's last byte, no ``pending`` row left, and every
 ``unknown`` accounted for by a written request or one of those windows.
 """
 
@@ -31,6 +34,7 @@ import argparse
 import asyncio
 import os
 import random
+import re
 import signal
 import sqlite3
 import statistics
@@ -49,7 +53,7 @@ import attrs
 import orjson
 
 from d360_async import D360Client, SQLiteJournal
-from d360_async._wire import WireConnector
+from d360_async._wire import CURRENT, WireConnector
 from d360_async.testing import Emulator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -88,6 +92,12 @@ def number(i: int) -> str:
     return f"49151{i:08d}"
 
 
+def _recipient_of(partial: bytes) -> str:
+    """The ``to`` of a send's body, complete or cut short."""
+    found = re.search(rb'"to":"([^"]*)"', partial)
+    return "".join(ch for ch in (found[1] if found else b"").decode() if ch.isdigit())
+
+
 class Recorder:
     """A reverse proxy on loopback: records, per recipient, every send that arrived in full and
     the statuses it got, and forwards each one to the upstream server to its end, whatever the
@@ -95,12 +105,15 @@ class Recorder:
 
     It reads HTTP/1.1 itself, off asyncio streams: a request followed at once by the end of its
     connection (a sender killed right after writing it) is still read and forwarded, where an
-    aiohttp server may drop it.
+    aiohttp server may drop it. A request cut short (its connection ended before its
+    Content-Length was reached, as a sender killed before its body's last byte leaves it) is
+    never forwarded: no server acts on it.
     """
 
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream
         self.written: Counter[str] = Counter()
+        self.cut_short: Counter[str] = Counter()  # sends whose connection ended mid-body
         self.refused: Counter[str] = Counter()  # answered 503
         self.throttled: Counter[str] = Counter()  # answered 429
         self.url = ""
@@ -128,7 +141,12 @@ class Recorder:
                     k.strip(): v.strip() for k, v in (h.split(":", 1) for h in head[1:] if h)
                 }
                 length = int(headers.get("Content-Length") or headers.get("content-length") or 0)
-                body = await reader.readexactly(length) if length else b""
+                try:
+                    body = await reader.readexactly(length) if length else b""
+                except asyncio.IncompleteReadError as exc:  # cut short: not forwarded
+                    if method == "POST" and target == SEND_PATH:
+                        self.cut_short[_recipient_of(exc.partial)] += 1
+                    raise
                 status, data, content_type = await self._forward(method, target, headers, body)
                 writer.write(
                     f"HTTP/1.1 {status} -\r\nContent-Type: {content_type}\r\n"
@@ -196,12 +214,13 @@ class CrashFigures:
     never_messaged: int  # never accepted
     never_refused: int  # ... though not pending at any kill, every request refused (503): 0
     never_window: int  # ... pending at a kill with no request accepted: caught between the
-    #                      pending commit and the first byte, or right after a refusal
+    #                      pending commit and the last byte, or right after a refusal
     never_throttled: int  # ... not pending at a kill, throttled and never sent again: 0
     never_other: int  # ... for any other reason: must be 0
     unknown: int  # rows unknown at the end
     pending_at_kills: int  # rows pending when a kill happened (the next run says unknown)
     written_at_kills: int  # of those, requests the server had received in full
+    cut_at_kills: int  # of the others, requests the server got cut short (never acted upon)
     unknown_answered_503: int  # unknown because the answer was a 503, not because of a kill
     unknown_other: int  # unknown for any other reason: must be 0
     pending_left: int
@@ -236,12 +255,13 @@ class CrashFigures:
             f"{self.refused_503:,}",
             f"duplicate recipients: {self.duplicates}",
             f"recipients never messaged: {self.never_messaged} = {self.never_window} pending at "
-            f"a kill with no request accepted (between the pending commit and the first byte, "
+            f"a kill with no request accepted (between the pending commit and the last byte, "
             f"or right after a refusal) + {self.never_refused} refused (503) and not sent again "
             f"+ {self.never_throttled} throttled (429) and not sent again + {self.never_other} "
             f"other",
             f"unknown: {self.unknown} = {self.pending_at_kills} pending at a kill "
-            f"({self.written_at_kills} written, {window} never written) + "
+            f"({self.written_at_kills} written, {window} never written, of which "
+            f"{self.cut_at_kills} cut short at the server) + "
             f"{self.unknown_answered_503} answered 503 + {self.unknown_other} other; "
             f"pending left: {self.pending_left}",
             f"unknown after a kill vs requests written at the kills: {self.pending_at_kills} vs "
@@ -300,6 +320,7 @@ async def crash_loop(
         accepted = emu.accepted_counts()
         written = dict(proxy.written)
         refused = dict(proxy.refused)
+        cut_short = set(proxy.cut_short)
         throttled = set(proxy.throttled)
     rows = journal_rows(journal)
     never = {number(i) for i in range(messages)} - set(accepted)
@@ -324,6 +345,7 @@ async def crash_loop(
         unknown=len(unknown),
         pending_at_kills=len(at_kills),
         written_at_kills=len(written_at_kills),
+        cut_at_kills=len((at_kills - written_at_kills) & cut_short),
         unknown_answered_503=len(answered_503),
         unknown_other=len(unknown - at_kills - answered_503),
         pending_left=sum(1 for s in rows.values() if s == "pending"),
@@ -331,27 +353,56 @@ async def crash_loop(
 
 
 class _TimedJournal(SQLiteJournal):
-    """Notes when each ``pending`` commit is back on the event loop."""
+    """Notes when each ``pending`` commit lands (in the journal's thread, once the batch's
+    transaction is committed) and when it is back on the event loop."""
 
+    landed: dict[int, float]
     committed: dict[int, float]
+
+    def _handle(self, conn: Any, batch: Any) -> Any:  # the benchmark's look inside
+        result = super()._handle(conn, batch)
+        now = time.perf_counter()
+        for kind, payload, _ in batch:
+            if kind == "row" and payload[3] == "pending":
+                self.landed.setdefault(payload[0], now)
+        return result
 
     async def mark_pending(self, index: int, recipient: str, fingerprint: str) -> None:
         await super().mark_pending(index, recipient, fingerprint)
         self.committed[index] = time.perf_counter()
 
 
+def _quantiles(label: str, micros: list[float]) -> str:
+    q = statistics.quantiles(micros, n=100)
+    return (
+        f"{label}: median {statistics.median(micros):.0f} us, p90 {q[89]:.0f} us, "
+        f"p99 {q[98]:.0f} us, max {max(micros):.0f} us"
+    )
+
+
 async def wire_gap(*, messages: int, concurrency: int, latency_ms: float, folder: Path) -> None:
-    """Measure the pending-commit-to-first-byte window in one process and print it."""
+    """Measure, in one process, the window a kill can still hit: from a message's
+    ``pending`` commit to its request's last byte (the body's last byte is held back until
+    the commit is back, see ``d360_async._wire``), and check that every request had been
+    written but its last byte before its commit."""
     first_byte: dict[int, float] = {}
+    last_byte: dict[int, float] = {}
 
     async def chunk_sent(session: object, context: object, params: Any) -> None:
-        to = orjson.loads(params.chunk)["to"]
-        first_byte.setdefault(int(to[5:]), time.perf_counter())
+        # The body is written from a task that inherits the request's context: its wire state
+        # says which message it is (``hook`` is the run's item).
+        now = time.perf_counter()
+        state = CURRENT.get()
+        assert state is not None
+        index = state.hook.index  # type: ignore[union-attr]
+        first_byte.setdefault(index, now)
+        last_byte[index] = now
 
     trace = aiohttp.TraceConfig()
     trace.on_request_chunk_sent.append(chunk_sent)
     journal = _TimedJournal(folder / "gap.sqlite")
     journal.committed = {}
+    journal.landed = {}
     body = [{"type": "body", "parameters": [{"type": "text", "text": "x"}]}]
     items = (
         {
@@ -372,24 +423,33 @@ async def wire_gap(*, messages: int, concurrency: int, latency_ms: float, folder
         D360Client(emu.api_key, base_url=emu.url, rate_limit=None, session=session) as client,
     ):
         report = await client.send_bulk(items, journal=journal, concurrency=concurrency).run()
-    gaps = sorted(
-        1e6 * (first_byte[i] - t) for i, t in journal.committed.items() if i in first_byte
-    )
-    if report.sent != messages or len(gaps) != messages:
-        raise RuntimeError(f"gap run incomplete: {report}, {len(gaps)} gaps")
-    q = statistics.quantiles(gaps, n=100)
+    sent = [i for i in journal.committed if i in last_byte and i in journal.landed]
+    if report.sent != messages or len(sent) != messages:
+        raise RuntimeError(f"gap run incomplete: {report}, {len(sent)} timed")
+    before = sum(1 for i in sent if first_byte[i] < journal.landed[i] < last_byte[i])
     print(
-        f"\npending commit back on the loop -> first byte to the socket, {messages:,} sends, "
-        f"concurrency {concurrency} (Python {sys.version.split()[0]}, aiohttp "
-        f"{aiohttp.__version__}):"
+        f"\npending commit -> last byte to the socket, {messages:,} sends, concurrency "
+        f"{concurrency} (Python {sys.version.split()[0]}, aiohttp {aiohttp.__version__}):"
     )
     print(
-        f"median {statistics.median(gaps):.0f} us, p90 {q[89]:.0f} us, p99 {q[98]:.0f} us, "
-        f"max {gaps[-1]:.0f} us; mean {statistics.fmean(gaps):.0f} us"
+        f"requests written but their last byte before their pending commit landed, and "
+        f"finished after: {before:,} of {len(sent):,}"
     )
     print(
-        "(a SIGKILL during that window leaves a message unknown that was never written; the "
-        "thread-to-loop hand-off of the commit comes on top)"
+        _quantiles(
+            "commit back on the event loop -> last byte",
+            [1e6 * (last_byte[i] - journal.committed[i]) for i in sent],
+        )
+    )
+    print(
+        _quantiles(
+            "commit landed (journal thread) -> last byte",
+            [1e6 * (last_byte[i] - journal.landed[i]) for i in sent],
+        )
+    )
+    print(
+        "(a SIGKILL in that window leaves a message pending, then unknown, whose request the "
+        "server got cut short and never acted upon)"
     )
 
 

@@ -89,12 +89,15 @@ class CampaignAPI(Protocol):
         *,
         on_wire: Callable[[], Awaitable[None]],
         on_refused: Callable[[], Awaitable[None]],
+        hold: bool = True,
     ) -> Awaitable[Any]:
         """POST one marketing message: ``body`` is its JSON (from ``encode_message``), sent as
         is; ``to`` its recipient (for the limiter's per-recipient key). ``on_wire`` is
-        awaited right before the request may start to be written, ``on_refused`` when a
-        written attempt was certainly refused and will be retried (``on_wire`` runs again
-        before the retry is written)."""
+        awaited once before the request may be acted upon: with ``hold``, once the request
+        is written but its body's last byte, which goes when ``on_wire`` returned (a
+        journal's ``pending`` commit); without, when the connection is obtained.
+        ``on_refused`` is awaited when a written attempt was certainly refused and will be
+        retried (``on_wire`` runs again before the retry can be acted upon)."""
         ...
 
     async def find_template(self, name: str, language: str) -> MessageTemplate | None:
@@ -502,7 +505,13 @@ class BulkRun:
                     problem.summary,
                 )
         try:
-            data = await self._api.send(item.body, item.to, on_wire=item, on_refused=item.refused)
+            data = await self._api.send(
+                item.body,
+                item.to,
+                on_wire=item,
+                on_refused=item.refused,
+                hold=journal is not None,  # a pending row lands before the last byte goes
+            )
         except ClaimLostError as exc:  # another worker has it now: neither sent nor ours to record
             return self._done(
                 SendResult(index=item.index, to=item.to, status=SendStatus.SKIPPED, reason=str(exc))

@@ -1,6 +1,7 @@
 """How one run of ``send_bulk`` keeps its journal: earlier outcomes decide what is sent, the
-campaign's identity is checked before anything goes out, ``pending`` is committed on the wire,
-and every outcome the run reports gets its row (so the journal and the results agree)."""
+campaign's identity is checked before anything goes out, ``pending`` is committed on the wire
+(before the request's last byte), and every outcome the run reports gets its row (so the
+journal and the results agree)."""
 
 from __future__ import annotations
 
@@ -30,8 +31,9 @@ _IN_WINDOW = "outcome unknown in an earlier run, no status yet; its settle windo
 
 
 class JournalItem(Item):
-    """An item of a journaled run. Awaiting it (its ``on_wire``) commits ``pending`` first:
-    ``wire`` is 1 while that commit is under way, 2 once the request may be written.
+    """An item of a journaled run. Awaiting it (its ``on_wire``, held: its request is written
+    but its body's last byte meanwhile) commits ``pending``: ``wire`` is 1 while that commit
+    is under way, 2 once it is done and the last byte may be written.
 
     ``decided`` is set when the message must not be sent (its result is known), ``record``
     when that result still needs its row.

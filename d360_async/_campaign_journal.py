@@ -3,19 +3,21 @@
 A journal keeps one row per input message of one campaign, keyed by the message's position:
 
 ==========  ===============================================================================
-pending     its request may have started to be written (committed *before* the first byte)
+pending     its request may have been written in full (committed *before* its last byte)
 sent        accepted, with its message id
 failed      certainly not accepted (the error's class and code say why)
 skipped     not sent on purpose (a repeated recipient, the campaign stopped)
 unknown     its request was written and got no usable answer: it may have been accepted
 ==========  ===============================================================================
 
-A message with no row was never written. The guarantee rests on one order of events: the
-``pending`` row is committed inside the transport's ``on_wire`` callback, after the cool-down,
-the rate-limit slot and the connection were obtained and right before the request is
-written; anything that ends a send earlier leaves no row (or puts the earlier row back), so
-a plain re-run sends it. A run that dies leaves its in-flight messages ``pending``; the next
-run reads them as ``unknown`` and does not send them again unless asked to.
+A message with no row was never written in full. The guarantee rests on one order of events:
+the ``pending`` row is committed inside the transport's ``on_wire`` callback, after the
+cool-down, the rate-limit slot and the connection were obtained and the request was written
+but its body's last byte, which goes only once the commit is back (``_wire.HeldBody``: a
+request cut short is never acted upon); anything that ends a send earlier leaves no row (or
+puts the earlier row back), so a plain re-run sends it. A run that dies leaves its in-flight
+messages ``pending``; the next run reads them as ``unknown`` and does not send them again
+unless asked to.
 
 Rows hold no personal data: the recipient and what each message sends are kept as keyed
 digests (BLAKE2b with a random key stored in the journal), enough to recognise the same

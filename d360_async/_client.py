@@ -557,9 +557,10 @@ class _CampaignPort:
         *,
         on_wire: Callable[[], Awaitable[None]],
         on_refused: Callable[[], Awaitable[None]],
+        hold: bool = True,
     ) -> Awaitable[Any]:
-        """POST one checked marketing message, its bytes as they are; ``on_wire`` and
-        ``on_refused`` are the transport's seam."""
+        """POST one checked marketing message, its bytes as they are; ``on_wire``,
+        ``on_refused`` and ``hold`` are the transport's seam."""
         return self._transport.request(
             "POST",
             "/marketing_messages",
@@ -568,6 +569,7 @@ class _CampaignPort:
             recipient=to,
             on_wire=on_wire,
             on_refused=on_refused,
+            hold=hold,
         )
 
     def concurrency(self, concurrency: Concurrency, scope: Scope) -> int | AdaptiveConcurrency:

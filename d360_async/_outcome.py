@@ -86,7 +86,7 @@ def may_have_been_acted_upon(error: BaseException) -> bool:
       raised before the request was written, so no.
     - Anything else (a cancellation, an unexpected exception): cannot tell, so yes. A caller
       that passed ``on_wire`` to the transport knows better for a cancellation: if its
-      ``on_wire`` never ran, the request was never written.
+      ``on_wire`` never returned, the request was never written in full.
 
     Example:
         >>> may_have_been_acted_upon(APIConnectionError("refused", maybe_sent=False))

@@ -48,7 +48,7 @@ from ._redact import scrub, sensitive_strings
 from ._retry import RetryPolicy, Safety
 from ._timeouts import Timeout
 from ._version import __version__
-from ._wire import CURRENT, OnWire, Phase, WireConnector, WireState
+from ._wire import CURRENT, HeldBody, OnWire, Phase, WireConnector, WireState
 
 __all__ = ["Transport", "logger", "scope_for"]
 
@@ -78,17 +78,19 @@ def connection_error(
     closed: bool = False,
     secrets: tuple[str, ...] = (),
 ) -> APIConnectionError:
-    """Wrap a transport exception; ``maybe_sent`` is False only when nothing left this host.
+    """Wrap a transport exception; ``maybe_sent`` is False only when the request certainly
+    was not acted upon.
 
     ``phase`` says how far the attempt got (see ``_wire``): still waiting for or opening its
-    connection means not sent, whatever the exception (a timeout that fires while waiting for
-    the pool is as harmless as a connect timeout). Without that knowledge (a session whose
-    connector is not a ``WireConnector``) the exception type decides. ``closed``: the client
+    connection, or written short of its last byte (held), means not sent, whatever the
+    exception (a timeout that fires while waiting for the pool is as harmless as a connect
+    timeout). Without that knowledge (a session whose connector is not a ``WireConnector``,
+    a request not held) the exception type decides. ``closed``: the client
     was closed meanwhile. ``secrets`` are scrubbed from aiohttp's text (a parser error may
     quote what the server sent), and aiohttp's exception is chained only if it had none and
     does not carry the request (its headers).
     """
-    if phase is Phase.CONNECTING:
+    if phase is Phase.CONNECTING or phase is Phase.HELD:
         maybe_sent = False
     elif phase is Phase.WIRE:
         maybe_sent = True
@@ -101,11 +103,12 @@ def connection_error(
         cls, what = ClientClosedError, "the client was closed during the request"
     elif isinstance(exc, TimeoutError):
         cls = APITimeoutError
-        what = "timed out " + (
-            "waiting for or opening a connection"
-            if not maybe_sent
-            else "before the whole response was read"
-        )
+        if maybe_sent:
+            what = "timed out before the whole response was read"
+        elif phase is Phase.HELD:
+            what = "timed out before the request was written in full"
+        else:
+            what = "timed out waiting for or opening a connection"
     else:
         cls, what = APIConnectionError, "no usable answer"
     text = f"{type(exc).__name__}: {exc}".rstrip(": ")
@@ -216,6 +219,7 @@ class Transport:
         recipient: str | None = None,
         on_wire: OnWire | None = None,
         on_refused: OnWire | None = None,
+        hold: bool = True,
         scope: Scope | None = None,
     ) -> Any:
         """Send one request (with its retries) and return the decoded JSON body.
@@ -230,14 +234,22 @@ class Transport:
                 was checked is what goes out, and it is not serialised twice.
             recipient: The ``to`` of a send given as ``encoded`` (the limiter's
                 per-recipient key); with ``json_body``, its ``to`` is used.
-            on_wire: Awaited the first time an attempt has waited out the cool-down, taken
-                its rate-limit slot and obtained a connection, right before the request starts
-                to be written (see ``_wire``), and again only after ``on_refused``. If it
-                raises, the request is not written and the exception propagates unchanged.
-                Anything that ends the request before it ran (cancellation while waiting, a
-                failed connect, a pool-wait or connect timeout) left the request certainly not
-                sent. With a session whose connector is not the client's own, it runs just
-                before the request is handed to aiohttp (before aiohttp's pool wait).
+            on_wire: Awaited once before the request may be acted upon: the first time an
+                attempt has waited out the cool-down, taken its rate-limit slot and obtained
+                a connection (see ``_wire``), and again only after ``on_refused`` (or when
+                it was cancelled before it returned). With ``hold`` and a body, the request
+                is written up to its body's last byte first, and that byte goes once
+                ``on_wire`` returned. If it raises, the request is never written in full (its
+                connection is closed) and the exception propagates unchanged. Anything that
+                ends the request before it returned (cancellation while waiting, a failed
+                connect, a pool-wait or connect timeout) left the request certainly not
+                acted upon.
+            hold: Hold the body's last byte back until ``on_wire`` returned (see ``_wire``):
+                for an ``on_wire`` whose effect must be durable before the server can act on
+                the request (a journal's ``pending`` row). False: ``on_wire`` runs as soon as
+                the connection is obtained and the body goes in one write (one write less;
+                for a callback that only notes the moment); with a session whose connector
+                is not the client's own, just before the request is handed to aiohttp.
             on_refused: Awaited when an attempt that ran ``on_wire`` was certainly not acted
                 upon (throttled, or Meta's own 503) and is about to be retried, before the
                 wait: the request is not on the wire during the pause (a caller that marked it
@@ -322,7 +334,12 @@ class Transport:
                         attempt=attempt,
                     ),
                 )
-            if wire.on_wire is not None and not self._seam:
+            data: bytes | HeldBody | None = body
+            wire.held = hold and wire.on_wire is not None and bool(body)
+            if wire.held:
+                assert body is not None
+                data = HeldBody(body, wire)
+            elif wire.on_wire is not None and not self._seam:
                 await wire.run_on_wire()
             wire.phase = Phase.BEFORE
             error: APIError
@@ -338,7 +355,7 @@ class Transport:
                             method,
                             url,
                             params=params,
-                            data=body,
+                            data=data,
                             headers=headers,
                             timeout=self._aiohttp_timeout,
                             allow_redirects=False,

@@ -1,5 +1,6 @@
-"""The "on the wire" seam: ``on_wire`` runs once, right before a request is written, never for a
-request that ended earlier; ``maybe_sent`` is False for every failure before that point.
+"""The "on the wire" seam: ``on_wire`` runs once, before a request can be acted upon (by default
+once it is written but its body's last byte, held back until ``on_wire`` returned), never for
+a request that ended earlier; ``maybe_sent`` is False for every failure before that point.
 
 Real loopback servers (the seam lives in aiohttp's connection pool, which aioresponses skips).
 No assertion depends on speed: what is checked is what the server received.
@@ -23,6 +24,7 @@ from d360_async._retry import Safety
 from . import samples
 from .conftest import KEY
 from .loopback import loopback
+from .raw_server import raw_server
 
 SEND = "/marketing_messages"
 
@@ -242,7 +244,8 @@ async def test_an_error_in_on_wire_propagates_unchanged_and_nothing_is_written(
             await send(c, 2, on_wire)
         # aiohttp would have wrapped an OSError or a TimeoutError: it is the very same object.
         assert info.value is error
-        # The connection went back to the pool (max_connections=1: a leak would hang here).
+        # Its connection was closed (a request cut short was written on it), its slot freed
+        # (max_connections=1: a leak would hang here).
         await asyncio.wait_for(send(c, 3, None), 10)
     assert [a[2] for a in server.arrived] == [message(1)["to"], message(3)["to"]]
 
@@ -305,3 +308,109 @@ async def test_an_injected_session_runs_on_wire_before_handing_the_request_over(
         await send(c, 1, on_wire)
     assert calls == ["on_wire"]
     assert server.received(message(1)["to"])
+
+
+# The held last byte (``_wire.HeldBody``): ``on_wire`` runs once the request is written but its
+# body's last byte; these use a raw server that shows what had arrived.
+
+
+async def test_on_wire_runs_once_the_request_is_written_but_its_last_byte() -> None:
+    held: list[tuple[int, int]] = []
+    async with raw_server() as server:
+
+        async def on_wire() -> None:
+            await server.until(lambda: bool(server.requests) and len(server.requests[0].body))
+            request = server.requests[0]
+            await server.until(lambda: len(request.body) == request.length - 1)
+            held.append((request.length - len(request.body), len(server.complete)))
+
+        async with D360Client(KEY, base_url=server.url, rate_limit=None) as c:
+            await send(c, 1, on_wire)
+    assert held == [(1, 0)]
+    assert [r.complete for r in server.requests] == [True]
+
+
+async def test_an_error_in_a_held_on_wire_closes_the_connection() -> None:
+    """A request cut short was written on the connection: it is closed, never reused; the
+    hook's own error propagates."""
+    error = JournalError("disk full")
+
+    async def on_wire() -> None:
+        raise error
+
+    async with raw_server() as server:
+        async with D360Client(KEY, base_url=server.url, rate_limit=None) as c:
+            await send(c, 1, None)  # a pooled connection to reuse
+            with pytest.raises(JournalError) as info:
+                await send(c, 2, on_wire)
+            assert info.value is error
+            await send(c, 3, None)
+        await server.until(lambda: len(server.cut_short) == 1)
+    assert [(r.connection, r.complete) for r in server.requests] == [
+        (1, True),
+        (1, False),
+        (2, True),
+    ]
+    assert server.cut_short == [server.requests[1]]
+
+
+async def test_a_connection_lost_while_on_wire_runs_is_not_sent_and_on_wire_runs_again() -> None:
+    """The server ends the connection while the body waits for its last byte: certainly not
+    acted upon (``maybe_sent=False``, so a send is retried); ``on_wire``, cancelled by
+    aiohttp before it returned, runs again for the retry."""
+    calls: list[str] = []
+    async with raw_server() as server:
+        server.cut_after = {0: 1, 1: 1}  # the first two requests
+
+        async def on_wire() -> None:
+            calls.append("on_wire")
+            if len(calls) < 3:  # the first two requests: ended by the lost connection only
+                await asyncio.Event().wait()
+
+        async with D360Client(
+            KEY, base_url=server.url, rate_limit=None, retry=RetryPolicy.never()
+        ) as c:
+            with pytest.raises(APIConnectionError) as info:
+                await send(c, 1, on_wire)
+            assert info.value.maybe_sent is False
+            assert calls == ["on_wire"]
+        async with D360Client(
+            KEY, base_url=server.url, rate_limit=None, retry=RetryPolicy(wait=False)
+        ) as c:
+            await send(c, 2, on_wire)
+    assert calls == ["on_wire", "on_wire", "on_wire"]
+    assert [r.complete for r in server.requests] == [False, False, True]
+
+
+async def test_cancelled_while_a_held_on_wire_runs_is_never_acted_upon() -> None:
+    started = asyncio.Event()
+
+    async def on_wire() -> None:
+        started.set()
+        await asyncio.Event().wait()
+
+    async with raw_server() as server:
+        async with D360Client(KEY, base_url=server.url, rate_limit=None) as c:
+            task = asyncio.create_task(send(c, 1, on_wire))
+            await started.wait()
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            await send(c, 2, None)
+        await server.until(lambda: len(server.cut_short) == 1)
+    assert [(r.connection, r.complete) for r in server.requests] == [(1, False), (2, True)]
+
+
+async def test_without_hold_on_wire_runs_before_anything_is_written() -> None:
+    arrived: list[int] = []
+    async with raw_server() as server:
+
+        async def on_wire() -> None:
+            arrived.append(len(server.requests))
+
+        async with D360Client(KEY, base_url=server.url, rate_limit=None) as c:
+            await c._get_transport().request(
+                "POST", SEND, safety=Safety.SEND, json_body=message(1), on_wire=on_wire, hold=False
+            )
+    assert arrived == [0]
+    assert [r.complete for r in server.requests] == [True]
