@@ -299,3 +299,50 @@ async def test_given_client_is_used_and_left_open(
     async with RedisRateLimiter(raw, account=ACCOUNT, rate=50) as limiter:
         await limiter.acquire(Scope.MESSAGES)
     assert await raw.ping()
+
+
+def busiest_second(slots: list[int]) -> int:
+    """The most of ``slots`` (server microseconds) inside any 1-second window ``[t, t + 1 s)``.
+
+    Example:
+        >>> busiest_second([0, 500_000, 999_999, 1_000_000, 1_999_999])
+        3
+    """
+    ordered = sorted(slots)
+    most = first = 0
+    for last, slot in enumerate(ordered):
+        while slot - ordered[first] >= 1_000_000:
+            first += 1
+        most = max(most, last - first + 1)
+    return most
+
+
+@pytest.mark.parametrize("burst", [1, 5])
+async def test_four_workers_starting_together_book_no_second_above_the_rate(
+    redis_server: RedisProcess, burst: int
+) -> None:
+    """#14 (the shared-limit benchmark's busiest window): four workers start at once, each with
+    60 requests waiting (2.4 s of starts at 100/s). The starts booked, and those the requests
+    went on, are counted in every 1-second window of the server's clock: never more than the
+    rate (plus the burst allowance beyond the first, ``burst - 1``). The start is no burst."""
+    rate = 100
+    limiters = [
+        RedisRateLimiter(redis_server.url, account=ACCOUNT, rate=rate, burst=burst)
+        for _ in range(4)
+    ]
+    recorded = [Bookings(limiter) for limiter in limiters]
+    try:
+        await asyncio.gather(
+            *(booked.acquire() for booked in recorded for _ in range(60)),
+        )
+    finally:
+        for limiter in limiters:
+            await limiter.aclose()
+    booked = [answer.slot for r in recorded for answer in r.booked()]
+    used = [slot for r in recorded for slot, _ in r.used]
+    assert len(used) == 240
+    if burst == 1:
+        assert len(set(used)) == 240  # every start its own slot
+    assert busiest_second(booked) <= rate + burst - 1
+    assert busiest_second(used) <= rate + burst - 1
+    assert busiest_second(used) >= rate - 1  # and the rate is used: the starts are packed
