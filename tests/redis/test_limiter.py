@@ -14,6 +14,7 @@ import os
 import signal
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
@@ -346,3 +347,34 @@ async def test_four_workers_starting_together_book_no_second_above_the_rate(
     assert busiest_second(booked) <= rate + burst - 1
     assert busiest_second(used) <= rate + burst - 1
     assert busiest_second(used) >= rate - 1  # and the rate is used: the starts are packed
+
+
+async def test_requests_go_in_the_order_of_their_starts_whatever_their_answers_latency(
+    redis_server: RedisProcess,
+) -> None:
+    """#14 (the start burst): a request waits for its booked start on the server's clock, not
+    for ``delay`` counted from when its answer arrived. Answers that come back unevenly (a
+    burst of bookings queued at the server, a loaded event loop) must not make later starts
+    overtake earlier ones (bunching requests up: more than the rate in a second). Here every
+    other answer from the tenth on is held 15 ms (start spacing: 5 ms; those starts are 50 ms
+    or more ahead, and 15 ms late is within ``max_lateness``): the requests still go in the
+    order of their starts. Order, not speed."""
+    async with RedisRateLimiter(redis_server.url, account=ACCOUNT, rate=200) as limiter:
+        booked = Bookings(limiter)
+        await booked.acquire()  # connected: the next answers come back at once
+        recorded = limiter._call
+        answers = 0
+
+        async def uneven(script: Any, keys: tuple[str, ...], args: tuple[str, ...]) -> Any:
+            nonlocal answers
+            answer = await recorded(script, keys, args)
+            answers += 1
+            if answers > 10 and answers % 2:  # every other answer is held back a while
+                await asyncio.sleep(0.015)
+            return answer
+
+        limiter._call = uneven  # type: ignore[method-assign]
+        await asyncio.gather(*(booked.acquire() for _ in range(20)))
+    used = [slot for slot, _ in booked.used[1:]]
+    assert len(used) == 20
+    assert used == sorted(used)
