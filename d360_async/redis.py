@@ -6,8 +6,9 @@ the same business number a limiter with the same ``account`` and the same server
 they never exceed the number's limit:
 
 - **One round trip per request, nobody polls.** One Lua script books the next free start time
-  (GCRA, the generic cell rate algorithm) on the server's own clock (``TIME``) and returns how
-  long to sleep; the worker sleeps exactly that long and goes.
+  (GCRA, the generic cell rate algorithm) on the server's own clock (``TIME``); the worker
+  sleeps until that start, placed on its own clock (not for a delay counted from when the
+  answer came: answers that come back unevenly would bunch starts up), and goes.
 - **A 429 pauses everyone.** ``pause()`` moves the shared next-allowed time and publishes the
   pause; every limiter on the account wakes the requests that had booked a start inside the
   pause and books them again after it.
