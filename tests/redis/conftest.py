@@ -15,7 +15,7 @@ from d360_async._limits import Scope
 from d360_async.redis import RedisRateLimiter
 from tests.redis_server import RedisProcess
 
-__all__ = ["Booking", "Bookings", "RedisProcess"]
+__all__ = ["Booking", "Bookings", "RedisProcess", "busiest"]
 
 
 @attrs.frozen
@@ -64,3 +64,19 @@ class Bookings:
 
     def booked(self) -> list[Booking]:
         return [answer for answer in self.answers if answer.booked]
+
+
+def busiest(times: list[float] | list[int], width: float) -> int:
+    """The most of ``times`` inside any window ``[t, t + width)`` (sliding, not aligned).
+
+    Example:
+        >>> busiest([0, 500_000, 999_999, 1_000_000, 1_999_999], 1_000_000)
+        3
+    """
+    ordered = sorted(times)
+    most = first = 0
+    for last, moment in enumerate(ordered):
+        while moment - ordered[first] >= width:
+            first += 1
+        most = max(most, last - first + 1)
+    return most

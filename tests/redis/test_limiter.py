@@ -25,7 +25,7 @@ from d360_async import LimiterUnavailableError, ValidationError
 from d360_async._limits import RateLimiter, Scope
 from d360_async.redis import RedisRateLimiter
 
-from .conftest import Bookings, RedisProcess
+from .conftest import Bookings, RedisProcess, busiest
 
 ACCOUNT = "4930123456789"
 #: Scheduling slack: the timers of the event loop may fire a hair early.
@@ -303,19 +303,8 @@ async def test_given_client_is_used_and_left_open(
 
 
 def busiest_second(slots: list[int]) -> int:
-    """The most of ``slots`` (server microseconds) inside any 1-second window ``[t, t + 1 s)``.
-
-    Example:
-        >>> busiest_second([0, 500_000, 999_999, 1_000_000, 1_999_999])
-        3
-    """
-    ordered = sorted(slots)
-    most = first = 0
-    for last, slot in enumerate(ordered):
-        while slot - ordered[first] >= 1_000_000:
-            first += 1
-        most = max(most, last - first + 1)
-    return most
+    """The most of ``slots`` (server microseconds) inside any 1-second window."""
+    return busiest(slots, 1_000_000)
 
 
 @pytest.mark.parametrize("burst", [1, 5])
