@@ -250,7 +250,11 @@ def begin(conn: sqlite3.Connection, busy_timeout: float) -> None:
 def rollback(conn: sqlite3.Connection) -> None:
     """End the connection's transaction, if any: nothing it did is kept, its lock is freed."""
     if conn.in_transaction:
-        with contextlib.suppress(sqlite3.Error):  # the transaction is gone either way
+        # Never raises: it runs on the journal's thread after a failure, where an exception
+        # would end the thread and leave every waiting future (the run) unanswered. A
+        # ROLLBACK that fails (an I/O or memory error) leaves the transaction to the
+        # connection's close, which discards it.
+        with contextlib.suppress(Exception):
             conn.execute("ROLLBACK")
 
 

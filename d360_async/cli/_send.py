@@ -488,6 +488,7 @@ async def _send(
             for result in run.leftover_results():
                 output.row(result)
             report = output.outcome(run.report)
+            tracker.bulk_progress(report)  # the bar's last counts are the summary's
             if isinstance(exc, asyncio.CancelledError) or report.total:
                 output.close()
                 ctx.say(summary_line(report))

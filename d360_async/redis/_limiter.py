@@ -6,8 +6,9 @@ the same business number a limiter with the same ``account`` and the same server
 they never exceed the number's limit:
 
 - **One round trip per request, nobody polls.** One Lua script books the next free start time
-  (GCRA, the generic cell rate algorithm) on the server's own clock (``TIME``) and returns how
-  long to sleep; the worker sleeps exactly that long and goes.
+  (GCRA, the generic cell rate algorithm) on the server's own clock (``TIME``); the worker
+  sleeps until that start, placed on its own clock (not for a delay counted from when the
+  answer came: answers that come back unevenly would bunch starts up), and goes.
 - **A 429 pauses everyone.** ``pause()`` moves the shared next-allowed time and publishes the
   pause; every limiter on the account wakes the requests that had booked a start inside the
   pause and books them again after it.
@@ -320,7 +321,12 @@ class RedisRateLimiter:
                 continue
             # where the server's clock stands on ours, answer's way included (see _usual)
             skew = self._skew.usual(time.time() - (slot - delay) / _MICRO)
-            if delay > 0 and not await self._sleep(state, delay, slot):
+            # Wait for the booked start as placed on our clock, not for ``delay`` from when
+            # this answer came: answers that come back unevenly (a burst of bookings queued
+            # at the server, a busy event loop) would shift starts by their own latency and
+            # bunch them up (more than the rate in a second). Never early: skew >= offset.
+            wait = slot / _MICRO + skew - time.time()
+            if wait > 0 and not await self._sleep(state, wait, slot):
                 continue  # a pause covers the start: book again after it
             # How much later than usual this start is, on the server's clock. A process that
             # stalled books again rather than sending its overdue starts all at once (a burst
@@ -377,11 +383,11 @@ class RedisRateLimiter:
         except REDIS_ERRORS as exc:
             raise _unavailable(exc) from exc
 
-    async def _sleep(self, state: _ScopeState, delay: int, slot: int) -> bool:
+    async def _sleep(self, state: _ScopeState, seconds: float, slot: int) -> bool:
         """Sleep until the booked start; False when a pause covering it woke us early."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[bool] = loop.create_future()
-        timer = loop.call_later(delay / _MICRO, _wake, future, True)
+        timer = loop.call_later(seconds, _wake, future, True)
         state.sleepers[future] = slot
         try:
             return await future

@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -212,3 +213,56 @@ async def test_a_limiter_that_fails_mid_run_stops_it_and_a_resume_completes(
         final = await client.send_bulk(welcome(2_000), journal=path).run()
     assert final.sent + final.skipped + final.unknown == 2_000
     assert emu.accepted_counts() == {number(i): 1 for i in range(2_000)}
+
+
+class _RollbackFails(sqlite3.Connection):
+    """A connection whose ``COMMIT`` fails from the fifth on, leaving the transaction open (as
+    SQLITE_BUSY or an I/O error does), and whose ``ROLLBACK`` then raises ``error``."""
+
+    error: BaseException = sqlite3.OperationalError("disk I/O error")
+    commits = 0
+    rollbacks = 0
+
+    def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
+        word = sql.strip().upper()
+        if word == "COMMIT" and self.in_transaction:
+            type(self).commits += 1
+            if type(self).commits >= 5:
+                raise sqlite3.OperationalError("disk I/O error")
+        if word == "ROLLBACK":
+            type(self).rollbacks += 1
+            raise type(self).error
+        return super().execute(sql, *args)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [sqlite3.OperationalError("disk I/O error"), MemoryError(), OSError(5, "I/O error")],
+    ids=["sqlite-error", "memory-error", "os-error"],
+)
+async def test_a_rollback_that_raises_after_a_failed_commit_is_a_typed_error_not_a_hang(
+    emu: Emulator,
+    client: D360Client,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    error: BaseException,
+) -> None:
+    """#10 item 4: a commit fails, then the ROLLBACK itself raises: the run
+    still ends with ``JournalError`` (within the test's timeout, not a hang), nobody got two
+    messages, and the journal's thread is gone."""
+    real_connect = sqlite3.connect
+
+    def connect(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        return real_connect(*args, factory=_RollbackFails, **kwargs)
+
+    monkeypatch.setattr(_RollbackFails, "error", error)
+    monkeypatch.setattr(_RollbackFails, "commits", 0)
+    monkeypatch.setattr(_RollbackFails, "rollbacks", 0)
+    monkeypatch.setattr(sqlite3, "connect", connect)
+    run = client.send_bulk(welcome(5_000), journal=tmp_path / "j.sqlite", concurrency=20)
+    with pytest.raises(JournalError):
+        await asyncio.wait_for(run.run(), 30)
+    assert _RollbackFails.rollbacks >= 1  # the failing ROLLBACK was reached
+    assert run.report.interrupted and run.report.stopped is not None
+    assert set(emu.accepted_counts().values()) <= {1}
+    await no_journal_thread_left()

@@ -10,19 +10,13 @@ import redis.asyncio as aioredis
 from d360_async.testing import Emulator
 from tests.cli.conftest import customers, d360
 
-from .conftest import RedisProcess
+from .conftest import RedisProcess, busiest
 
 WELCOME = ("--template", "welcome_offer", "--language", "en_US", "--param-columns", "name")
 
 
 def busiest_second(times: list[float]) -> int:
-    ordered = sorted(times)
-    most = start = 0
-    for end, moment in enumerate(ordered):
-        while moment - ordered[start] >= 1.0:
-            start += 1
-        most = max(most, end - start + 1)
-    return most
+    return busiest(times, 1.0)
 
 
 async def redis_keys(url: str) -> list[str]:
