@@ -39,6 +39,16 @@ def main() -> int:
         ["bench_delivery.py", *(["--rows", "50000", "--statuses", "2000"] if quick else [])],
         ["bench_tier.py", *(["--seconds", "4", "--latencies", "50,500"] if quick else [])],
         ["bench_shared_limit.py", *(["--seconds", "8", "--kill-at", "4"] if quick else [])],
+        ["bench_crash.py", "crash", *(["--messages", "3000", "--kills", "5"] if quick else [])],
+        [
+            "bench_workers.py",
+            "campaign",
+            "--kills",
+            "2",
+            "--webhooks",
+            *(["--messages", "3000"] if quick else ["--messages", "50000"]),
+        ],
+        ["bench_workers.py", "cost", *(["--messages", "3000", "--rounds", "1"] if quick else [])],
     ]
     failed = []
     for command in runs:
