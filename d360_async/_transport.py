@@ -19,6 +19,7 @@ import orjson
 from yarl import URL
 
 from ._concurrency import WIRE_START
+from ._deadlines import Deadlines
 from ._errors import (
     APIConnectionError,
     APIError,
@@ -126,6 +127,7 @@ class Transport:
     __slots__ = (
         "_aiohttp_timeout",
         "_base",
+        "_deadlines",
         "_fallback_budget",
         "_headers",
         "_hooks",
@@ -177,6 +179,7 @@ class Transport:
         self._hooks = hooks if active else None
         self._ids = itertools.count(1)
         self._loop = loop
+        self._deadlines: Deadlines | None = None  # made in the loop, on first use
         # Whether the session's pool reports the moment a request gets its connection.
         self._seam = isinstance(session.connector, WireConnector)
         #: How many times the server throttled a request (429 or a throttling code).
@@ -272,6 +275,9 @@ class Transport:
         loop = self._loop
         if loop is None:  # the session's loop; asking asyncio each time costs a getpid() call
             loop = self._loop = asyncio.get_running_loop()
+        deadlines = self._deadlines
+        if deadlines is None and self._seam and self._request_timeout is not None:
+            deadlines = self._deadlines = Deadlines(loop, self._request_timeout)
         retry = self._retry
         limiter = self._limiter
         local = self._local
@@ -286,7 +292,7 @@ class Transport:
         request_id = next(self._ids)
         template = path_template(path) if hooks is not None else path
         debug = logger.isEnabledFor(logging.DEBUG)
-        wire = WireState(on_wire, loop, self._request_timeout)
+        wire = WireState(on_wire, deadlines)
         started = 0.0
         attempt = 0
         maybe_sent_before = False  # an earlier attempt may have been acted upon
@@ -348,6 +354,8 @@ class Transport:
                 finally:
                     CURRENT.reset(token)
                     wire.timer = None
+                    if deadlines is not None:
+                        deadlines.prune()
             except (TimeoutError, aiohttp.ClientError, RuntimeError) as exc:
                 if wire.hook_error is not None:  # on_wire raised; aiohttp may have wrapped it
                     raise wire.hook_error from None

@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING
 
 import aiohttp
 
+from ._deadlines import Deadlines
+
 if TYPE_CHECKING:
     from aiohttp.client_reqrep import ClientRequest
     from aiohttp.connector import Connection
@@ -57,31 +59,36 @@ class WireState:
         on_wire: The callback still to run (None once it ran, or when there is none).
         hook: The request's ``on_wire`` itself, to arm it again after a refused attempt.
         hook_error: What ``on_wire`` raised, to re-raise unchanged whatever aiohttp made of it.
-        timer: The current attempt's deadline, moved to ``request_timeout`` from the moment
-            the request goes on the wire (the pool wait and the connect have their own).
+        timer: The current attempt's ``asyncio.timeout``, expired by ``deadlines`` once the
+            request has been on the wire for ``Timeout.request`` (the pool wait and the
+            connect have their own).
+        deadline: When the current attempt's time on the wire is up (set by ``deadlines``).
     """
 
-    __slots__ = ("_loop", "_request_timeout", "hook", "hook_error", "on_wire", "phase", "timer")
+    __slots__ = (
+        "_deadlines",
+        "deadline",
+        "hook",
+        "hook_error",
+        "on_wire",
+        "phase",
+        "timer",
+    )
 
-    def __init__(
-        self,
-        on_wire: OnWire | None,
-        loop: asyncio.AbstractEventLoop,
-        request_timeout: float | None,
-    ) -> None:
+    def __init__(self, on_wire: OnWire | None, deadlines: Deadlines | None) -> None:
         self.phase = Phase.BEFORE
         self.on_wire = on_wire
         self.hook = on_wire
         self.hook_error: BaseException | None = None
         self.timer: asyncio.Timeout | None = None
-        self._loop = loop
-        self._request_timeout = request_timeout
+        self.deadline = 0.0
+        self._deadlines = deadlines
 
     def wired(self) -> None:
         """The request may now be written: its own timeout starts."""
         self.phase = Phase.WIRE
-        if self.timer is not None and self._request_timeout is not None:
-            self.timer.reschedule(self._loop.time() + self._request_timeout)
+        if self._deadlines is not None:
+            self._deadlines.start(self)
 
     def ran(self) -> bool:
         """Whether ``on_wire`` ran and is not armed again."""
