@@ -45,8 +45,10 @@ class Deadlines:
         ...             await asyncio.sleep(1)
         ...     except TimeoutError:
         ...         return "timed out"
-        >>> asyncio.run(main())
+        >>> loop = asyncio.new_event_loop()
+        >>> loop.run_until_complete(main())
         'timed out'
+        >>> loop.close()
     """
 
     __slots__ = ("_armed", "_handle", "_loop", "_queue", "seconds")
@@ -65,16 +67,12 @@ class Deadlines:
         if timer is None:
             return
         deadline = request.deadline = self._loop.time() + self.seconds
-        self.prune()
-        self._queue.append((deadline, request, timer))
+        queue = self._queue
+        while queue and _over(queue[0]):  # the oldest entries whose attempt ended
+            queue.popleft()
+        queue.append((deadline, request, timer))
         if self._handle is None:
             self._arm(deadline)
-
-    def prune(self) -> None:
-        """Drop the oldest entries that no longer count (their attempt ended)."""
-        queue = self._queue
-        while queue and _over(queue[0]):
-            queue.popleft()
 
     def _arm(self, deadline: float) -> None:
         self._armed = deadline

@@ -354,8 +354,6 @@ class Transport:
                 finally:
                     CURRENT.reset(token)
                     wire.timer = None
-                    if deadlines is not None:
-                        deadlines.prune()
             except (TimeoutError, aiohttp.ClientError, RuntimeError) as exc:
                 if wire.hook_error is not None:  # on_wire raised; aiohttp may have wrapped it
                     raise wire.hook_error from None

@@ -59,7 +59,6 @@ async def test_a_finished_request_is_not_expired_and_the_next_one_is() -> None:
         deadlines.start(quick)
         await asyncio.sleep(1)  # answered after 1 s
     quick.timer = None
-    deadlines.prune()
     later = await on_the_wire(deadlines, 2)
     assert round(later - start, 6) == 8.0
     await asyncio.sleep(10)  # the quick one's deadline passed long ago: nothing fires on it
