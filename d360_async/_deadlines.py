@@ -1,13 +1,15 @@
-"""The request deadlines of one transport, kept by one timer.
+"""The deadlines of the requests of one transport, kept by one timer.
 
-Each request on the wire may take ``seconds`` (``Timeout.request``) until its response has
-been read. An ``asyncio.timeout`` armed per request costs a timer handle each: ``call_at``,
-a push onto the event loop's heap (compared in Python), a cancel, and the heap's clean-up of
-the cancelled handles, several microseconds a request on a busy loop. The deadlines of one
-transport are all ``seconds`` after the moment their request went on the wire, so they come in
-order: a queue holds them, and one timer handle, armed for the oldest live one, expires
-the requests whose time is up (``asyncio.Timeout.reschedule``: the request's own
-``asyncio.timeout`` ends it with a ``TimeoutError``, as if it had been armed for it).
+Each attempt of a request may take a fixed time (``Timeout.request`` from the moment it went on
+the wire; or, with a session whose pool does not report that moment, the three phases' sum
+from its start). An ``asyncio.timeout`` per attempt costs a ``Timeout`` object, the current
+task looked up, and a timer handle: ``call_at``, a push onto the event loop's heap (compared in
+Python), a cancel and the heap's clean-up of the cancelled handle, several microseconds a
+request on a busy loop. The deadlines of one transport are all the same time after their
+start, so they come in order: a queue holds them, and one timer handle, armed for the oldest
+live one, expires the attempts whose time is up by cancelling their task, as
+``asyncio.timeout`` does; the attempt (``_wire.WireState``) turns that cancellation into a
+``TimeoutError``, and leaves any other cancellation alone.
 """
 
 from __future__ import annotations
@@ -20,34 +22,41 @@ __all__ = ["Deadlines", "Timed"]
 
 
 class Timed(Protocol):
-    """A request's state as the deadlines see it (``_wire.WireState``)."""
+    """An attempt as the deadlines see it (``_wire.WireState``)."""
 
-    #: The current attempt's ``asyncio.timeout`` (None between attempts).
-    timer: asyncio.Timeout | None
-    #: When the current attempt's time on the wire is up.
+    #: When the attempt's time is up; set by ``Deadlines.start``, changed when it ends.
     deadline: float
+
+    def on_clock(self) -> bool:
+        """Whether the attempt is running and may be expired."""
+        ...
+
+    def expire(self) -> None:
+        """End the attempt: its time is up."""
+        ...
 
 
 class Deadlines:
-    """Expires requests ``seconds`` after they went on the wire, with one timer handle.
+    """Expires attempts ``seconds`` after they started, with one timer handle.
 
     Example:
         >>> import asyncio
-        >>> class Request:
-        ...     timer = None
+        >>> class Attempt:
         ...     deadline = 0.0
+        ...     expired = False
+        ...     def on_clock(self):
+        ...         return not self.expired
+        ...     def expire(self):
+        ...         self.expired = True
         >>> async def main():
         ...     deadlines = Deadlines(asyncio.get_running_loop(), 0.01)
-        ...     request = Request()
-        ...     try:
-        ...         async with asyncio.timeout(None) as request.timer:
-        ...             deadlines.start(request)
-        ...             await asyncio.sleep(1)
-        ...     except TimeoutError:
-        ...         return "timed out"
+        ...     attempt = Attempt()
+        ...     deadlines.start(attempt)
+        ...     await asyncio.sleep(0.1)
+        ...     return attempt.expired
         >>> loop = asyncio.new_event_loop()
         >>> loop.run_until_complete(main())
-        'timed out'
+        True
         >>> loop.close()
     """
 
@@ -56,21 +65,17 @@ class Deadlines:
     def __init__(self, loop: asyncio.AbstractEventLoop, seconds: float) -> None:
         self._loop = loop
         self.seconds = seconds
-        self._queue: deque[tuple[float, Timed, asyncio.Timeout]] = deque()
+        self._queue: deque[tuple[float, Timed]] = deque()
         self._handle: asyncio.TimerHandle | None = None
         self._armed = 0.0
 
-    def start(self, request: Timed) -> None:
-        """The request went on the wire now: its attempt's timer expires in ``seconds``
-        (from now again if it had started before: aiohttp reconnected it)."""
-        timer = request.timer
-        if timer is None:
-            return
-        deadline = request.deadline = self._loop.time() + self.seconds
+    def start(self, attempt: Timed) -> None:
+        """The attempt's time starts now (again, if it had started: aiohttp reconnected it)."""
+        deadline = attempt.deadline = self._loop.time() + self.seconds
         queue = self._queue
-        while queue and _over(queue[0]):  # the oldest entries whose attempt ended
+        while queue and _over(queue[0]):  # the oldest entries, of attempts that ended
             queue.popleft()
-        queue.append((deadline, request, timer))
+        queue.append((deadline, attempt))
         if self._handle is None:
             self._arm(deadline)
 
@@ -89,14 +94,13 @@ class Deadlines:
                 queue.popleft()
             elif entry[0] <= due:
                 queue.popleft()
-                entry[2].reschedule(self._loop.time())  # ends the attempt: TimeoutError
+                entry[1].expire()
             else:
                 self._arm(entry[0])
                 return
 
 
-def _over(entry: tuple[float, Timed, asyncio.Timeout]) -> bool:
-    """Whether an entry no longer counts: its attempt ended, or a later start of the same
-    attempt replaced its deadline."""
-    deadline, request, timer = entry
-    return request.timer is not timer or request.deadline != deadline
+def _over(entry: tuple[float, Timed]) -> bool:
+    """Whether an entry no longer counts: its attempt ended, or started again later."""
+    deadline, attempt = entry
+    return attempt.deadline != deadline or not attempt.on_clock()

@@ -7,36 +7,37 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import aiohttp
 import pytest
 
 from d360_async import APITimeoutError, RetryPolicy, Timeout
 from d360_async._deadlines import Deadlines
+from d360_async._wire import WireState
 
 from .loopback import loopback
 
 
-class Request:
-    def __init__(self) -> None:
-        self.timer: asyncio.Timeout | None = None
-        self.deadline = 0.0
-
-
 async def on_the_wire(deadlines: Deadlines, wait: float, *, restart_after: float = 0.0) -> float:
-    """Start a request after ``wait``, hold it on the wire; the loop time when it timed out."""
+    """An attempt that goes on the wire after ``wait`` and is never answered: the loop time
+    when its deadline expired it."""
     loop = asyncio.get_running_loop()
     await asyncio.sleep(wait)
-    request = Request()
+    wire = WireState(None, deadlines)
+    task = asyncio.current_task()
+    assert task is not None
+    wire.start_clock(task)
     try:
-        async with asyncio.timeout(None) as request.timer:
-            deadlines.start(request)
-            if restart_after:  # aiohttp reconnected it: its time on the wire starts again
-                await asyncio.sleep(restart_after)
-                deadlines.start(request)
-            await asyncio.sleep(3600)
-    except TimeoutError:
-        return loop.time()
+        wire.wired()
+        if restart_after:  # aiohttp reconnected it: its time on the wire starts again
+            await asyncio.sleep(restart_after)
+            wire.wired()
+        await asyncio.sleep(3600)
+    except asyncio.CancelledError:
+        if wire.stop_clock():
+            return loop.time()
+        raise
     finally:
-        request.timer = None
+        wire.stop_clock()
     raise AssertionError("never timed out")
 
 
@@ -50,18 +51,54 @@ async def test_each_request_expires_at_its_own_deadline() -> None:
 
 
 @pytest.mark.looptime
-async def test_a_finished_request_is_not_expired_and_the_next_one_is() -> None:
+async def test_an_ended_attempt_is_not_expired_nor_a_later_one_by_its_deadline() -> None:
     loop = asyncio.get_running_loop()
     start = loop.time()
     deadlines = Deadlines(loop, 5.0)
-    quick = Request()
-    async with asyncio.timeout(None) as quick.timer:
-        deadlines.start(quick)
-        await asyncio.sleep(1)  # answered after 1 s
-    quick.timer = None
-    later = await on_the_wire(deadlines, 2)
-    assert round(later - start, 6) == 8.0
-    await asyncio.sleep(10)  # the quick one's deadline passed long ago: nothing fires on it
+    task = asyncio.current_task()
+    assert task is not None
+    wire = WireState(None, deadlines)
+    wire.start_clock(task)
+    wire.wired()
+    await asyncio.sleep(1)  # answered after 1 s
+    assert wire.stop_clock() is False
+    wire.start_clock(task)  # its retry waits 10 s for a connection: not yet on the wire
+    await asyncio.sleep(10)
+    wire.wired()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.sleep(3600)
+    assert wire.stop_clock() is True  # a timeout: 5 s after the retry went on the wire
+    assert round(loop.time() - start, 6) == 16.0
+    assert task.cancelling() == 0  # the expiry's cancellation was taken back
+
+
+@pytest.mark.looptime
+async def test_another_cancellation_is_not_a_timeout() -> None:
+    deadlines = Deadlines(asyncio.get_running_loop(), 5.0)
+    outcome: list[bool] = []
+
+    async def attempt() -> None:
+        wire = WireState(None, deadlines)
+        task = asyncio.current_task()
+        assert task is not None
+        wire.start_clock(task)
+        wire.wired()
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            outcome.append(wire.stop_clock())
+            raise
+
+    early = asyncio.create_task(attempt())
+    await asyncio.sleep(1)
+    early.cancel()  # cancelled by its caller before its deadline
+    both = asyncio.create_task(attempt())
+    await asyncio.sleep(5)  # its deadline (6 s) passes in the same turn as its caller's cancel
+    both.cancel()
+    for task in (early, both):
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert outcome == [False, False]
 
 
 @pytest.mark.looptime
@@ -111,6 +148,25 @@ async def test_requests_on_the_wire_share_one_timer() -> None:
     finally:
         del loop.call_at
     assert len(armed) == 1
+
+
+async def test_a_foreign_session_is_timed_from_the_start_of_each_attempt() -> None:
+    """A session whose pool does not report the wire moment: one deadline for the three
+    phases (their sum), kept by the same queue."""
+    async with loopback() as server:
+        server.hold = True
+        timeout = Timeout(pool=0.5, connect=0.5, request=0.5)
+        async with aiohttp.ClientSession() as session:
+            client = server.client(retry=RetryPolicy.never(), timeout=timeout, session=session)
+            async with client:
+                with pytest.raises(APITimeoutError):
+                    await client.send_marketing_message(
+                        {
+                            "to": "4915100000002",
+                            "template": {"name": "promo", "language": {"code": "en"}},
+                        }
+                    )
+        assert server.received("4915100000002")
 
 
 async def test_the_shared_timer_still_times_a_request_out() -> None:
