@@ -24,12 +24,9 @@ __all__ = ["Deadlines", "Timed"]
 class Timed(Protocol):
     """An attempt as the deadlines see it (``_wire.WireState``)."""
 
-    #: When the attempt's time is up; set by ``Deadlines.start``, changed when it ends.
+    #: When the attempt's time is up; set by ``Deadlines.start``, set to 0.0 when the attempt
+    #: ends (an entry whose deadline is no longer the attempt's does not count).
     deadline: float
-
-    def on_clock(self) -> bool:
-        """Whether the attempt is running and may be expired."""
-        ...
 
     def expire(self) -> None:
         """End the attempt: its time is up."""
@@ -44,8 +41,6 @@ class Deadlines:
         >>> class Attempt:
         ...     deadline = 0.0
         ...     expired = False
-        ...     def on_clock(self):
-        ...         return not self.expired
         ...     def expire(self):
         ...         self.expired = True
         >>> async def main():
@@ -73,7 +68,10 @@ class Deadlines:
         """The attempt's time starts now (again, if it had started: aiohttp reconnected it)."""
         deadline = attempt.deadline = self._loop.time() + self.seconds
         queue = self._queue
-        while queue and _over(queue[0]):  # the oldest entries, of attempts that ended
+        while queue:  # drop the oldest entries, of attempts that ended (or started again)
+            head, earlier = queue[0]
+            if earlier.deadline == head:
+                break
             queue.popleft()
         queue.append((deadline, attempt))
         if self._handle is None:
@@ -89,18 +87,12 @@ class Deadlines:
         due = max(self._loop.time(), self._armed)
         queue = self._queue
         while queue:
-            entry = queue[0]
-            if _over(entry):
+            deadline, attempt = queue[0]
+            if attempt.deadline != deadline:  # ended, or started again
                 queue.popleft()
-            elif entry[0] <= due:
+            elif deadline <= due:
                 queue.popleft()
-                entry[1].expire()
+                attempt.expire()
             else:
-                self._arm(entry[0])
+                self._arm(deadline)
                 return
-
-
-def _over(entry: tuple[float, Timed]) -> bool:
-    """Whether an entry no longer counts: its attempt ended, or started again later."""
-    deadline, attempt = entry
-    return attempt.deadline != deadline or not attempt.on_clock()

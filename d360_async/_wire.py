@@ -100,10 +100,6 @@ class WireState:
         self._expired = False
         self.deadline = 0.0
 
-    def on_clock(self) -> bool:
-        """Whether an attempt is running (between ``start_clock`` and ``stop_clock``)."""
-        return self._task is not None
-
     def expire(self) -> None:
         """The attempt's time is up: its task is cancelled (``stop_clock`` tells)."""
         if self._task is not None and not self._expired:
