@@ -305,9 +305,15 @@ def _fake_session(read: bytes, sent: bytes) -> aiohttp.ClientSession:
             def request(self, method: str, url: object, **_: object) -> Any:
                 return answers[method == "GET"]
 
-    connector = type("_Fake", (WireConnector, _NoSocket), {})(limit=1000) if WireConnector else None
+    connector: Any = None
+    if WireConnector is not None:
+
+        class _Seam(WireConnector, _NoSocket):  # WireConnector.connect, then the dummy one
+            pass
+
+        connector = _Seam(limit=1000)
     session = _Session(connector=connector)
-    seam = connector if WireConnector else None
+    seam = connector
     answers = {
         True: _FakeRequest(seam, _FakeResponse(read)),
         False: _FakeRequest(seam, _FakeResponse(sent)),
@@ -316,6 +322,8 @@ def _fake_session(read: bytes, sent: bytes) -> aiohttp.ClientSession:
 
 
 async def python_cost(args: argparse.Namespace) -> bool:
+    """The CPU time of ``send_bulk(...).run()`` per message over a fake session, and of a bare
+    loop over the same fake requests; no target (a diagnostic of the Python work)."""
     n, c, reps = args.messages, args.concurrency, max(args.rounds, 1)
     with emulator() as (url, _):  # one real answer of each kind, captured before any timing
         async with aiohttp.ClientSession(headers={"D360-API-KEY": API_KEY}) as session:
