@@ -16,11 +16,18 @@ Three measurements, each against a baseline taken in the same run:
 ``ratelimit``
     The emulator limited to 500 messages/s with 50 ms latency; the client limited to 500/s:
     achieved rate and the number of 429s.
+``python-cost``
+    The pure Python cost of one send, with no sockets: ``send_bulk(...).run()`` over a fake
+    aiohttp session that answers at once with bodies the emulator gave (captured once, before
+    the timing), against a bare loop awaiting the same fake request per message (the
+    baseline: what any client pays to use the stub). Several repetitions, the minimum of
+    each, as CPU microseconds per message. Not among ``all`` (it is a diagnostic, not a
+    target); run it on two commits with ``PYTHONPATH=<other checkout>`` to compare them.
 
 Usage::
 
-    python benchmarks/bench_bulk.py [throughput|memory|ratelimit|all] [--messages N]
-        [--concurrency C] [--rounds R] [--check]
+    python benchmarks/bench_bulk.py [throughput|memory|ratelimit|all|python-cost]
+        [--messages N] [--concurrency C] [--rounds R] [--check]
 
 ``--check`` exits 1 when a target is missed: throughput >= 0.9 x raw and CPU/message <= 1.15 x
 raw (median same-round ratios, ``run()``, journal off), peak RSS < 150 MB and growth from
@@ -37,6 +44,7 @@ import statistics
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -246,13 +254,133 @@ async def ratelimit(args: argparse.Namespace) -> bool:
     return ok
 
 
+class _FakeResponse:
+    """What the transport reads of an aiohttp response."""
+
+    __slots__ = ("_raw", "headers", "reason", "status")
+
+    def __init__(self, raw: bytes) -> None:
+        self._raw, self.status, self.reason, self.headers = raw, 200, "OK", {}
+
+    async def read(self) -> bytes:
+        await asyncio.sleep(0)  # a real answer comes in a later turn of the loop
+        return self._raw
+
+
+class _FakeRequest:
+    """``session.request(...)``'s context manager: the connection comes from the connector
+    (the client's own seam, if this version has one), the response at once."""
+
+    __slots__ = ("_connector", "_response")
+
+    def __init__(self, connector: Any, response: _FakeResponse) -> None:
+        self._connector, self._response = connector, response
+
+    async def __aenter__(self) -> _FakeResponse:
+        if self._connector is not None:
+            await self._connector.connect(None, [], None)
+        return self._response
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+def _fake_session(read: bytes, sent: bytes) -> aiohttp.ClientSession:
+    """An aiohttp session without sockets: GETs get ``read``, POSTs get ``sent``; its
+    connector is the client's own class (its ``on_wire`` seam included, if this version has
+    one) over a pool that hands out a dummy connection."""
+    try:
+        from d360_async._wire import WireConnector
+    except ImportError:  # a version without the seam: the fake requests skip the connector
+        WireConnector = None
+
+    class _NoSocket(aiohttp.TCPConnector):
+        async def connect(self, *_: object) -> Any:
+            return None
+
+    with warnings.catch_warnings():  # aiohttp discourages subclassing its session
+        warnings.simplefilter("ignore", DeprecationWarning)
+
+        class _Session(aiohttp.ClientSession):
+            def request(self, method: str, url: object, **_: object) -> Any:
+                return answers[method == "GET"]
+
+    connector: Any = None
+    if WireConnector is not None:
+
+        class _Seam(WireConnector, _NoSocket):  # WireConnector.connect, then the dummy one
+            pass
+
+        connector = _Seam(limit=1000)
+    session = _Session(connector=connector)
+    seam = connector
+    answers = {
+        True: _FakeRequest(seam, _FakeResponse(read)),
+        False: _FakeRequest(seam, _FakeResponse(sent)),
+    }
+    return session
+
+
+async def python_cost(args: argparse.Namespace) -> bool:
+    """The CPU time of ``send_bulk(...).run()`` per message over a fake session, and of a bare
+    loop over the same fake requests; no target (a diagnostic of the Python work)."""
+    n, c, reps = args.messages, args.concurrency, max(args.rounds, 1)
+    with emulator() as (url, _):  # one real answer of each kind, captured before any timing
+        async with aiohttp.ClientSession(headers={"D360-API-KEY": API_KEY}) as session:
+            query = {"name": "welcome_offer", "language": "en_US"}
+            async with session.get(url + "/marketing/message_templates", params=query) as r:
+                read = await r.read()
+            first = orjson.dumps(prepare_message(next(messages(1, 0))))
+            async with session.post(
+                url + "/marketing_messages",
+                data=first,
+                headers={"Content-Type": "application/json"},
+            ) as r:
+                sent = await r.read()
+    fake = _fake_session(read, sent)
+    timings: dict[str, list[float]] = {"stub": [], "sdk": []}
+
+    async def stub() -> None:  # the baseline: c workers awaiting the fake request n times
+        left = iter(range(n))
+
+        async def worker() -> None:
+            for _ in left:
+                async with fake.request("POST", url, data=first) as response:
+                    await response.read()
+
+        await asyncio.gather(*(worker() for _ in range(c)))
+
+    async def bulk(items: list[dict[str, Any]]) -> None:
+        async with D360Client(API_KEY, base_url=url, rate_limit=None, session=fake) as client:
+            report = await client.send_bulk(items, concurrency=c).run()
+        if report.sent != n:
+            raise RuntimeError(f"send_bulk sent {report.sent} of {n}: {report}")
+
+    for rep in range(reps + 1):  # repetition 0 warms up
+        for kind in ("stub", "sdk"):
+            items = list(messages(n, rep * n))
+            gc.collect()
+            cpu = time.process_time()
+            await (stub() if kind == "stub" else bulk(items))
+            if rep:
+                timings[kind].append(1e6 * (time.process_time() - cpu) / n)
+    await fake.close()
+    stub_us, sdk_us = min(timings["stub"]), min(timings["sdk"])
+    print(f"\npython cost: {n:,} messages x {reps} repetitions, concurrency {c}, no sockets")
+    print(f"{'CPU us/message (min, median)':<32}{'min':>8}{'median':>8}")
+    for kind, label in (("stub", "bare loop over the stub"), ("sdk", "send_bulk(...).run()")):
+        print(f"{label:<32}{min(timings[kind]):>8.2f}{statistics.median(timings[kind]):>8.2f}")
+    print(f"{'send_bulk minus the stub':<32}{sdk_us - stub_us:>8.2f}")
+    return True
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
         "which",
         nargs="?",
         default="all",
-        choices=["throughput", "memory", "ratelimit", "all", "memory-child"],
+        choices=["throughput", "memory", "ratelimit", "all", "memory-child", "python-cost"],
     )
     parser.add_argument("--messages", type=int, default=20_000)
     parser.add_argument("--concurrency", type=int, default=50)
@@ -266,7 +394,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     print(f"Python {sys.version.split()[0]}, aiohttp {aiohttp.__version__}, loopback")
     chosen = ["throughput", "memory", "ratelimit"] if args.which == "all" else [args.which]
-    runs = {"throughput": throughput, "memory": memory, "ratelimit": ratelimit}
+    runs = {
+        "throughput": throughput,
+        "memory": memory,
+        "ratelimit": ratelimit,
+        "python-cost": python_cost,
+    }
     ok = True
     for name in chosen:  # every one runs, even after a miss
         ok = asyncio.run(runs[name](args)) and ok

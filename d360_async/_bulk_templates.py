@@ -25,6 +25,8 @@ __all__ = ["LOOKUP_TRIES", "TemplateChecks"]
 
 #: Template lookups one message makes at most (each with the client's retries) before it fails.
 LOOKUP_TRIES: Final = 2
+#: Message shapes remembered as fitting their template (a campaign has a few).
+_FITTING_SHAPES: Final = 1024
 
 _Known = TemplateFit | PreflightProblem
 
@@ -36,19 +38,27 @@ class TemplateChecks:
         find: Looks a template up by name and language (None when there is none).
     """
 
-    __slots__ = ("_find", "_known", "_lookups")
+    __slots__ = ("_find", "_fitting", "_known", "_lookups")
 
     def __init__(self, find: Callable[[str, str], Awaitable[MessageTemplate | None]]) -> None:
         self._find = find
         # (name, language) -> what its messages must carry, or why it cannot be used
         self._known: dict[tuple[str, str], _Known] = {}
         self._lookups: dict[tuple[str, str], asyncio.Task[_Known]] = {}
+        # shapes found to fit (a known template stays as it was found: no answer changes)
+        self._fitting: set[MessageShape] = set()
 
     def fits(self, shape: MessageShape) -> bool:
         """Whether a message of this shape is known to fit its template (the hot path: no
         lookup, no allocation); False also when its template is not known yet."""
+        if shape in self._fitting:
+            return True
         fit = self._known.get(shape.template)
-        return type(fit) is TemplateFit and misfit_shape(fit, shape) is None
+        if type(fit) is not TemplateFit or misfit_shape(fit, shape) is not None:
+            return False
+        if len(self._fitting) < _FITTING_SHAPES:
+            self._fitting.add(shape)
+        return True
 
     async def preflight(self, window: Iterable[Item | SendResult]) -> None:
         """Raise ``PreflightError`` if the first messages show the campaign cannot work."""

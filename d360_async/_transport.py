@@ -19,6 +19,7 @@ import orjson
 from yarl import URL
 
 from ._concurrency import WIRE_START
+from ._deadlines import Deadlines
 from ._errors import (
     APIConnectionError,
     APIError,
@@ -129,6 +130,7 @@ class Transport:
     __slots__ = (
         "_aiohttp_timeout",
         "_base",
+        "_deadlines",
         "_fallback_budget",
         "_headers",
         "_hooks",
@@ -180,6 +182,7 @@ class Transport:
         self._hooks = hooks if active else None
         self._ids = itertools.count(1)
         self._loop = loop
+        self._deadlines: Deadlines | None = None  # made in the loop, on first use
         # Whether the session's pool reports the moment a request gets its connection.
         self._seam = isinstance(session.connector, WireConnector)
         #: How many times the server throttled a request (429 or a throttling code).
@@ -284,6 +287,12 @@ class Transport:
         loop = self._loop
         if loop is None:  # the session's loop; asking asyncio each time costs a getpid() call
             loop = self._loop = asyncio.get_running_loop()
+        deadlines = self._deadlines
+        if deadlines is None:
+            seconds = self._fallback_budget if not self._seam else self._request_timeout
+            if seconds is not None:
+                deadlines = self._deadlines = Deadlines(loop, seconds)
+        task = asyncio.current_task() if deadlines is not None else None
         retry = self._retry
         limiter = self._limiter
         local = self._local
@@ -298,7 +307,10 @@ class Transport:
         request_id = next(self._ids)
         template = path_template(path) if hooks is not None else path
         debug = logger.isEnabledFor(logging.DEBUG)
-        wire = WireState(on_wire, loop, self._request_timeout)
+        # An attempt's time runs from the moment it goes on the wire (the pool reports it);
+        # without the seam, from its start.
+        wire = WireState(on_wire, deadlines if self._seam else None)
+        from_start = None if self._seam else deadlines
         started = 0.0
         attempt = 0
         maybe_sent_before = False  # an earlier attempt may have been acted upon
@@ -346,25 +358,29 @@ class Transport:
             status: int | None = None
             try:
                 token = CURRENT.set(wire)
+                if task is not None:
+                    wire.start_clock(task)
+                    if from_start is not None:
+                        from_start.start(wire)
                 try:
-                    budget = self._fallback_budget
-                    async with asyncio.timeout(
-                        None if budget is None else loop.time() + budget
-                    ) as wire.timer:
-                        async with session.request(
-                            method,
-                            url,
-                            params=params,
-                            data=data,
-                            headers=headers,
-                            timeout=self._aiohttp_timeout,
-                            allow_redirects=False,
-                        ) as response:
-                            raw = await response.read()
-                            status = response.status
+                    async with session.request(
+                        method,
+                        url,
+                        params=params,
+                        data=data,
+                        headers=headers,
+                        timeout=self._aiohttp_timeout,
+                        allow_redirects=False,
+                    ) as response:
+                        raw = await response.read()
+                        status = response.status
+                except asyncio.CancelledError:
+                    if wire.stop_clock():  # its deadline expired it
+                        raise TimeoutError from None
+                    raise
                 finally:
                     CURRENT.reset(token)
-                    wire.timer = None
+                    wire.stop_clock()
             except (TimeoutError, aiohttp.ClientError, RuntimeError) as exc:
                 if wire.hook_error is not None:  # on_wire raised; aiohttp may have wrapped it
                     raise wire.hook_error from None

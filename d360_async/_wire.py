@@ -52,6 +52,8 @@ from typing import TYPE_CHECKING
 
 import aiohttp
 
+from ._deadlines import Deadlines
+
 if TYPE_CHECKING:
     from aiohttp.abc import AbstractStreamWriter
     from aiohttp.client_reqrep import ClientRequest
@@ -88,41 +90,62 @@ class WireState:
         hook_error: What ``on_wire`` raised, to re-raise unchanged whatever aiohttp made of it.
         held: Whether the current attempt's body is a ``HeldBody`` (``on_wire`` runs there,
             not in the pool).
-        timer: The current attempt's deadline, moved to ``request_timeout`` from the moment
-            the request goes on the wire (the pool wait and the connect have their own).
+        deadline: When the current attempt's time is up (see ``_deadlines``), 0.0 when it
+            has none (yet).
     """
 
     __slots__ = (
-        "_loop",
-        "_request_timeout",
+        "_cancelling",
+        "_deadlines",
+        "_expired",
+        "_task",
+        "deadline",
         "held",
         "hook",
         "hook_error",
         "on_wire",
         "phase",
-        "timer",
     )
 
-    def __init__(
-        self,
-        on_wire: OnWire | None,
-        loop: asyncio.AbstractEventLoop,
-        request_timeout: float | None,
-    ) -> None:
+    def __init__(self, on_wire: OnWire | None, deadlines: Deadlines | None) -> None:
+        """``deadlines``: what times the request once it is on the wire (see ``wired``)."""
         self.phase = Phase.BEFORE
         self.on_wire = on_wire
         self.hook = on_wire
         self.hook_error: BaseException | None = None
         self.held = False
-        self.timer: asyncio.Timeout | None = None
-        self._loop = loop
-        self._request_timeout = request_timeout
+        self.deadline = 0.0
+        self._deadlines = deadlines
+        self._task: asyncio.Task[object] | None = None
+        self._cancelling = 0
+        self._expired = False
 
     def wired(self) -> None:
         """The request may now be written: its own timeout starts."""
         self.phase = Phase.WIRE
-        if self.timer is not None and self._request_timeout is not None:
-            self.timer.reschedule(self._loop.time() + self._request_timeout)
+        if self._deadlines is not None and self._task is not None:
+            self._deadlines.start(self)
+
+    def start_clock(self, task: asyncio.Task[object]) -> None:
+        """An attempt starts in ``task``: from now on, its deadline may expire it."""
+        self._task = task
+        self._cancelling = task.cancelling()
+        self._expired = False
+        self.deadline = 0.0
+
+    def expire(self) -> None:
+        """The attempt's time is up: its task is cancelled (``stop_clock`` tells)."""
+        if self._task is not None and not self._expired:
+            self._expired = True
+            self._task.cancel()
+
+    def stop_clock(self) -> bool:
+        """The attempt ended (safe to call twice). True when its deadline expired it and no
+        other cancellation of its task is pending (its ``CancelledError`` is a timeout); the
+        cancellation of an expiry is taken back either way, as ``asyncio.timeout`` does."""
+        task, expired = self._task, self._expired
+        self._task, self._expired, self.deadline = None, False, 0.0
+        return expired and task is not None and task.uncancel() <= self._cancelling
 
     def ran(self) -> bool:
         """Whether ``on_wire`` ran and is not armed again."""
