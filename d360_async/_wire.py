@@ -237,6 +237,7 @@ class HeldBody(aiohttp.BytesPayload):
         body: bytes = self._value
         state = self._state
         if state.on_wire is None:  # it ran already (aiohttp re-sending the body): no hold
+            state.wired()  # written in full: may be acted upon, and timed as such
             await writer.write(body)
             return
         state.phase = Phase.HELD
