@@ -12,11 +12,17 @@ import aioresponses.core as aioresponses_core
 import pytest
 from aiohttp import ClientResponse
 from aioresponses import aioresponses
+from hypothesis import settings
 from yarl import URL
 
 from d360_async import D360Client, RetryPolicy
 
 from .redis_server import RedisProcess
+
+#: No example may fail for being slow: a loaded CI machine is not a defect (no assertion on
+#: wall-clock speed). Tests that set their own ``settings`` inherit this.
+settings.register_profile("d360", deadline=None)
+settings.load_profile("d360")
 
 API = "https://waba-v2.360dialog.io"
 #: Looks like a real key so that a leak would be visible in any text.
