@@ -91,14 +91,20 @@ class Claims(dict[int, Claim]):
     """The messages a worker holds, by position; shared by its source and its journal.
 
     ``stopped`` is set once the run gave a message back (it stopped: the source claims
-    nothing more); ``nudge`` (set by the journal) writes waiting outcomes now, for a source
-    that found nothing to claim (the campaign ends only once every outcome is written).
+    nothing more); ``nudge`` (set by the journal) writes waiting outcomes now; ``settle`` is
+    how a source that found nothing to claim waits before it looks again (the campaign ends
+    only once every outcome is written).
     """
 
     stopped = False
 
     def nudge(self) -> None:
         """Write what waits now (replaced by the journal's writer)."""
+
+    async def settle(self, wait: float) -> None:
+        """Wait ``wait`` seconds (replaced by the journal: less once this worker's last
+        outcomes are written)."""
+        await asyncio.sleep(wait)
 
 
 def back_to_queue(status: str, error: str | None) -> bool:
@@ -134,6 +140,7 @@ class RedisJournal:
     __slots__ = (
         "_busy",
         "_claims",
+        "_drained",
         "_error",
         "_futures",
         "_idle",
@@ -173,6 +180,8 @@ class RedisJournal:
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
+        #: Set when this worker's last claimed message was decided.
+        self._drained = asyncio.Event()
         self._timer: asyncio.TimerHandle | None = None
         self._tasks: list[asyncio.Task[None]] = []
         #: Positions of the messages in the batches in flight; how many batches are.
@@ -204,6 +213,7 @@ class RedisJournal:
         if not self._tasks:
             self._tasks = [asyncio.create_task(self._write()) for _ in range(self._lanes)]
             self._claims.nudge = self._nudge  # type: ignore[method-assign]
+            self._claims.settle = self._settle  # type: ignore[method-assign]
         return None
 
     def digest(self, data: bytes) -> str:
@@ -229,7 +239,7 @@ class RedisJournal:
         future = self._ask(("P", str(index), claim.entry, claim.seen, pending))
         if not await future:
             claim.pending = None
-            self._claims.pop(index, None)
+            self._release(index)
             raise ClaimLostError(
                 f"message {index} was taken over by another worker (this one stalled past the "
                 "idle timeout); this worker did not send it"
@@ -246,7 +256,7 @@ class RedisJournal:
     ) -> None:
         """Record an outcome (with the next batch); a message the run did not send because it
         stopped goes back to the queue."""
-        claim = self._claims.pop(index, None)
+        claim = self._release(index)
         if claim is None:
             return
         if back_to_queue(status, error) and claim.pending is None:
@@ -346,6 +356,32 @@ class RedisJournal:
     def _nudge(self) -> None:
         if self._ops:
             self._wake.set()
+
+    async def _settle(self, wait: float) -> None:
+        """Wait up to ``wait`` seconds for this worker's messages to be decided, and write
+        their outcomes at once: back early only when something was recorded or written
+        meanwhile (the campaign may be done), so a worker with nothing left polls."""
+        loop = asyncio.get_running_loop()
+        until = loop.time() + wait
+        drained = self._drained
+        drained.clear()
+        if self._claims:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout_at(until):
+                    await drained.wait()
+        if self._ops or self._in_flight:
+            with contextlib.suppress(JournalError):  # raised by the next mark_pending or flush
+                await self.flush()
+            return
+        if not drained.is_set():
+            await asyncio.sleep(max(0.0, until - loop.time()))
+
+    def _release(self, index: int) -> Claim | None:
+        """Drop message ``index`` from the claims (decided, or not this worker's)."""
+        claim = self._claims.pop(index, None)
+        if not self._claims:
+            self._drained.set()
+        return claim
 
     def _put(self, op: tuple[str, str, str, str, str]) -> None:
         """Queue a change for the next batch (within ``linger``)."""

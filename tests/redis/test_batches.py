@@ -189,3 +189,17 @@ async def test_a_worker_killed_with_two_batches_in_flight(redis_server: RedisPro
     assert a.to not in accepted
     assert set(accepted.values()) == {1} and len(accepted) == n - 1
     assert (await campaign_report(url, "spring")).done
+
+
+async def test_a_worker_ends_once_its_last_outcome_is_written_not_a_poll_later(
+    redis_server: RedisProcess,
+) -> None:
+    """The claim after the last message finds nothing (the last outcomes are not written
+    yet): the worker waits for them to be decided and written, then finds the campaign done,
+    instead of sleeping ``poll`` seconds first (an hour here)."""
+    url = redis_server.url
+    await enqueue_campaign(messages(20), "spring", redis=url)
+    async with Emulator(rate=None, latency_ms=5) as emu, client_of(emu) as client:
+        report = await asyncio.wait_for(run_worker(client, url, "spring", poll=3600), 60)
+    assert report.sent == 20
+    assert (await campaign_report(url, "spring")).done
