@@ -55,7 +55,7 @@ from ._layout import decided_value, row_of
 from ._report import delivery_counts
 from ._store import CampaignStore
 
-__all__ = ["Claim", "Claims", "RedisJournal", "campaign_journal"]
+__all__ = ["LANES", "MAX_LANES", "Claim", "Claims", "RedisJournal", "campaign_journal"]
 
 #: Errors after which the message was certainly not sent and nothing about it is wrong: the
 #: run gave out. Their messages go back to the queue instead of ending ``failed``.
@@ -63,8 +63,12 @@ _RUN_GAVE_OUT: Final = frozenset(
     {"LimiterUnavailableError", "ClientClosedError", "JournalError", "JournalUnavailableError"}
 )
 _MAX_BATCH: Final = 500
-#: Batches in flight at once (each on its own connection of the campaign's pool).
-LANES: Final = 2
+#: Batches in flight at once by default (each on its own connection of the campaign's pool).
+#: One: on a host where Redis shares the worker's CPU, more, smaller batches cost more CPU
+#: than the wait they save (``benchmarks/README.md``); with Redis on its own host, 2 or 3.
+LANES: Final = 1
+#: At most (the store's pool is 8 connections; claims and the heartbeat use one each).
+MAX_LANES: Final = 4
 _APPLIED: Final = ord("1")
 _MATCHES: Final = {
     0: DeliveryMatch.NONE,

@@ -10,7 +10,9 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
+import pytest
 
+from d360_async import ValidationError
 from d360_async._admission import Item
 from d360_async._recipients import recipient_key
 from d360_async.redis import campaign_report, enqueue_campaign, run_worker
@@ -203,3 +205,22 @@ async def test_a_worker_ends_once_its_last_outcome_is_written_not_a_poll_later(
         report = await asyncio.wait_for(run_worker(client, url, "spring", poll=3600), 60)
     assert report.sent == 20
     assert (await campaign_report(url, "spring")).done
+
+
+async def test_a_worker_with_three_lanes_sends_every_message_once(
+    redis_server: RedisProcess,
+) -> None:
+    url = redis_server.url
+    n = 300
+    await enqueue_campaign(messages(n), "spring", redis=url)
+    async with Emulator(rate=None, latency_ms=2) as emu, client_of(emu) as client:
+        for lanes in (0, 5, True):
+            with pytest.raises(ValidationError) as caught:
+                await run_worker(client, url, "spring", lanes=lanes)
+            assert caught.value.field == "lanes"
+        report = await run_worker(client, url, "spring", lanes=3, concurrency=30, poll=0.01)
+        accepted = emu.accepted_counts()
+    assert report.sent == n
+    assert len(accepted) == n and set(accepted.values()) == {1}
+    final = await campaign_report(url, "spring")
+    assert final.done and (final.sent, final.pending, final.queued) == (n, 0, 0)
