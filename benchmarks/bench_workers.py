@@ -21,8 +21,8 @@ kills and a Redis restart, and what the Redis journal costs.
     same messages and concurrency, the emulator in its own process, rounds alternating;
     judged on the median of the rounds' rate ratios (target >= 0.8). Also shown: the same
     worker with 2 journal lanes (``run_worker(lanes=2)``: two batches in flight). Then the
-    Redis journal with a ``RedisRateLimiter`` (a rate far above what is reached: the booking is one round
-    trip per send): round trips per message, judged against <= 2.
+    Redis journal with a ``RedisRateLimiter`` (a rate far above what is reached: the booking
+    is one round trip per send): round trips per message, judged against <= 2.
 
 Usage::
 
