@@ -525,9 +525,7 @@ async def run_redis(
     calls, cpu = await redis_stats(redis_url)
     async with D360Client(API_KEY, base_url=url, rate_limit=limiter) as client:
         wall = time.perf_counter()
-        report = await run_worker(
-            client, redis_url, CAMPAIGN, concurrency=concurrency, lanes=lanes
-        )
+        report = await run_worker(client, redis_url, CAMPAIGN, concurrency=concurrency, lanes=lanes)
         elapsed = time.perf_counter() - wall
     if limiter is not None:
         await limiter.aclose()
