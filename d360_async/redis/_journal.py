@@ -65,7 +65,7 @@ _RUN_GAVE_OUT: Final = frozenset(
 _MAX_BATCH: Final = 500
 #: Batches in flight at once by default (each on its own connection of the campaign's pool).
 #: One: on a host where Redis shares the worker's CPU, more, smaller batches cost more CPU
-#: than the wait they save (``benchmarks/README.md``); with Redis on its own host, 2 or 3.
+#: than the wait they save (``benchmarks/README.md``); with Redis on its own host, try 2.
 LANES: Final = 1
 #: At most (the store's pool is 8 connections; claims and the heartbeat use one each).
 MAX_LANES: Final = 4

@@ -127,8 +127,8 @@ async def run_worker(
         linger: Seconds an outcome may wait to be written with the next pending mark.
         lanes: Journal batches in flight at once (1 to 4; each message's changes stay in
             order). More lanes: a pending mark waits less for the batch before it, at the cost
-            of more, smaller batches: worth it when Redis runs on its own host, not when it
-            shares the worker's CPU.
+            of more, smaller batches: meant for Redis on its own host; slower where Redis
+            shares the worker's CPU (``benchmarks/README.md``).
         poll: Seconds between claims while there is nothing to take (doubling up to 1 s).
         reconnect_for: Seconds to keep trying while Redis is unreachable, then raise. Meanwhile
             nothing is sent (nothing without its state recorded); sends in flight end and
