@@ -7,10 +7,19 @@ only while the message is still this worker's: a worker that stalled past the id
 lost a message to another can neither send it (``mark_pending`` raises ``ClaimLostError``) nor
 overwrite what the other recorded.
 
-One writer task sends the changes in order, in batches (group commit):
+Writer tasks (``lanes``, each on its own connection) send the changes in batches (group
+commit), several batches in flight at once, and each message's changes in the order they were
+made: a batch never takes a change of a message that a batch in flight holds, nor one queued
+behind such a change (a restore overtaken by the next pending mark of its message would leave
+the message on the wire with the wrong state). Messages are independent of each other (each
+script changes a message from the state its worker last saw; counts are sums), so batches of
+different messages may be applied in any order. A batch tried again after its answer was lost
+changes nothing twice (``_scripts.APPLY``).
 
-- ``mark_pending`` (the transport's ``on_wire``) goes at once, with every change waiting, and
-  returns once the state is in Redis: nothing is written on the wire before.
+- ``mark_pending`` (the transport's ``on_wire``) goes at once, with every change waiting, in
+  the first free lane, and returns once the state is in Redis: nothing is written on the wire
+  before. With one lane, a mark made just after a batch left would wait for nearly two round
+  trips.
 - Outcomes (``record``) and restores wait up to ``linger`` seconds for the next batch, so that
   at a low rate they ride along with the next pending mark: about one round trip per message
   for the journal, however slow the campaign. A worker killed meanwhile leaves those messages
@@ -46,7 +55,7 @@ from ._layout import decided_value, row_of
 from ._report import delivery_counts
 from ._store import CampaignStore
 
-__all__ = ["Claim", "Claims", "RedisJournal", "campaign_journal"]
+__all__ = ["LANES", "MAX_LANES", "Claim", "Claims", "RedisJournal", "campaign_journal"]
 
 #: Errors after which the message was certainly not sent and nothing about it is wrong: the
 #: run gave out. Their messages go back to the queue instead of ending ``failed``.
@@ -54,6 +63,12 @@ _RUN_GAVE_OUT: Final = frozenset(
     {"LimiterUnavailableError", "ClientClosedError", "JournalError", "JournalUnavailableError"}
 )
 _MAX_BATCH: Final = 500
+#: Batches in flight at once by default (each on its own connection of the campaign's pool).
+#: One: on a host where Redis shares the worker's CPU, more, smaller batches cost more CPU
+#: than the wait they save (``benchmarks/README.md``); with Redis on its own host, try 2.
+LANES: Final = 1
+#: At most (the store's pool is 8 connections; claims and the heartbeat use one each).
+MAX_LANES: Final = 4
 _APPLIED: Final = ord("1")
 _MATCHES: Final = {
     0: DeliveryMatch.NONE,
@@ -80,14 +95,20 @@ class Claims(dict[int, Claim]):
     """The messages a worker holds, by position; shared by its source and its journal.
 
     ``stopped`` is set once the run gave a message back (it stopped: the source claims
-    nothing more); ``nudge`` (set by the journal) writes waiting outcomes now, for a source
-    that found nothing to claim (the campaign ends only once every outcome is written).
+    nothing more); ``nudge`` (set by the journal) writes waiting outcomes now; ``settle`` is
+    how a source that found nothing to claim waits before it looks again (the campaign ends
+    only once every outcome is written).
     """
 
     stopped = False
 
     def nudge(self) -> None:
         """Write what waits now (replaced by the journal's writer)."""
+
+    async def settle(self, wait: float) -> None:
+        """Wait ``wait`` seconds (replaced by the journal: less once this worker's last
+        outcomes are written)."""
+        await asyncio.sleep(wait)
 
 
 def back_to_queue(status: str, error: str | None) -> bool:
@@ -116,19 +137,25 @@ class RedisJournal:
         patience: Seconds a batch is tried again while Redis is unavailable (sends wait
             meanwhile: nothing is sent without its state recorded) before the journal fails.
         owns_store: Close the store with the journal.
+        lanes: Batches in flight at once (at most the store's connections, less those the
+            claims and the heartbeat use).
     """
 
     __slots__ = (
+        "_busy",
         "_claims",
+        "_drained",
         "_error",
         "_futures",
         "_idle",
+        "_in_flight",
+        "_lanes",
         "_linger",
         "_ops",
         "_owns_store",
         "_patience",
         "_store",
-        "_task",
+        "_tasks",
         "_timer",
         "_wake",
         "_worker",
@@ -143,8 +170,10 @@ class RedisJournal:
         linger: float = 0.05,
         patience: float = 0.0,
         owns_store: bool = False,
+        lanes: int = LANES,
     ) -> None:
         self._owns_store = owns_store
+        self._lanes = lanes
         self._patience = patience
         self._store = store
         self._worker = worker
@@ -155,8 +184,13 @@ class RedisJournal:
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
+        #: Set when this worker's last claimed message was decided.
+        self._drained = asyncio.Event()
         self._timer: asyncio.TimerHandle | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        #: Positions of the messages in the batches in flight; how many batches are.
+        self._busy: set[str] = set()
+        self._in_flight = 0
         self._error: JournalError | None = None
 
     def __repr__(self) -> str:
@@ -180,9 +214,10 @@ class RedisJournal:
             )
         if not self._store.salt:
             await self._store.open(create=False)
-        if self._task is None:
-            self._task = asyncio.create_task(self._write())
+        if not self._tasks:
+            self._tasks = [asyncio.create_task(self._write()) for _ in range(self._lanes)]
             self._claims.nudge = self._nudge  # type: ignore[method-assign]
+            self._claims.settle = self._settle  # type: ignore[method-assign]
         return None
 
     def digest(self, data: bytes) -> str:
@@ -208,7 +243,7 @@ class RedisJournal:
         future = self._ask(("P", str(index), claim.entry, claim.seen, pending))
         if not await future:
             claim.pending = None
-            self._claims.pop(index, None)
+            self._release(index)
             raise ClaimLostError(
                 f"message {index} was taken over by another worker (this one stalled past the "
                 "idle timeout); this worker did not send it"
@@ -225,7 +260,7 @@ class RedisJournal:
     ) -> None:
         """Record an outcome (with the next batch); a message the run did not send because it
         stopped goes back to the queue."""
-        claim = self._claims.pop(index, None)
+        claim = self._release(index)
         if claim is None:
             return
         if back_to_queue(status, error) and claim.pending is None:
@@ -302,8 +337,8 @@ class RedisJournal:
             if claim.pending is None:
                 del self._claims[index]
                 self._put(("X", str(index), claim.entry, "", ""))
-        task, self._task = self._task, None
-        if task is None:
+        tasks, self._tasks = self._tasks, []
+        if not tasks:
             if self._owns_store:
                 await self._store.aclose()
             return
@@ -312,9 +347,11 @@ class RedisJournal:
                 with contextlib.suppress(JournalError):  # already raised by flush(), or lost
                     await self.flush()
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             if self._owns_store:
                 await self._store.aclose()
 
@@ -323,6 +360,32 @@ class RedisJournal:
     def _nudge(self) -> None:
         if self._ops:
             self._wake.set()
+
+    async def _settle(self, wait: float) -> None:
+        """Wait up to ``wait`` seconds for this worker's messages to be decided, and write
+        their outcomes at once: back early only when something was recorded or written
+        meanwhile (the campaign may be done), so a worker with nothing left polls."""
+        loop = asyncio.get_running_loop()
+        until = loop.time() + wait
+        drained = self._drained
+        drained.clear()
+        if self._claims:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout_at(until):
+                    await drained.wait()
+        if self._ops or self._in_flight:
+            with contextlib.suppress(JournalError):  # raised by the next mark_pending or flush
+                await self.flush()
+            return
+        if not drained.is_set():
+            await asyncio.sleep(max(0.0, until - loop.time()))
+
+    def _release(self, index: int) -> Claim | None:
+        """Drop message ``index`` from the claims (decided, or not this worker's)."""
+        claim = self._claims.pop(index, None)
+        if not self._claims:
+            self._drained.set()
+        return claim
 
     def _put(self, op: tuple[str, str, str, str, str]) -> None:
         """Queue a change for the next batch (within ``linger``)."""
@@ -347,37 +410,85 @@ class RedisJournal:
         return future
 
     async def _write(self) -> None:
-        """Send the queued changes in order, as many at once as are waiting."""
-        store = self._store
+        """One lane: send the queued changes it may take, as many at once as are waiting."""
         while True:
             await self._wake.wait()
             self._wake.clear()
             if self._timer is not None:
                 self._timer.cancel()
                 self._timer = None
-            while self._ops:
-                ops, futures = self._ops[:_MAX_BATCH], self._futures[:_MAX_BATCH]
-                del self._ops[:_MAX_BATCH], self._futures[:_MAX_BATCH]
-                args = [self._worker, orjson.dumps([part for op in ops for part in op])]
-                try:
-                    results = await store.call_patiently("apply", args, self._patience)
-                except JournalError as exc:
-                    self._fail(exc, futures)
+            while self._error is None and (batch := self._take()):
+                if not await self._send(*batch):
                     return
-                for future, applied in zip(futures, results, strict=True):
-                    if future is not None and not future.done():
-                        future.set_result(applied == _APPLIED)
-            self._idle.set()
+            if not self._ops and not self._in_flight:
+                self._idle.set()
+
+    def _take(
+        self,
+    ) -> tuple[list[tuple[str, str, str, str, str]], list[asyncio.Future[bool] | None]] | None:
+        """The next batch: the first queued changes (up to ``_MAX_BATCH``) of messages no batch
+        in flight holds and with no earlier change held back; the others stay queued, in order.
+        None when there is none."""
+        busy = self._busy
+        held: set[str] = set()
+        ops: list[tuple[str, str, str, str, str]] = []
+        futures: list[asyncio.Future[bool] | None] = []
+        kept_ops: list[tuple[str, str, str, str, str]] = []
+        kept_futures: list[asyncio.Future[bool] | None] = []
+        for op, future in zip(self._ops, self._futures, strict=True):
+            position = op[1]
+            if len(ops) < _MAX_BATCH and position not in busy and position not in held:
+                ops.append(op)
+                futures.append(future)
+            else:
+                held.add(position)
+                kept_ops.append(op)
+                kept_futures.append(future)
+        if not ops:
+            return None
+        self._ops, self._futures = kept_ops, kept_futures
+        busy.update(op[1] for op in ops)
+        return ops, futures
+
+    async def _send(
+        self,
+        ops: list[tuple[str, str, str, str, str]],
+        futures: list[asyncio.Future[bool] | None],
+    ) -> bool:
+        """Apply one batch (tried again while Redis is unavailable, up to ``patience``);
+        False once the journal failed."""
+        self._in_flight += 1
+        args = [self._worker, orjson.dumps([part for op in ops for part in op])]
+        error: JournalError | None = None
+        try:
+            results = await self._store.call_patiently("apply", args, self._patience)
+        except JournalError as exc:
+            error = exc
+        finally:
+            self._in_flight -= 1
+            self._busy.difference_update(op[1] for op in ops)
+            if self._ops:
+                self._wake.set()  # what waited for these messages may leave, in a free lane
+        if error is not None:
+            self._fail(error, futures)
+            return False
+        for future, applied in zip(futures, results, strict=True):
+            if future is not None and not future.done():
+                future.set_result(applied == _APPLIED)
+        return True
 
     def _fail(self, exc: JournalError, futures: list[asyncio.Future[bool] | None]) -> None:
-        """Every waiting and later change fails with ``exc``; what was written stays."""
+        """Every waiting and later change fails with ``exc``; what was written stays (and the
+        batches still in flight end as they end)."""
         self._error = exc
         for future in [*futures, *self._futures]:
             if future is not None and not future.done():
                 future.set_exception(_same(exc))
         self._ops.clear()
         self._futures.clear()
-        self._idle.set()
+        if not self._in_flight:
+            self._idle.set()
+        self._wake.set()  # the other lanes see the failure
 
 
 def campaign_journal(

@@ -97,8 +97,8 @@ class ClaimedMessages(AdmittedItems):
                     return
                 else:
                     self.empty_claims += 1
-                    self._claims.nudge()  # outcomes waiting to be written hold the end up
-                    await asyncio.sleep(wait)
+                    # this worker's last outcomes hold the end up: written as they come
+                    await self._claims.settle(wait)
                     wait = min(2 * wait, _MAX_POLL)
         finally:
             heartbeat.cancel()

@@ -27,7 +27,7 @@ from d360_async._concurrency import Concurrency
 from d360_async._errors import LimiterUnavailableError, ValidationError
 
 from ._connect import positive
-from ._journal import Claims, RedisJournal
+from ._journal import LANES, MAX_LANES, Claims, RedisJournal
 from ._queue import ClaimedMessages
 from ._store import CampaignStore
 
@@ -53,6 +53,12 @@ def _worker_name(worker: str | None) -> str:
 def _whole(name: str, value: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValidationError(name, "must be an integer of at least 1")
+    return value
+
+
+def _lanes(value: int) -> int:
+    if _whole("lanes", value) > MAX_LANES:
+        raise ValidationError("lanes", f"must be at most {MAX_LANES}")
     return value
 
 
@@ -92,6 +98,7 @@ async def run_worker(
     batch: int = 100,
     idle_timeout: float = 60.0,
     linger: float = 0.05,
+    lanes: int = LANES,
     poll: float = 0.05,
     reconnect_for: float = 60.0,
     on_progress: Callable[[BulkReport], object] | None = None,
@@ -118,6 +125,10 @@ async def run_worker(
         idle_timeout: Seconds after which a silent worker's messages are taken over (a live
             worker's heartbeat keeps them every third of it).
         linger: Seconds an outcome may wait to be written with the next pending mark.
+        lanes: Journal batches in flight at once (1 to 4; each message's changes stay in
+            order). More lanes: a pending mark waits less for the batch before it, at the cost
+            of more, smaller batches: meant for Redis on its own host; slower where Redis
+            shares the worker's CPU (``benchmarks/README.md``).
         poll: Seconds between claims while there is nothing to take (doubling up to 1 s).
         reconnect_for: Seconds to keep trying while Redis is unreachable, then raise. Meanwhile
             nothing is sent (nothing without its state recorded); sends in flight end and
@@ -145,6 +156,7 @@ async def run_worker(
         "batch": _whole("batch", batch),
         "idle_timeout": positive("idle_timeout", idle_timeout),
         "linger": positive("linger", linger),
+        "lanes": _lanes(lanes),
         "poll": positive("poll", poll),
         "concurrency": concurrency,
         "on_progress": on_progress,
@@ -207,7 +219,12 @@ async def _run(
         # input (AdmittedItems): messages the producer admitted, at their positions
         cast(Any, source),
         journal=RedisJournal(
-            store, name, claims, linger=options["linger"], patience=options["patience"]
+            store,
+            name,
+            claims,
+            linger=options["linger"],
+            patience=options["patience"],
+            lanes=options["lanes"],
         ),
         campaign_id=store.campaign_id,
         concurrency=options["concurrency"],
