@@ -395,8 +395,8 @@ class Transport:
             except asyncio.CancelledError as exc:
                 # Closing the session cancels the requests waiting for its pool: that is no
                 # cancellation of this task, and must not look like one.
-                task = asyncio.current_task()
-                if not session.closed or task is None or task.cancelling():
+                current = asyncio.current_task()
+                if not session.closed or current is None or current.cancelling():
                     raise
                 error = connection_error(exc, f"{method} {path}", wire.phase, closed=True)
                 outcome = "closed"
