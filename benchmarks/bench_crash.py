@@ -10,12 +10,11 @@
     recipients, recipients never messaged (and why), ``unknown`` outcomes against the requests
     actually written when the kills happened.
 ``gap``
-    In one process, the window a kill can still hit: from a message's ``pending`` commit to
-    its request's last byte being handed to the socket (the body is written but its last
-    byte before the commit; that byte goes once the commit is back on the event loop), both
-    from the commit landing in the journal's thread and from its return to the event loop.
-    A kill in that window leaves a message ``pending`` (then ``unknown``) whose request the
-    server got cut short and never acted upon.
+    In one process, the window a kill can still hit: from a message's ``pending`` commit (made
+    by the event loop, see ``d360_async._journal``) to its request's last byte being handed to
+    the socket (the body is written but its last byte before the commit), and the turns of the
+    event loop in between (none). A kill in that window leaves a message ``pending`` (then
+    ``unknown``) whose request the server got cut short and never acted upon.
 
 Usage::
 
@@ -213,8 +212,8 @@ class CrashFigures:
     duplicates: int  # accepted more than once
     never_messaged: int  # never accepted
     never_refused: int  # ... though not pending at any kill, every request refused (503): 0
-    never_window: int  # ... pending at a kill with no request accepted: caught between the
-    #                      pending commit and the last byte, or right after a refusal
+    never_window: int  # ... pending at a kill with no request accepted, of which
+    never_cut: int  # ... never written in full: caught between the commit and the last byte
     never_throttled: int  # ... not pending at a kill, throttled and never sent again: 0
     never_other: int  # ... for any other reason: must be 0
     unknown: int  # rows unknown at the end
@@ -255,8 +254,10 @@ class CrashFigures:
             f"{self.refused_503:,}",
             f"duplicate recipients: {self.duplicates}",
             f"recipients never messaged: {self.never_messaged} = {self.never_window} pending at "
-            f"a kill with no request accepted (between the pending commit and the last byte, "
-            f"or right after a refusal) + {self.never_refused} refused (503) and not sent again "
+            f"a kill with no request accepted ({self.never_window - self.never_cut} written in "
+            f"full and refused (503), the kill before the answer was put in the journal; "
+            f"{self.never_cut} never written in full: between the pending commit and the last "
+            f"byte) + {self.never_refused} refused (503) and not sent again "
             f"+ {self.never_throttled} throttled (429) and not sent again + {self.never_other} "
             f"other",
             f"unknown: {self.unknown} = {self.pending_at_kills} pending at a kill "
@@ -340,6 +341,7 @@ async def crash_loop(
         never_messaged=len(never),
         never_refused=len(never_refused),
         never_window=len(never_window),
+        never_cut=len(never_window - set(written)),
         never_throttled=len(never_throttled),
         never_other=len(never - never_refused - never_window - never_throttled),
         unknown=len(unknown),
@@ -353,23 +355,16 @@ async def crash_loop(
 
 
 class _TimedJournal(SQLiteJournal):
-    """Notes when each ``pending`` commit lands (in the journal's thread, once the batch's
-    transaction is committed) and when it is back on the event loop."""
+    """Notes when each ``pending`` commit is made, and in which turn of the event loop."""
 
-    landed: dict[int, float]
     committed: dict[int, float]
-
-    def _handle(self, conn: Any, batch: Any) -> Any:  # the benchmark's look inside
-        result = super()._handle(conn, batch)
-        now = time.perf_counter()
-        for kind, payload, _ in batch:
-            if kind == "row" and payload[3] == "pending":
-                self.landed.setdefault(payload[0], now)
-        return result
+    turn: dict[int, int]
+    turns: list[int]
 
     async def mark_pending(self, index: int, recipient: str, fingerprint: str) -> None:
         await super().mark_pending(index, recipient, fingerprint)
         self.committed[index] = time.perf_counter()
+        self.turn[index] = self.turns[0]
 
 
 def _quantiles(label: str, micros: list[float]) -> str:
@@ -383,10 +378,16 @@ def _quantiles(label: str, micros: list[float]) -> str:
 async def wire_gap(*, messages: int, concurrency: int, latency_ms: float, folder: Path) -> None:
     """Measure, in one process, the window a kill can still hit: from a message's
     ``pending`` commit to its request's last byte (the body's last byte is held back until
-    the commit is back, see ``d360_async._wire``), and check that every request had been
+    the commit is made, see ``d360_async._wire``), and check that every request had been
     written but its last byte before its commit."""
     first_byte: dict[int, float] = {}
     last_byte: dict[int, float] = {}
+    last_turn: dict[int, int] = {}
+    turns = [0]
+
+    def tick() -> None:
+        turns[0] += 1
+        asyncio.get_running_loop().call_soon(tick)
 
     async def chunk_sent(session: object, context: object, params: Any) -> None:
         # The body is written from a task that inherits the request's context: its wire state
@@ -397,12 +398,15 @@ async def wire_gap(*, messages: int, concurrency: int, latency_ms: float, folder
         index = state.hook.index  # type: ignore[union-attr]
         first_byte.setdefault(index, now)
         last_byte[index] = now
+        last_turn[index] = turns[0]
 
     trace = aiohttp.TraceConfig()
     trace.on_request_chunk_sent.append(chunk_sent)
     journal = _TimedJournal(folder / "gap.sqlite")
     journal.committed = {}
-    journal.landed = {}
+    journal.turn = {}
+    journal.turns = turns
+    tick()
     body = [{"type": "body", "parameters": [{"type": "text", "text": "x"}]}]
     items = (
         {
@@ -423,28 +427,27 @@ async def wire_gap(*, messages: int, concurrency: int, latency_ms: float, folder
         D360Client(emu.api_key, base_url=emu.url, rate_limit=None, session=session) as client,
     ):
         report = await client.send_bulk(items, journal=journal, concurrency=concurrency).run()
-    sent = [i for i in journal.committed if i in last_byte and i in journal.landed]
+    sent = [i for i in journal.committed if i in last_byte]
     if report.sent != messages or len(sent) != messages:
         raise RuntimeError(f"gap run incomplete: {report}, {len(sent)} timed")
-    before = sum(1 for i in sent if first_byte[i] < journal.landed[i] < last_byte[i])
+    before = sum(1 for i in sent if first_byte[i] < journal.committed[i] < last_byte[i])
+    other_turn = sum(1 for i in sent if last_turn[i] != journal.turn[i])
     print(
         f"\npending commit -> last byte to the socket, {messages:,} sends, concurrency "
         f"{concurrency} (Python {sys.version.split()[0]}, aiohttp {aiohttp.__version__}):"
     )
     print(
-        f"requests written but their last byte before their pending commit landed, and "
+        f"requests written but their last byte before their pending commit was made, and "
         f"finished after: {before:,} of {len(sent):,}"
     )
     print(
-        _quantiles(
-            "commit back on the event loop -> last byte",
-            [1e6 * (last_byte[i] - journal.committed[i]) for i in sent],
-        )
+        f"last byte in a later turn of the event loop than the commit: {other_turn:,} of "
+        f"{len(sent):,}"
     )
     print(
         _quantiles(
-            "commit landed (journal thread) -> last byte",
-            [1e6 * (last_byte[i] - journal.landed[i]) for i in sent],
+            "pending commit (event loop) -> last byte",
+            [1e6 * (last_byte[i] - journal.committed[i]) for i in sent],
         )
     )
     print(
