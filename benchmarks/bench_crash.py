@@ -8,30 +8,35 @@
     front of the emulator: it reads every request in full and forwards it whatever the sender
     does, so the server processes every request that was written. Printed: duplicate
     recipients, recipients never messaged (and why), ``unknown`` outcomes against the requests
-    actually written when the kills happened.
+    actually written when the kills happened. ``--webhooks``: the emulator also sends every
+    accepted message's status webhooks to a ``DeliveryTracker`` recording them in the journal
+    (a receiver on loopback in this process); once the last run ended, one more run with
+    ``resend_unknown_after`` sends the unknown messages no status settled. Printed then: how
+    many were settled and re-sent, and recipients never messaged and unknown at the end.
 ``gap``
-    In one process, the window a kill can still hit: from a message's ``pending`` commit to
-    its request's last byte being handed to the socket (the body is written but its last
-    byte before the commit; that byte goes once the commit is back on the event loop), both
-    from the commit landing in the journal's thread and from its return to the event loop.
-    A kill in that window leaves a message ``pending`` (then ``unknown``) whose request the
-    server got cut short and never acted upon.
+    In one process, the window a kill can still hit: from a message's ``pending`` commit (made
+    by the event loop, see ``d360_async._journal``) to its request's last byte being handed to
+    the socket (the body is written but its last byte before the commit), and the turns of the
+    event loop in between (none). A kill in that window leaves a message ``pending`` (then
+    ``unknown``) whose request the server got cut short and never acted upon.
 
 Usage::
 
     python benchmarks/bench_crash.py [crash|gap|all] [--messages N] [--kills K]
-        [--concurrency C] [--latency-ms L] [--fault-every F] [--seed S] [--check]
+        [--concurrency C] [--latency-ms L] [--fault-every F] [--seed S] [--webhooks] [--check]
 
 ``--check`` exits 1 when a crash-loop target is missed: 0 duplicates, 0 recipients never
 messaged other than those whose every request the server refused (503) or that a kill caught
 between their pending commit and their request's last byte, no ``pending`` row left, and every
-``unknown`` accounted for by a written request or one of those windows.
+``unknown`` accounted for by a written request or one of those windows; with ``--webhooks``,
+0 recipients never messaged, 0 duplicates and 0 unknown at the end.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
 import re
@@ -51,10 +56,12 @@ from typing import Any
 import aiohttp
 import attrs
 import orjson
+from aiohttp import web
 
-from d360_async import D360Client, SQLiteJournal
+from d360_async import D360Client, DeliveryTracker, SQLiteJournal
 from d360_async._wire import CURRENT, WireConnector
-from d360_async.testing import Emulator
+from d360_async.testing import Emulator, WebhookSettings
+from d360_async.webhooks import WebhookReceiver
 
 ROOT = Path(__file__).resolve().parent.parent
 SEND_PATH = "/marketing_messages"
@@ -77,15 +84,37 @@ CHILD = textwrap.dedent(
                 },
             }
 
-    async def main(url, key, journal, n, concurrency, rate):
+    async def main(url, key, journal, n, concurrency, rate, after):
         async with D360Client(key, base_url=url, rate_limit=rate) as client:
-            run = client.send_bulk(messages(n), journal=journal, concurrency=concurrency)
+            run = client.send_bulk(
+                messages(n), journal=journal, concurrency=concurrency, resend_unknown_after=after
+            )
             print(await run.run())
 
-    url, key, journal, n, concurrency, rate = sys.argv[1:7]
-    asyncio.run(main(url, key, journal, int(n), int(concurrency), float(rate) or None))
+    url, key, journal, n, concurrency, rate, *after = sys.argv[1:]
+    after = float(after[0]) if after else None
+    asyncio.run(main(url, key, journal, int(n), int(concurrency), float(rate) or None, after))
     """
 )
+#: Status webhooks of every accepted message (``--webhooks``), batched as Meta does.
+WEBHOOKS = WebhookSettings(
+    delivered=0.5, read=0.3, delay_ms=5, jitter_ms=50, batch_size=50, batch_window_ms=20
+)
+#: Seconds after which an unknown message no status settled is sent again (``--webhooks``).
+RESEND_AFTER = 2.0
+
+
+@asynccontextmanager
+async def receiving(tracker: DeliveryTracker) -> AsyncIterator[str]:
+    """A webhook receiver on loopback handing every webhook to ``tracker``; yields its URL."""
+    runner = web.AppRunner(WebhookReceiver(tracker.handle).app(), access_log=None)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()
 
 
 def number(i: int) -> str:
@@ -183,12 +212,19 @@ class Recorder:
 
 @asynccontextmanager
 async def servers(
-    n: int, latency_ms: float, fault_every: int, fault: str, seed: int
+    n: int, latency_ms: float, fault_every: int, fault: str, seed: int, hooks: str | None = None
 ) -> AsyncIterator[tuple[Emulator, Recorder]]:
     every = max(fault_every, 0)
     schedule = (["ok"] * (every - 1) + [fault]) * (2 * n // every + 1) if every else []
     async with (
-        Emulator(rate=None, latency_ms=latency_ms, faults=schedule, seed=seed) as emu,
+        Emulator(
+            rate=None,
+            latency_ms=latency_ms,
+            faults=schedule,
+            seed=seed,
+            webhook_url=hooks,
+            webhooks=WEBHOOKS if hooks else None,
+        ) as emu,
         Recorder(emu.url) as proxy,
     ):
         yield emu, proxy
@@ -213,8 +249,8 @@ class CrashFigures:
     duplicates: int  # accepted more than once
     never_messaged: int  # never accepted
     never_refused: int  # ... though not pending at any kill, every request refused (503): 0
-    never_window: int  # ... pending at a kill with no request accepted: caught between the
-    #                      pending commit and the last byte, or right after a refusal
+    never_window: int  # ... pending at a kill with no request accepted, of which
+    never_cut: int  # ... never written in full: caught between the commit and the last byte
     never_throttled: int  # ... not pending at a kill, throttled and never sent again: 0
     never_other: int  # ... for any other reason: must be 0
     unknown: int  # rows unknown at the end
@@ -224,6 +260,22 @@ class CrashFigures:
     unknown_answered_503: int  # unknown because the answer was a 503, not because of a kill
     unknown_other: int  # unknown for any other reason: must be 0
     pending_left: int
+    settled_on_read: int = 0  # pending at a kill, ``sent`` once a status matched (webhooks)
+    #: With ``--webhooks`` (else None): unknown messages settled by a status, sent again
+    #: after the settle window, and at the very end recipients never messaged, unknown rows
+    #: and duplicate recipients.
+    settled: int | None = None
+    resent: int = 0
+    never_end: int = 0
+    unknown_end: int = 0
+    duplicates_end: int = 0
+
+    @property
+    def settled_ok(self) -> bool:
+        """With webhooks: everyone messaged once, nothing unknown, at the end."""
+        return self.settled is None or (
+            self.never_end == 0 and self.unknown_end == 0 and self.duplicates_end == 0
+        )
 
     @property
     def sound(self) -> bool:
@@ -244,6 +296,7 @@ class CrashFigures:
             and self.never_throttled == 0
             and self.never_refused == 0
             and self.pending_at_kills == self.written_at_kills
+            and self.settled_ok
         )
 
     def lines(self) -> list[str]:
@@ -255,17 +308,32 @@ class CrashFigures:
             f"{self.refused_503:,}",
             f"duplicate recipients: {self.duplicates}",
             f"recipients never messaged: {self.never_messaged} = {self.never_window} pending at "
-            f"a kill with no request accepted (between the pending commit and the last byte, "
-            f"or right after a refusal) + {self.never_refused} refused (503) and not sent again "
+            f"a kill with no request accepted ({self.never_window - self.never_cut} written in "
+            f"full and refused (503), the kill before the answer was put in the journal; "
+            f"{self.never_cut} never written in full: between the pending commit and the last "
+            f"byte) + {self.never_refused} refused (503) and not sent again "
             f"+ {self.never_throttled} throttled (429) and not sent again + {self.never_other} "
             f"other",
-            f"unknown: {self.unknown} = {self.pending_at_kills} pending at a kill "
-            f"({self.written_at_kills} written, {window} never written, of which "
-            f"{self.cut_at_kills} cut short at the server) + "
+            f"unknown: {self.unknown} = {self.pending_at_kills - self.settled_on_read} pending "
+            f"at a kill (of {self.pending_at_kills}: {self.written_at_kills} written, {window} "
+            f"never written, of which {self.cut_at_kills} cut short at the server; "
+            f"{self.settled_on_read} settled by their status when the next run read them) + "
             f"{self.unknown_answered_503} answered 503 + {self.unknown_other} other; "
             f"pending left: {self.pending_left}",
             f"unknown after a kill vs requests written at the kills: {self.pending_at_kills} vs "
             f"{self.written_at_kills}",
+            *self._settle_lines(),
+        ]
+
+    def _settle_lines(self) -> list[str]:
+        if self.settled is None:
+            return []
+        return [
+            f"webhooks: {self.settled} more unknown settled by their statuses once all were "
+            f"delivered (the API had accepted them), {self.resent} with no status sent again "
+            f"after {RESEND_AFTER:.0f} s (resend_unknown_after); at the end: "
+            f"{self.never_end} recipients never messaged, {self.unknown_end} unknown, "
+            f"{self.duplicates_end} duplicate recipients",
         ]
 
 
@@ -279,6 +347,7 @@ async def crash_loop(
     fault: str = "503",
     rate_limit: float | None = None,
     seed: int = 1,
+    webhooks: bool = False,
     folder: Path,
 ) -> CrashFigures:
     """Run the crash loop; see the module docstring."""
@@ -287,12 +356,23 @@ async def crash_loop(
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, (str(ROOT), env.get("PYTHONPATH"))))
     started = time.perf_counter()
-    async with servers(messages, latency_ms, fault_every, fault, seed) as (emu, proxy):
+    stack = contextlib.AsyncExitStack()
+    hooks = None
+    if webhooks:
+        tracker = await stack.enter_async_context(DeliveryTracker(journal))
+        hooks = await stack.enter_async_context(receiving(tracker))
+    async with (
+        stack,
+        servers(messages, latency_ms, fault_every, fault, seed, hooks) as (
+            emu,
+            proxy,
+        ),
+    ):
 
-        async def child() -> asyncio.subprocess.Process:
+        async def child(*after: str) -> asyncio.subprocess.Process:
             return await asyncio.create_subprocess_exec(
                 sys.executable, "-c", CHILD, proxy.url, emu.api_key, str(journal),
-                str(messages), str(concurrency), str(rate_limit or 0), env=env,
+                str(messages), str(concurrency), str(rate_limit or 0), *after, env=env,
                 stdout=asyncio.subprocess.DEVNULL,
             )  # fmt: skip
 
@@ -322,7 +402,10 @@ async def crash_loop(
         refused = dict(proxy.refused)
         cut_short = set(proxy.cut_short)
         throttled = set(proxy.throttled)
-    rows = journal_rows(journal)
+        rows = journal_rows(journal)
+        settle: dict[str, int] = {}
+        if webhooks:
+            settle = await _settle(emu, journal, rows, child, messages)
     never = {number(i) for i in range(messages)} - set(accepted)
     unknown = {number(i) for i, s in rows.items() if s == "unknown"}
     written_at_kills = {r for r in at_kills if written.get(r)}
@@ -340,6 +423,7 @@ async def crash_loop(
         never_messaged=len(never),
         never_refused=len(never_refused),
         never_window=len(never_window),
+        never_cut=len(never_window - set(written)),
         never_throttled=len(never_throttled),
         never_other=len(never - never_refused - never_window - never_throttled),
         unknown=len(unknown),
@@ -349,27 +433,52 @@ async def crash_loop(
         unknown_answered_503=len(answered_503),
         unknown_other=len(unknown - at_kills - answered_503),
         pending_left=sum(1 for s in rows.values() if s == "pending"),
+        settled_on_read=len(at_kills - unknown),
+        **settle,
     )
 
 
+async def _settle(
+    emu: Emulator,
+    journal: Path,
+    rows: dict[int, str],
+    child: Any,
+    messages: int,
+) -> dict[str, int]:
+    """Every status delivered and recorded, the settle window over: one more run with
+    ``resend_unknown_after`` sends the unknown messages no status settled."""
+    async with asyncio.timeout(120):
+        await emu.webhooks.drain()
+    await asyncio.sleep(RESEND_AFTER)
+    unknown = {i for i, s in rows.items() if s == "unknown"}
+    settled = {i for i, s in journal_rows(journal).items() if s == "sent"} & unknown
+    process = await child(str(RESEND_AFTER))
+    async with asyncio.timeout(600):
+        if await process.wait():
+            raise RuntimeError(f"the settling run failed with status {process.returncode}")
+    await asyncio.sleep(0.1)
+    accepted = emu.accepted_counts()
+    end = journal_rows(journal)
+    return {
+        "settled": len(settled),
+        "resent": sum(1 for i in unknown - settled if end.get(i) == "sent"),
+        "never_end": sum(1 for i in range(messages) if number(i) not in accepted),
+        "unknown_end": sum(1 for s in end.values() if s == "unknown"),
+        "duplicates_end": sum(1 for count in accepted.values() if count > 1),
+    }
+
+
 class _TimedJournal(SQLiteJournal):
-    """Notes when each ``pending`` commit lands (in the journal's thread, once the batch's
-    transaction is committed) and when it is back on the event loop."""
+    """Notes when each ``pending`` commit is made, and in which turn of the event loop."""
 
-    landed: dict[int, float]
     committed: dict[int, float]
-
-    def _handle(self, conn: Any, batch: Any) -> Any:  # the benchmark's look inside
-        result = super()._handle(conn, batch)
-        now = time.perf_counter()
-        for kind, payload, _ in batch:
-            if kind == "row" and payload[3] == "pending":
-                self.landed.setdefault(payload[0], now)
-        return result
+    turn: dict[int, int]
+    turns: list[int]
 
     async def mark_pending(self, index: int, recipient: str, fingerprint: str) -> None:
         await super().mark_pending(index, recipient, fingerprint)
         self.committed[index] = time.perf_counter()
+        self.turn[index] = self.turns[0]
 
 
 def _quantiles(label: str, micros: list[float]) -> str:
@@ -383,10 +492,16 @@ def _quantiles(label: str, micros: list[float]) -> str:
 async def wire_gap(*, messages: int, concurrency: int, latency_ms: float, folder: Path) -> None:
     """Measure, in one process, the window a kill can still hit: from a message's
     ``pending`` commit to its request's last byte (the body's last byte is held back until
-    the commit is back, see ``d360_async._wire``), and check that every request had been
+    the commit is made, see ``d360_async._wire``), and check that every request had been
     written but its last byte before its commit."""
     first_byte: dict[int, float] = {}
     last_byte: dict[int, float] = {}
+    last_turn: dict[int, int] = {}
+    turns = [0]
+
+    def tick() -> None:
+        turns[0] += 1
+        asyncio.get_running_loop().call_soon(tick)
 
     async def chunk_sent(session: object, context: object, params: Any) -> None:
         # The body is written from a task that inherits the request's context: its wire state
@@ -397,12 +512,15 @@ async def wire_gap(*, messages: int, concurrency: int, latency_ms: float, folder
         index = state.hook.index  # type: ignore[union-attr]
         first_byte.setdefault(index, now)
         last_byte[index] = now
+        last_turn[index] = turns[0]
 
     trace = aiohttp.TraceConfig()
     trace.on_request_chunk_sent.append(chunk_sent)
     journal = _TimedJournal(folder / "gap.sqlite")
     journal.committed = {}
-    journal.landed = {}
+    journal.turn = {}
+    journal.turns = turns
+    tick()
     body = [{"type": "body", "parameters": [{"type": "text", "text": "x"}]}]
     items = (
         {
@@ -423,28 +541,27 @@ async def wire_gap(*, messages: int, concurrency: int, latency_ms: float, folder
         D360Client(emu.api_key, base_url=emu.url, rate_limit=None, session=session) as client,
     ):
         report = await client.send_bulk(items, journal=journal, concurrency=concurrency).run()
-    sent = [i for i in journal.committed if i in last_byte and i in journal.landed]
+    sent = [i for i in journal.committed if i in last_byte]
     if report.sent != messages or len(sent) != messages:
         raise RuntimeError(f"gap run incomplete: {report}, {len(sent)} timed")
-    before = sum(1 for i in sent if first_byte[i] < journal.landed[i] < last_byte[i])
+    before = sum(1 for i in sent if first_byte[i] < journal.committed[i] < last_byte[i])
+    other_turn = sum(1 for i in sent if last_turn[i] != journal.turn[i])
     print(
         f"\npending commit -> last byte to the socket, {messages:,} sends, concurrency "
         f"{concurrency} (Python {sys.version.split()[0]}, aiohttp {aiohttp.__version__}):"
     )
     print(
-        f"requests written but their last byte before their pending commit landed, and "
+        f"requests written but their last byte before their pending commit was made, and "
         f"finished after: {before:,} of {len(sent):,}"
     )
     print(
-        _quantiles(
-            "commit back on the event loop -> last byte",
-            [1e6 * (last_byte[i] - journal.committed[i]) for i in sent],
-        )
+        f"last byte in a later turn of the event loop than the commit: {other_turn:,} of "
+        f"{len(sent):,}"
     )
     print(
         _quantiles(
-            "commit landed (journal thread) -> last byte",
-            [1e6 * (last_byte[i] - journal.landed[i]) for i in sent],
+            "pending commit (event loop) -> last byte",
+            [1e6 * (last_byte[i] - journal.committed[i]) for i in sent],
         )
     )
     print(
@@ -464,6 +581,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--fault", default="503", help="the fault injected: 503 (default), 429")
     parser.add_argument("--rate", type=float, default=0, help="the sender's rate limit (0: none)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--webhooks", action="store_true", help="settle unknowns by status webhooks, then resend"
+    )
     parser.add_argument("--check", action="store_true")
     args = parser.parse_args(argv)
     print(f"Python {sys.version.split()[0]}, aiohttp {aiohttp.__version__}, loopback")
@@ -480,6 +600,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     fault=args.fault,
                     rate_limit=args.rate or None,
                     seed=args.seed,
+                    webhooks=args.webhooks,
                     folder=Path(tmp),
                 )
             )

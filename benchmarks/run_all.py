@@ -41,6 +41,12 @@ def main() -> int:
         ["bench_shared_limit.py", *(["--seconds", "8", "--kill-at", "4"] if quick else [])],
         ["bench_crash.py", "crash", *(["--messages", "3000", "--kills", "5"] if quick else [])],
         [
+            "bench_crash.py",
+            "crash",
+            "--webhooks",
+            *(["--messages", "3000", "--kills", "5"] if quick else []),
+        ],
+        [
             "bench_workers.py",
             "campaign",
             "--kills",

@@ -24,6 +24,7 @@ __all__ = [
     "WRITTEN_SQL",
     "JournalFile",
     "begin",
+    "connect_writer",
     "failure",
     "open_file",
     "pragma_value",
@@ -129,14 +130,8 @@ def _connect(
         raise failure(path, exc) from exc
     try:
         conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-        for name, value in pragmas.items():
-            conn.execute(f"PRAGMA {name} = {value}")
+        _configure(conn, pragmas)
         conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = NORMAL")
-        # Checkpoints (which wait for the disk) run after a batch's waiters were released,
-        # not inside its COMMIT: a pending row is then on the wire moments after it is
-        # durable, which is the window a crash can leave "unknown" but never written.
-        conn.execute("PRAGMA wal_autocheckpoint = 0")
         salt = _bind(path, conn, campaign_id)
         # From now on a write waits for the lock in begin's loop, not SQLite's handler.
         conn.execute("PRAGMA busy_timeout = 0")
@@ -144,6 +139,45 @@ def _connect(
         conn.close()
         raise
     return conn, salt
+
+
+def _configure(conn: sqlite3.Connection, pragmas: Mapping[str, str]) -> None:
+    """The settings of every connection that writes a journal (the file is in WAL mode)."""
+    for name, value in pragmas.items():
+        conn.execute(f"PRAGMA {name} = {value}")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    # Checkpoints (which wait for the disk) run in the journal's thread, never inside a
+    # COMMIT: a pending row is then on the wire moments after it is durable, which is the
+    # window a crash can leave "unknown" but never written.
+    conn.execute("PRAGMA wal_autocheckpoint = 0")
+
+
+def connect_writer(path: Path, pragmas: Mapping[str, str]) -> sqlite3.Connection:
+    """A second connection to a journal ``open_file`` opened (and bound), for the rows the
+    event loop commits itself (see ``_journal``). It waits for the write lock in ``begin``.
+
+    Raises:
+        JournalError: The file cannot be opened.
+    """
+    try:
+        conn = sqlite3.connect(
+            f"{path.absolute().as_uri()}?mode=rw",
+            uri=True,
+            isolation_level=None,
+            check_same_thread=False,
+            timeout=0,
+        )
+    except sqlite3.Error as exc:
+        raise failure(path, exc) from exc
+    try:
+        _configure(conn, pragmas)
+    except sqlite3.Error as exc:
+        conn.close()
+        raise failure(path, exc) from exc
+    except BaseException:
+        conn.close()
+        raise
+    return conn
 
 
 def _connect_read_only(path: Path, busy_timeout: float) -> tuple[sqlite3.Connection, bytes]:
@@ -250,8 +284,8 @@ def begin(conn: sqlite3.Connection, busy_timeout: float) -> None:
 def rollback(conn: sqlite3.Connection) -> None:
     """End the connection's transaction, if any: nothing it did is kept, its lock is freed."""
     if conn.in_transaction:
-        # Never raises: it runs on the journal's thread after a failure, where an exception
-        # would end the thread and leave every waiting future (the run) unanswered. A
+        # Never raises: it runs after a failure, on the journal's thread (where an exception
+        # would end the thread and leave every waiting future unanswered) or the loop's. A
         # ROLLBACK that fails (an I/O or memory error) leaves the transaction to the
         # connection's close, which discards it.
         with contextlib.suppress(Exception):

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Final
 import attrs
 import orjson
 
-from ._errors import ValidationError, WebhookError, WebhookSignatureError
+from ._errors import D360Error, ValidationError, WebhookError, WebhookSignatureError
 from ._models_webhooks import Webhook
 from ._webhook_parse import Headers, parse_webhook
 
@@ -193,10 +193,14 @@ class WebhookReceiver:
             return _answer(503, "error", "webhook not handled, deliver it again later")
         except Exception as exc:
             self._failed += 1
+            # One of ours (a journal or Redis away, a bad argument) says what it is in one
+            # line, webhook after webhook; anything else gets its traceback, for the developer.
+            known = isinstance(exc, D360Error)
             logger.error(
-                "webhook handler raised %s; answered 500 so that the sender retries",
+                "webhook handler raised %s%s; answered 500 so that the sender retries",
                 type(exc).__name__,
-                exc_info=exc,
+                f": {exc}" if known else "",
+                exc_info=None if known else exc,
             )
             return _answer(500, "error", "webhook handler failed, deliver it again later")
         self._accepted += 1

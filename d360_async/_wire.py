@@ -13,8 +13,9 @@ connection that ends there is discarded. Hence:
 - a kill before the commit lands leaves a truncated request and no ``pending`` row: a plain
   re-run sends the message;
 - ``pending`` means "the request's last byte may have been written"; the window left, a kill
-  between the commit and the last byte, is the commit's hand-back to the event loop plus one
-  step of the task that writes the body (``benchmarks/bench_crash.py gap``). A kill there
+  between the commit and the last byte, is a few microseconds: the event loop commits the row
+  itself (``_journal``) and the last byte goes in the same step of the task that writes the
+  body, with no turn of the loop in between (``benchmarks/bench_crash.py gap``). A kill there
   leaves the row ``pending`` and the server a request it never acted upon.
 
 The phases (:class:`Phase`) say what a failure means: anything before the last byte

@@ -28,13 +28,6 @@ N = 1_200
 KILLS = 3
 
 
-def resend_child(child: str) -> str:
-    """The crash loop's child, sending with ``resend_unknown_after=1800``."""
-    plain = "journal=journal, concurrency=concurrency)"
-    assert plain in child
-    return child.replace(plain, plain[:-1] + ", resend_unknown_after=1800)")
-
-
 def _harness() -> ModuleType:
     spec = importlib.util.spec_from_file_location(
         "bench_crash", ROOT / "benchmarks" / "bench_crash.py"
@@ -67,10 +60,10 @@ async def test_accepted_unknowns_are_settled_and_only_the_others_resent(tmp_path
             ) as emu,
         ):
 
-            async def child(code: str = harness.CHILD) -> asyncio.subprocess.Process:
+            async def child(*resend_after: str) -> asyncio.subprocess.Process:
                 return await asyncio.create_subprocess_exec(
-                    sys.executable, "-c", code, emu.url, emu.api_key, str(journal),
-                    str(N), "20", "0", env=env, stdout=asyncio.subprocess.DEVNULL,
+                    sys.executable, "-c", harness.CHILD, emu.url, emu.api_key, str(journal),
+                    str(N), "20", "0", *resend_after, env=env, stdout=asyncio.subprocess.DEVNULL,
                 )  # fmt: skip
 
             pending_at_kills: set[int] = set()
@@ -111,7 +104,7 @@ async def test_accepted_unknowns_are_settled_and_only_the_others_resent(tmp_path
 
             # Later: the window has passed for them (aged), the others are re-sent, once.
             age_rows(journal, 3600)
-            process = await child(resend_child(harness.CHILD))
+            process = await child("1800")  # resend_unknown_after=1800
             async with asyncio.timeout(60):
                 assert await process.wait() == 0
             accepted = emu.accepted_counts()

@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from d360_async import ValidationError
+from d360_async import JournalUnavailableError, ValidationError
 from d360_async.webhooks import Webhook, WebhookAnswer, WebhookReceiver
 
 from . import samples
@@ -108,6 +108,26 @@ async def test_a_callback_that_raises_gets_500_and_the_redelivery_is_kept(
     assert "RuntimeError" in failures[0].getMessage()
     assert failures[0].exc_info is not None  # the traceback, for the developer
     assert PHONE not in caplog.text
+
+
+async def test_an_sdk_error_of_the_callback_is_one_line_without_a_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A journal away (Redis down) fails every webhook until it is back: one line each, what
+    it is, no traceback flooding the log; the sender retries as for any failure."""
+
+    async def away(webhook: Webhook) -> None:
+        raise JournalUnavailableError("the campaign store at redis://127.0.0.1:1 is unreachable")
+
+    receiver = WebhookReceiver(away)
+    with caplog.at_level(logging.ERROR, logger="d360_async"):
+        answers = [await receiver.receive(BODY, {}) for _ in range(3)]
+    assert [answer.status for answer in answers] == [500, 500, 500]
+    assert [r.getMessage() for r in caplog.records] == [
+        "webhook handler raised JournalUnavailableError: the campaign store at "
+        "redis://127.0.0.1:1 is unreachable; answered 500 so that the sender retries"
+    ] * 3
+    assert all(r.exc_info is None for r in caplog.records)
 
 
 @pytest.mark.looptime
