@@ -218,3 +218,27 @@ async def test_only_the_worker_holding_a_message_can_mark_it_pending(
         await fast.journal.flush()
     found = await states(url, "spring")
     assert found[claimed[0].index] == "sent"
+
+
+async def test_a_restarted_worker_takes_back_thousands_of_its_messages_in_one_claim(
+    redis_server: RedisProcess,
+) -> None:
+    """The claim script reads the states of the entries it hands out a thousand at a time
+    (Lua's ``unpack`` takes a few thousand values at most): a worker restarted under its name
+    with 2,500 unacknowledged entries gets every one back in its first claim, none twice."""
+    url = redis_server.url
+    n = 2500
+    await enqueue_campaign(messages(n), "spring", redis=url)
+    store = CampaignStore(url, "spring")
+    await store.open(create=False)
+    try:
+        first = ClaimedMessages(store, "w1", Claims(), batch=n, idle_timeout=3600, poll=0.01)
+        done, entries = await first._claim("1")
+        assert (done, len(entries)) == (0, 5 * n)
+        again = ClaimedMessages(store, "w1", Claims(), batch=10, idle_timeout=3600, poll=0.01)
+        done, entries = await again._claim("1")
+        positions = [int(position) for position in entries[1::5]]
+    finally:
+        await store.aclose()
+    assert done == 0
+    assert sorted(positions) == list(range(n))
