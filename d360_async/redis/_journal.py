@@ -62,6 +62,8 @@ __all__ = ["LANES", "MAX_LANES", "Claim", "Claims", "RedisJournal", "campaign_jo
 _RUN_GAVE_OUT: Final = frozenset(
     {"LimiterUnavailableError", "ClientClosedError", "JournalError", "JournalUnavailableError"}
 )
+#: The error after which the worker runs again (Redis is away: it may come back).
+_LIMITER_GAVE_OUT: Final = "LimiterUnavailableError"
 _MAX_BATCH: Final = 500
 #: Batches in flight at once by default (each on its own connection of the campaign's pool).
 #: One: on a host where Redis shares the worker's CPU, more, smaller batches cost more CPU
@@ -95,12 +97,14 @@ class Claims(dict[int, Claim]):
     """The messages a worker holds, by position; shared by its source and its journal.
 
     ``stopped`` is set once the run gave a message back (it stopped: the source claims
-    nothing more); ``nudge`` (set by the journal) writes waiting outcomes now; ``settle`` is
-    how a source that found nothing to claim waits before it looks again (the campaign ends
-    only once every outcome is written).
+    nothing more); ``limiter_gave_out`` once a message failed because the rate limiter was
+    unavailable (the worker tries again); ``nudge`` (set by the journal) writes waiting
+    outcomes now; ``settle`` is how a source that found nothing to claim waits before it looks
+    again (the campaign ends only once every outcome is written).
     """
 
     stopped = False
+    limiter_gave_out = False
 
     def nudge(self) -> None:
         """Write what waits now (replaced by the journal's writer)."""
@@ -260,6 +264,8 @@ class RedisJournal:
     ) -> None:
         """Record an outcome (with the next batch); a message the run did not send because it
         stopped goes back to the queue."""
+        if error is not None and error.split(" ", 1)[0] == _LIMITER_GAVE_OUT:
+            self._claims.limiter_gave_out = True
         claim = self._release(index)
         if claim is None:
             return

@@ -24,7 +24,7 @@ import redis.asyncio as aioredis
 from d360_async._bulk_report import BulkReport
 from d360_async._campaign_journal import JournalUnavailableError
 from d360_async._concurrency import Concurrency
-from d360_async._errors import LimiterUnavailableError, ValidationError
+from d360_async._errors import ValidationError
 
 from ._connect import positive
 from ._journal import LANES, MAX_LANES, Claims, RedisJournal
@@ -214,7 +214,7 @@ async def _run(
         poll=options["poll"],
         patience=options["patience"],
     )
-    run = client.send_bulk(
+    report = await client.send_bulk(
         # send_bulk's signature names what users pass; ClaimedMessages is the engine's own
         # input (AdmittedItems): messages the producer admitted, at their positions
         cast(Any, source),
@@ -230,9 +230,5 @@ async def _run(
         concurrency=options["concurrency"],
         dedupe=False,
         on_progress=options["on_progress"],
-    )
-    gave_out = False
-    async with run:
-        async for result in run:
-            gave_out |= isinstance(result.error, LimiterUnavailableError)
-    return run.report, gave_out
+    ).run()  # no result per message: the journal notes a limiter that gave out
+    return report, claims.limiter_gave_out

@@ -119,3 +119,43 @@ async def test_a_worker_rides_out_a_redis_restart(durable_redis: RedisProcess) -
     # the sends in flight when Redis died ended; their outcomes were written once it was back
     assert (final.sent, final.unknown, report.unknown) == (n, 0, 0)
     assert len(accepted) == n
+
+
+async def test_a_worker_with_the_redis_limiter_rides_out_a_redis_restart(
+    durable_redis: RedisProcess,
+) -> None:
+    """The same restart with the rate limit booked in that Redis: sends fail with
+    ``LimiterUnavailableError`` (certainly not sent), their messages go back to the queue,
+    and the worker runs again once Redis is back (the journal notes the limiter that gave
+    out; no result per message is kept): the campaign completes, nobody twice."""
+    from d360_async.redis import RedisRateLimiter
+
+    url = durable_redis.url
+    n = 400
+    await enqueue_campaign(messages(n), "spring", redis=url)
+
+    async def restart(emu: Emulator) -> None:
+        await kill_when(durable_redis, emu, 150)
+        await asyncio.sleep(1.0)
+        durable_redis.start()
+
+    limiter = RedisRateLimiter(url, account="spring-key", rate=1e6, timeout=0.5)
+    try:
+        async with (
+            Emulator(rate=None, latency_ms=10) as emu,
+            client_of(emu, rate_limit=limiter) as client,
+        ):
+            worker = run_worker(
+                client, url, "spring", concurrency=8, reconnect_for=30, redis_timeout=0.5
+            )
+            report: Any
+            report, _ = await asyncio.gather(asyncio.wait_for(worker, 90), restart(emu))
+            accepted = emu.accepted_counts()
+    finally:
+        await limiter.aclose()
+    final = await campaign_report(url, "spring")
+    assert final.done and final.total == n and final.pending == final.queued == 0
+    assert report.stopped is None  # the last run ended with the campaign
+    assert max(accepted.values()) == 1
+    assert (final.sent, final.unknown) == (n, 0)
+    assert len(accepted) == n
