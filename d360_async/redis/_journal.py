@@ -66,9 +66,12 @@ _RUN_GAVE_OUT: Final = frozenset(
 _LIMITER_GAVE_OUT: Final = "LimiterUnavailableError"
 _MAX_BATCH: Final = 500
 #: Batches in flight at once by default (each on its own connection of the campaign's pool).
-#: One: on a host where Redis shares the worker's CPU, more, smaller batches cost more CPU
-#: than the wait they save (``benchmarks/README.md``); with Redis on its own host, try 2.
-LANES: Final = 1
+#: Two: with one, the sends whose marks wait for the batch in flight all go on together when
+#: the next one returns, and the worker runs in waves, each waiting for Redis in turn; two
+#: cost a few more, smaller batches (0.13 script calls per message against 0.09-0.11) and
+#: were faster in every measured round, Redis sharing the worker's CPU
+#: (``benchmarks/README.md``).
+LANES: Final = 2
 #: At most (the store's pool is 8 connections; claims and the heartbeat use one each).
 MAX_LANES: Final = 4
 _APPLIED: Final = ord("1")
@@ -519,7 +522,7 @@ def campaign_journal(
     store = CampaignStore(
         redis, campaign_id, prefix=prefix, timeout=redis_timeout, max_connections=2
     )
-    return RedisJournal(store, "delivery-tracker", Claims(), owns_store=True)
+    return RedisJournal(store, "delivery-tracker", Claims(), owns_store=True, lanes=1)
 
 
 def _same(error: JournalError) -> JournalError:

@@ -121,14 +121,14 @@ async def run_worker(
         concurrency: Sends in flight in this worker: ``"auto"`` or an int.
         worker: This worker's name (default: host, process id and a random part). A worker
             restarted under the same name takes its unfinished messages back at once.
-        batch: Messages claimed per round trip.
+        batch: Messages claimed per round trip (the next claim is made while the second
+            half of a full one is sent: a worker holds up to 1.5 times ``batch``).
         idle_timeout: Seconds after which a silent worker's messages are taken over (a live
             worker's heartbeat keeps them every third of it).
         linger: Seconds an outcome may wait to be written with the next pending mark.
         lanes: Journal batches in flight at once (1 to 4; each message's changes stay in
             order). More lanes: a pending mark waits less for the batch before it, at the cost
-            of more, smaller batches: meant for Redis on its own host; slower where Redis
-            shares the worker's CPU (``benchmarks/README.md``).
+            of more, smaller batches (``benchmarks/README.md``).
         poll: Seconds between claims while there is nothing to take (doubling up to 1 s).
         reconnect_for: Seconds to keep trying while Redis is unreachable, then raise. Meanwhile
             nothing is sent (nothing without its state recorded); sends in flight end and
