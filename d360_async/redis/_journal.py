@@ -57,13 +57,13 @@ from ._store import CampaignStore
 
 __all__ = ["LANES", "MAX_LANES", "Claim", "Claims", "RedisJournal", "campaign_journal"]
 
+#: The error after which the worker runs again (Redis is away: it may come back).
+_LIMITER_GAVE_OUT: Final = "LimiterUnavailableError"
 #: Errors after which the message was certainly not sent and nothing about it is wrong: the
 #: run gave out. Their messages go back to the queue instead of ending ``failed``.
 _RUN_GAVE_OUT: Final = frozenset(
-    {"LimiterUnavailableError", "ClientClosedError", "JournalError", "JournalUnavailableError"}
+    {_LIMITER_GAVE_OUT, "ClientClosedError", "JournalError", "JournalUnavailableError"}
 )
-#: The error after which the worker runs again (Redis is away: it may come back).
-_LIMITER_GAVE_OUT: Final = "LimiterUnavailableError"
 _MAX_BATCH: Final = 500
 #: Batches in flight at once by default (each on its own connection of the campaign's pool).
 #: Two: with one, the sends whose marks wait for the batch in flight all go on together when
@@ -130,7 +130,12 @@ def back_to_queue(status: str, error: str | None) -> bool:
     """
     if status == "skipped":  # a worker skips only when its run stopped (no de-duplication)
         return True
-    return status == "failed" and (error or "").split(" ", 1)[0] in _RUN_GAVE_OUT
+    return status == "failed" and _error_class(error) in _RUN_GAVE_OUT
+
+
+def _error_class(error: str | None) -> str:
+    """The class named by an error label (``error_label``): its first word."""
+    return (error or "").split(" ", 1)[0]
 
 
 class RedisJournal:
@@ -267,7 +272,7 @@ class RedisJournal:
     ) -> None:
         """Record an outcome (with the next batch); a message the run did not send because it
         stopped goes back to the queue."""
-        if error is not None and error.split(" ", 1)[0] == _LIMITER_GAVE_OUT:
+        if _error_class(error) == _LIMITER_GAVE_OUT:
             self._claims.limiter_gave_out = True
         claim = self._release(index)
         if claim is None:
