@@ -57,16 +57,21 @@ from ._store import CampaignStore
 
 __all__ = ["LANES", "MAX_LANES", "Claim", "Claims", "RedisJournal", "campaign_journal"]
 
+#: The error after which the worker runs again (Redis is away: it may come back).
+_LIMITER_GAVE_OUT: Final = "LimiterUnavailableError"
 #: Errors after which the message was certainly not sent and nothing about it is wrong: the
 #: run gave out. Their messages go back to the queue instead of ending ``failed``.
 _RUN_GAVE_OUT: Final = frozenset(
-    {"LimiterUnavailableError", "ClientClosedError", "JournalError", "JournalUnavailableError"}
+    {_LIMITER_GAVE_OUT, "ClientClosedError", "JournalError", "JournalUnavailableError"}
 )
 _MAX_BATCH: Final = 500
 #: Batches in flight at once by default (each on its own connection of the campaign's pool).
-#: One: on a host where Redis shares the worker's CPU, more, smaller batches cost more CPU
-#: than the wait they save (``benchmarks/README.md``); with Redis on its own host, try 2.
-LANES: Final = 1
+#: Two: with one, the sends whose marks wait for the batch in flight all go on together when
+#: the next one returns, and the worker runs in waves, each waiting for Redis in turn; two
+#: cost a few more, smaller batches (0.13 script calls per message against 0.09-0.11) and
+#: were faster in every measured round, Redis sharing the worker's CPU
+#: (``benchmarks/README.md``).
+LANES: Final = 2
 #: At most (the store's pool is 8 connections; claims and the heartbeat use one each).
 MAX_LANES: Final = 4
 _APPLIED: Final = ord("1")
@@ -95,12 +100,14 @@ class Claims(dict[int, Claim]):
     """The messages a worker holds, by position; shared by its source and its journal.
 
     ``stopped`` is set once the run gave a message back (it stopped: the source claims
-    nothing more); ``nudge`` (set by the journal) writes waiting outcomes now; ``settle`` is
-    how a source that found nothing to claim waits before it looks again (the campaign ends
-    only once every outcome is written).
+    nothing more); ``limiter_gave_out`` once a message failed because the rate limiter was
+    unavailable (the worker tries again); ``nudge`` (set by the journal) writes waiting
+    outcomes now; ``settle`` is how a source that found nothing to claim waits before it looks
+    again (the campaign ends only once every outcome is written).
     """
 
     stopped = False
+    limiter_gave_out = False
 
     def nudge(self) -> None:
         """Write what waits now (replaced by the journal's writer)."""
@@ -123,7 +130,12 @@ def back_to_queue(status: str, error: str | None) -> bool:
     """
     if status == "skipped":  # a worker skips only when its run stopped (no de-duplication)
         return True
-    return status == "failed" and (error or "").split(" ", 1)[0] in _RUN_GAVE_OUT
+    return status == "failed" and _error_class(error) in _RUN_GAVE_OUT
+
+
+def _error_class(error: str | None) -> str:
+    """The class named by an error label (``error_label``): its first word."""
+    return (error or "").split(" ", 1)[0]
 
 
 class RedisJournal:
@@ -260,6 +272,8 @@ class RedisJournal:
     ) -> None:
         """Record an outcome (with the next batch); a message the run did not send because it
         stopped goes back to the queue."""
+        if _error_class(error) == _LIMITER_GAVE_OUT:
+            self._claims.limiter_gave_out = True
         claim = self._release(index)
         if claim is None:
             return
@@ -513,7 +527,7 @@ def campaign_journal(
     store = CampaignStore(
         redis, campaign_id, prefix=prefix, timeout=redis_timeout, max_connections=2
     )
-    return RedisJournal(store, "delivery-tracker", Claims(), owns_store=True)
+    return RedisJournal(store, "delivery-tracker", Claims(), owns_store=True, lanes=1)
 
 
 def _same(error: JournalError) -> JournalError:

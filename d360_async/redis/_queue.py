@@ -7,6 +7,14 @@ state its message has. A message that is already decided is acknowledged there a
 handed out. The first claim also takes back this worker's own unacknowledged entries (the same
 worker name after a restart).
 
+When a claim came back full, the next one is made while the worker sends the second half of
+its messages (in a task): the run's sends take their messages one at a time from one shared
+iterator, and a claim awaited there would hold all of them up together, after which they take
+their next messages one per turn of the event loop (a convoy) for the rest of the run. Its
+messages are noted as claimed as soon as its answer is back (the journal gives them back if
+the run stops before they are sent); a claim still in flight when the run ends is cancelled,
+its entries taken back by this worker's next run or, after the idle timeout, by another.
+
 While the worker lives, a heartbeat resets the idle time of the entries it holds, so nobody
 takes over a message that is merely waiting for its rate-limit slot. The iteration ends when
 the campaign has nothing left: sealed by its producer and every message decided. Until then a
@@ -19,7 +27,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator
-from typing import Final
+from typing import Any, Final
 
 import orjson
 
@@ -81,17 +89,25 @@ class ClaimedMessages(AdmittedItems):
 
     async def _items(self) -> AsyncGenerator[Item, None]:
         heartbeat = asyncio.create_task(self._heartbeat())
+        ahead: asyncio.Task[tuple[int, list[Item], bool]] | None = None
         try:
             own = "1"  # the first claim takes back this worker's own entries
             wait = self._poll
             while not self._claims.stopped:
-                done, entries = await self._claim(own)
+                if ahead is None:
+                    done, items, full = await self._claim(own)
+                else:
+                    task, ahead = ahead, None
+                    done, items, full = await task
                 own = "0"
-                if entries:
+                if items:
                     wait = self._poll
-                    for item in self._take(entries):
+                    half = len(items) // 2 if full else -1
+                    for at, item in enumerate(items):
                         if self._claims.stopped:  # the rest stays held: the journal gives
                             return  # it back when it closes
+                        if at == half:
+                            ahead = asyncio.create_task(self._claim("0"))
                         yield item
                 elif done:
                     return
@@ -101,11 +117,15 @@ class ClaimedMessages(AdmittedItems):
                     await self._claims.settle(wait)
                     wait = min(2 * wait, _MAX_POLL)
         finally:
-            heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await heartbeat
+            tasks: list[asyncio.Task[Any]] = [heartbeat] if ahead is None else [heartbeat, ahead]
+            for running in tasks:
+                running.cancel()
+                with contextlib.suppress(asyncio.CancelledError, JournalError):
+                    await running
 
-    async def _claim(self, own: str) -> tuple[int, list[str]]:
+    async def _claim(self, own: str) -> tuple[int, list[Item], bool]:
+        """Claim up to ``batch`` messages: whether the campaign is done, the items (noted in
+        ``claims``), and whether the claim came back full (more are likely waiting)."""
         self.claims_made += 1
         args = [self._worker, str(self._batch), str(self._idle_ms), "1", own]
         try:
@@ -115,7 +135,8 @@ class ClaimedMessages(AdmittedItems):
                 raise
             args[4] = "1"  # a claim whose answer was lost: its entries are this worker's
             done, entries = await self._store.call_patiently("claim", args, self._patience)
-        return int(done), orjson.loads(entries)
+        found = orjson.loads(entries)
+        return int(done), self._take(found), len(found) >= 5 * self._batch
 
     def _take(self, entries: list[str]) -> list[Item]:
         """Items of the claimed entries (flat: entry id, position, body, state, write time),

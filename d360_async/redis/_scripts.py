@@ -165,27 +165,39 @@ CLAIM: Final = (
     + r"""
 local me, count = ARGV[1], tonumber(ARGV[2])
 local out = {}
-local function take(entry)
-  local sid, fields = entry[1], entry[2]
-  if not fields then return end
-  local position, body = fields[2], fields[4]
-  local cur = redis.call('HGET', STATE, position)
-  local s = cur and string.sub(cur, 1, 1)
-  if s == 'q' or s == 'p' then
-    out[#out + 1] = sid
-    out[#out + 1] = position
-    out[#out + 1] = body
-    out[#out + 1] = cur
-    out[#out + 1] = s == 'p' and (redis.call('HGET', WRITTEN, position) or '') or ''
-  else
-    finish(sid)
+-- the states of a read's entries are read at once (one call per thousand entries, not one
+-- per entry: unpack takes a few thousand values at most)
+local function take(entries, from)
+  local positions, sids, bodies = {}, {}, {}
+  local last = math.min(#entries, from + 999)
+  for k = from, last do
+    local sid, fields = entries[k][1], entries[k][2]
+    if fields then
+      local n = #sids + 1
+      sids[n], positions[n], bodies[n] = sid, fields[2], fields[4]
+    end
   end
+  if #sids > 0 then
+    local states = redis.call('HMGET', STATE, unpack(positions))
+    for j, sid in ipairs(sids) do
+      local position, cur = positions[j], states[j]
+      local s = cur and string.sub(cur, 1, 1)
+      if s == 'q' or s == 'p' then
+        out[#out + 1] = sid
+        out[#out + 1] = position
+        out[#out + 1] = bodies[j]
+        out[#out + 1] = cur
+        out[#out + 1] = s == 'p' and (redis.call('HGET', WRITTEN, position) or '') or ''
+      else
+        finish(sid)
+      end
+    end
+  end
+  if last < #entries then take(entries, last + 1) end
 end
 local function read(from, n)
   local got = redis.call('XREADGROUP', 'GROUP', GROUP, me, 'COUNT', n, 'STREAMS', QUEUE, from)
-  if got then
-    for _, entry in ipairs(got[1][2]) do take(entry) end
-  end
+  if got then take(got[1][2], 1) end
 end
 if ARGV[5] == '1' then read('0', 100000) end
 if #out < count then read('>', count - #out) end
@@ -193,7 +205,7 @@ if #out < count and ARGV[4] == '1' then
   local cursor = redis.call('HGET', META, 'cursor') or '0-0'
   local res = redis.call('XAUTOCLAIM', QUEUE, GROUP, me, ARGV[3], cursor, 'COUNT', count - #out)
   redis.call('HSET', META, 'cursor', res[1])
-  for _, entry in ipairs(res[2]) do take(entry) end
+  take(res[2], 1)
 end
 local done = 0
 if #out == 0 and finished() then done = 1 end
@@ -227,12 +239,20 @@ APPLY: Final = (
 local me = ARGV[1]
 local ops = cjson.decode(ARGV[2])
 local out = {}
-local t = redis.call('TIME')
-local now = t[1] .. '.' .. string.format('%06d', t[2])
+local now = false
+-- every state read at once, kept here as it changes, and written at once at the end: one
+-- call for each kind of write, whatever the size of the batch
+local positions = {}
+for i = 2, #ops, 5 do positions[#positions + 1] = ops[i] end
+local states, changed, written, recipients, ids, acked = {}, {}, {}, {}, {}, {}
+if #positions > 0 then
+  local read = redis.call('HMGET', STATE, unpack(positions))
+  for j, position in ipairs(positions) do states[position] = read[j] end
+end
 for i = 1, #ops, 5 do
   local kind, position, sid = ops[i], ops[i + 1], ops[i + 2]
   local expected, new = ops[i + 3], ops[i + 4]
-  local cur = redis.call('HGET', STATE, position)
+  local cur = states[position]
   local s = cur and string.sub(cur, 1, 1)
   -- the answer to this worker's own pending mark (it names the worker): no need to ask
   -- the consumer group whose entry it is
@@ -243,12 +263,16 @@ for i = 1, #ops, 5 do
     if mine and cur == new then
       done = 1  -- applied already: the same batch again, its answer lost
     elseif mine and cur == expected then
-      redis.call('HSET', STATE, position, new)
+      states[position], changed[position] = new, true
       move(s, string.sub(new, 1, 1))
       s = string.sub(new, 1, 1)
       if kind == 'P' then
-        redis.call('HSET', WRITTEN, position, now)
-        redis.call('HSET', RECIPIENTS, string.sub(new, 2, 33), position)
+        if not now then
+          local t = redis.call('TIME')
+          now = t[1] .. '.' .. string.format('%06d', t[2])
+        end
+        written[position] = now
+        recipients[string.sub(new, 2, 33)] = position
       end
       done = 1
     end
@@ -264,12 +288,12 @@ for i = 1, #ops, 5 do
           count('settled', 1)
         end
       end
-      redis.call('HSET', STATE, position, new)
+      states[position], changed[position] = new, true
       move(s, ns)
       if ns == 'f' then failure(new, 1) end
       if ns == 's' then
         local id = message_id(new)
-        if id ~= '' then redis.call('HSET', IDS, id, position) end
+        if id ~= '' then ids[id] = position end
       end
       s = ns
       done = 1
@@ -281,11 +305,28 @@ for i = 1, #ops, 5 do
     mine = false
     done = 1
   end
-  if mine and decided(s) then finish(sid) end
+  if mine and decided(s) then acked[#acked + 1] = sid end
   out[#out + 1] = done
 end
+local function hset(key, fields)
+  local flat = {}
+  for field, value in pairs(fields) do
+    flat[#flat + 1] = field
+    flat[#flat + 1] = value
+  end
+  if #flat > 0 then redis.call('HSET', key, unpack(flat)) end
+end
+for position in pairs(changed) do changed[position] = states[position] end
+hset(STATE, changed)
+hset(WRITTEN, written)
+hset(RECIPIENTS, recipients)
+hset(IDS, ids)
 flush_counts()
-check_done()
+if #acked > 0 then
+  redis.call('XACK', QUEUE, GROUP, unpack(acked))
+  redis.call('XDEL', QUEUE, unpack(acked))
+  check_done()
+end
 return table.concat(out)
 """
 )

@@ -24,7 +24,7 @@ import redis.asyncio as aioredis
 from d360_async._bulk_report import BulkReport
 from d360_async._campaign_journal import JournalUnavailableError
 from d360_async._concurrency import Concurrency
-from d360_async._errors import LimiterUnavailableError, ValidationError
+from d360_async._errors import ValidationError
 
 from ._connect import positive
 from ._journal import LANES, MAX_LANES, Claims, RedisJournal
@@ -121,14 +121,14 @@ async def run_worker(
         concurrency: Sends in flight in this worker: ``"auto"`` or an int.
         worker: This worker's name (default: host, process id and a random part). A worker
             restarted under the same name takes its unfinished messages back at once.
-        batch: Messages claimed per round trip.
+        batch: Messages claimed per round trip (the next claim is made while the second
+            half of a full one is sent: a worker holds up to 1.5 times ``batch``).
         idle_timeout: Seconds after which a silent worker's messages are taken over (a live
             worker's heartbeat keeps them every third of it).
         linger: Seconds an outcome may wait to be written with the next pending mark.
         lanes: Journal batches in flight at once (1 to 4; each message's changes stay in
             order). More lanes: a pending mark waits less for the batch before it, at the cost
-            of more, smaller batches: meant for Redis on its own host; slower where Redis
-            shares the worker's CPU (``benchmarks/README.md``).
+            of more, smaller batches (``benchmarks/README.md``).
         poll: Seconds between claims while there is nothing to take (doubling up to 1 s).
         reconnect_for: Seconds to keep trying while Redis is unreachable, then raise. Meanwhile
             nothing is sent (nothing without its state recorded); sends in flight end and
@@ -214,7 +214,7 @@ async def _run(
         poll=options["poll"],
         patience=options["patience"],
     )
-    run = client.send_bulk(
+    report = await client.send_bulk(
         # send_bulk's signature names what users pass; ClaimedMessages is the engine's own
         # input (AdmittedItems): messages the producer admitted, at their positions
         cast(Any, source),
@@ -230,9 +230,5 @@ async def _run(
         concurrency=options["concurrency"],
         dedupe=False,
         on_progress=options["on_progress"],
-    )
-    gave_out = False
-    async with run:
-        async for result in run:
-            gave_out |= isinstance(result.error, LimiterUnavailableError)
-    return run.report, gave_out
+    ).run()  # no result per message: the journal notes a limiter that gave out
+    return report, claims.limiter_gave_out

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from d360_async import JournalUnavailableError
-from d360_async.redis import campaign_report, enqueue_campaign, run_worker
+from d360_async.redis import RedisRateLimiter, campaign_report, enqueue_campaign, run_worker
 from d360_async.testing import Emulator
 
 from .campaigns import client_of, messages, number, states
@@ -93,9 +93,15 @@ async def test_no_message_is_sent_without_its_state_recorded_first(
     assert {number(i) for i in range(n)} - set(accepted) <= unknown
 
 
-async def test_a_worker_rides_out_a_redis_restart(durable_redis: RedisProcess) -> None:
+@pytest.mark.parametrize("limited", [False, True], ids=["journal", "journal-and-limiter"])
+async def test_a_worker_rides_out_a_redis_restart(
+    durable_redis: RedisProcess, limited: bool
+) -> None:
     """Redis killed and restarted a second later: the worker keeps trying (reconnect_for),
-    resumes, and the campaign completes with the same guarantee."""
+    resumes, and the campaign completes with the same guarantee. With the rate limit booked
+    in that Redis too, sends fail with ``LimiterUnavailableError`` (certainly not sent), their
+    messages go back to the queue, and the worker runs again once Redis is back (the journal
+    notes the limiter that gave out; no result per message is kept)."""
     url = durable_redis.url
     n = 400
     await enqueue_campaign(messages(n), "spring", redis=url)
@@ -105,14 +111,21 @@ async def test_a_worker_rides_out_a_redis_restart(durable_redis: RedisProcess) -
         await asyncio.sleep(1.0)
         durable_redis.start()
 
-    async with Emulator(rate=None, latency_ms=10) as emu, client_of(emu) as client:
-        worker = run_worker(
-            client, url, "spring", concurrency=8, reconnect_for=30, redis_timeout=0.5
-        )
-        report: Any
-        report, _ = await asyncio.gather(asyncio.wait_for(worker, 90), restart(emu))
-        accepted = emu.accepted_counts()
-    assert report.stopped is None
+    limiter = RedisRateLimiter(url, account="spring-key", rate=1e6, timeout=0.5)
+    try:
+        async with (
+            Emulator(rate=None, latency_ms=10) as emu,
+            client_of(emu, rate_limit=limiter if limited else None) as client,
+        ):
+            worker = run_worker(
+                client, url, "spring", concurrency=8, reconnect_for=30, redis_timeout=0.5
+            )
+            report: Any
+            report, _ = await asyncio.gather(asyncio.wait_for(worker, 90), restart(emu))
+            accepted = emu.accepted_counts()
+    finally:
+        await limiter.aclose()
+    assert report.stopped is None  # the last run ended with the campaign
     final = await campaign_report(url, "spring")
     assert final.done and final.total == n and final.pending == final.queued == 0
     assert max(accepted.values()) == 1

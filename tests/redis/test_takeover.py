@@ -218,3 +218,61 @@ async def test_only_the_worker_holding_a_message_can_mark_it_pending(
         await fast.journal.flush()
     found = await states(url, "spring")
     assert found[claimed[0].index] == "sent"
+
+
+async def test_a_restarted_worker_takes_back_thousands_of_its_messages_in_one_claim(
+    redis_server: RedisProcess,
+) -> None:
+    """The claim script reads the states of the entries it hands out a thousand at a time
+    (Lua's ``unpack`` takes a few thousand values at most): a worker restarted under its name
+    with 2,500 unacknowledged entries gets every one back in its first claim, none twice."""
+    url = redis_server.url
+    n = 2500
+    await enqueue_campaign(messages(n), "spring", redis=url)
+    store = CampaignStore(url, "spring")
+    await store.open(create=False)
+    try:
+        first = ClaimedMessages(store, "w1", Claims(), batch=n, idle_timeout=3600, poll=0.01)
+        done, items, full = await first._claim("1")
+        assert (done, len(items), full) == (0, n, True)
+        again = ClaimedMessages(store, "w1", Claims(), batch=10, idle_timeout=3600, poll=0.01)
+        done, items, full = await again._claim("1")
+        positions = [item.index for item in items]
+    finally:
+        await store.aclose()
+    assert done == 0
+    assert sorted(positions) == list(range(n))
+
+
+async def test_the_next_claim_is_made_while_the_first_half_is_sent_and_given_back_on_close(
+    redis_server: RedisProcess,
+) -> None:
+    """A full claim: the next one is made once half of its messages were handed out, so that
+    the sends never wait for it together (a convoy). Its messages are noted as claimed as its
+    answer comes; a worker that stops gives them back with the rest: another worker claims
+    all 30 at once."""
+    url = redis_server.url
+    await enqueue_campaign(messages(30), "spring", redis=url)
+    store = CampaignStore(url, "spring")
+    await store.open(create=False)
+    try:
+        claims = Claims()
+        source = ClaimedMessages(store, "a", claims, batch=10, idle_timeout=3600, poll=0.01)
+        journal = RedisJournal(store, "a", claims)
+        await journal.open(None)
+        items = aiter(source)
+        taken = [await anext(items) for _ in range(6)]
+        async with asyncio.timeout(10):
+            while len(claims) < 20:  # noqa: ASYNC110 (a state of this process, no event for it)
+                await asyncio.sleep(0.001)
+        assert source.claims_made == 2
+        taken += [await anext(items) for _ in range(6)]
+        assert [item.index for item in taken] == list(range(12))
+        await items.aclose()  # type: ignore[attr-defined]
+        await journal.close()
+        other = ClaimedMessages(store, "b", Claims(), batch=30, idle_timeout=3600, poll=0.01)
+        done, again, _ = await other._claim("0")
+    finally:
+        await store.aclose()
+    assert done == 0
+    assert sorted(item.index for item in again) == list(range(30))
