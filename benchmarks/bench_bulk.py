@@ -285,7 +285,7 @@ class _FakeRequest:
         return None
 
 
-def _fake_session(read: bytes, sent: bytes) -> aiohttp.ClientSession:
+def fake_session(read: bytes, sent: bytes) -> aiohttp.ClientSession:
     """An aiohttp session without sockets: GETs get ``read``, POSTs get ``sent``; its
     connector is the client's own class (its ``on_wire`` seam included, if this version has
     one) over a pool that hands out a dummy connection."""
@@ -337,7 +337,7 @@ async def python_cost(args: argparse.Namespace) -> bool:
                 headers={"Content-Type": "application/json"},
             ) as r:
                 sent = await r.read()
-    fake = _fake_session(read, sent)
+    fake = fake_session(read, sent)
     timings: dict[str, list[float]] = {"stub": [], "sdk": []}
 
     async def stub() -> None:  # the baseline: c workers awaiting the fake request n times
