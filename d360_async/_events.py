@@ -36,8 +36,8 @@ import orjson
 
 from ._concurrency import Concurrency, auto_concurrency, check_concurrency
 from ._errors import APIError, BadRequestError, D360Error, ValidationError
-from ._events_batch import Batch, Chunker, Prepared, Preparer, Work
-from ._fanout import Gate, bounded_map
+from ._events_batch import Batch, Chunker, Feed, Prepared, Preparer, Work
+from ._fanout import Gate, bounded_each, bounded_map
 from ._limits import Scope
 from ._models_events import (
     BatchResult,
@@ -73,8 +73,6 @@ DEFAULT_MAX_SPLIT_REQUESTS: Final = 64
 
 _INDEX = re.compile(r"\bdata\[(\d+)\]")
 _INDEXED_FIELD = re.compile(r"\bdata\[\d+\]\.(\w+)")
-#: Events prepared between two turns of the event loop.
-_YIELD_EVERY: Final = 100
 #: Words in a 400 that make it about the request, not about one of its events.
 _REQUEST_LEVEL = ("test_event_code", "partner_agent", "access token", "access_token", "api key")
 
@@ -415,10 +413,15 @@ class EventsRun:
             ...     report = await client.send_conversion_events("1122334455667788", events).run()
             ...     return report.received
         """
-        async with aclosing(self._start()) as results:
-            async for _ in results:
-                pass
-        return self.report
+        self._begin()
+        self._ended = ended = asyncio.Event()
+        feed = Feed(self._events, self._chunker)
+        try:  # no result queue: each worker counts its own result
+            await bounded_each(feed, self._post_and_count, self._gate())
+        finally:
+            self._end(feed, ended)
+        self._report = self.snapshot()
+        return self._report
 
     async def aclose(self) -> None:
         """Stop: cancel the requests in flight and wait for them. Safe to call twice."""
@@ -434,34 +437,24 @@ class EventsRun:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
-    def _start(self) -> AsyncGenerator[BatchResult, None]:
+    def _begin(self) -> None:
         if self._started is not None:
             raise RuntimeError("an EventsRun can be iterated only once")
         self._started = time.perf_counter()
+
+    def _start(self) -> AsyncGenerator[BatchResult, None]:
+        self._begin()
         results = self._iterate()
         self._results = weakref.ref(results)
         return results
 
-    async def _work(self) -> AsyncGenerator[Work, None]:
-        """Batches (and chunks of local rejections) as the input is read. Preparing a batch
-        takes milliseconds of CPU: the event loop gets a turn every ``_YIELD_EVERY`` events
-        so that requests in flight keep streaming their bodies and answers are read."""
-        chunker = self._chunker
-        events = self._events
-        if isinstance(events, AsyncIterable):
-            async for event in events:
-                for work in chunker.add(event):
-                    yield work
-                if chunker.total % _YIELD_EVERY == 0:
-                    await asyncio.sleep(0)
-        else:
-            for event in events:
-                for work in chunker.add(event):
-                    yield work
-                if chunker.total % _YIELD_EVERY == 0:
-                    await asyncio.sleep(0)
-        for work in chunker.flush():
-            yield work
+    def _gate(self) -> int | Gate:
+        """What ``concurrency`` means for this run (see ``pace``)."""
+        if self._pace is not None:
+            return self._pace(self._concurrency)
+        return auto_concurrency(
+            self._concurrency, limiter=None, scope=Scope.EVENTS, pool=0, throttled=int
+        )
 
     async def _process(self, work: Work) -> BatchResult:
         if isinstance(work, BatchResult):  # events rejected before sending
@@ -469,36 +462,37 @@ class EventsRun:
         poster = _BatchPoster(self._post, self._extras, self._max_split_requests, work)
         return await poster.post()
 
+    def _count(self, result: BatchResult) -> None:
+        self._counts.add(result)
+        logger.debug(
+            "events batch %d: %d sent, %d received, %d rejected, %d failed",
+            result.batch_index,
+            result.events_sent,
+            result.events_received,
+            len(result.rejected),
+            len(result.failed),
+        )
+
+    async def _post_and_count(self, work: Work) -> None:
+        self._count(await self._process(work))
+
     async def _iterate(self) -> AsyncGenerator[BatchResult, None]:
         self._ended = ended = asyncio.Event()
-        work = self._work()
+        feed = Feed(self._events, self._chunker)
         try:
-            concurrency = (
-                self._pace(self._concurrency)
-                if self._pace is not None
-                else auto_concurrency(
-                    self._concurrency, limiter=None, scope=Scope.EVENTS, pool=0, throttled=int
-                )
-            )
-            async with aclosing(bounded_map(work, self._process, concurrency)) as results:
+            async with aclosing(bounded_map(feed, self._process, self._gate())) as results:
                 async for result in results:
-                    self._counts.add(result)
-                    logger.debug(
-                        "events batch %d: %d sent, %d received, %d rejected, %d failed",
-                        result.batch_index,
-                        result.events_sent,
-                        result.events_received,
-                        len(result.rejected),
-                        len(result.failed),
-                    )
+                    self._count(result)
                     yield result
         finally:
-            try:
-                await work.aclose()
-            finally:
-                self._release()
-                ended.set()
+            self._end(feed, ended)
         self._report = self.snapshot()
+
+    def _end(self, feed: Feed, ended: asyncio.Event) -> None:
+        """The iteration ended (however): no event is read any more, the input is let go."""
+        feed.close()
+        self._release()
+        ended.set()
 
     def _release(self) -> None:
         """Forget the input and the digests remembered for it: no plaintext outlives the run."""

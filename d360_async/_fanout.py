@@ -20,10 +20,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Coroutine, Iterable
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Coroutine,
+    Iterable,
+)
 from typing import Any, Final, Protocol, TypeVar, cast
 
-__all__ = ["Crew", "Gate", "bounded_each", "bounded_map"]
+__all__ = ["Crew", "Gate", "SharedSource", "bounded_each", "bounded_map"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -39,6 +47,15 @@ class Gate(Protocol):
     async def acquire(self) -> float: ...
 
     def release(self, started: float) -> None: ...
+
+
+class SharedSource(AsyncIterator[T]):
+    """An async iterator whose ``__anext__`` may run in several workers at once (it keeps its
+    own state consistent): the workers advance it without the lock that any other async
+    iterable is given (an async generator must not be advanced by two of them at once, and
+    a lock handed from waiter to waiter costs a turn of the event loop each)."""
+
+    __slots__ = ()
 
 
 _DONE = object()
@@ -274,6 +291,13 @@ def _consumer(
 
 def _taker(source: Iterable[T] | AsyncIterable[T]) -> Callable[[], Awaitable[object]]:
     """The next item of ``source`` (``_DONE`` after the last), for workers sharing it."""
+    if isinstance(source, SharedSource):
+        shared: SharedSource[T] = source
+
+        def take_shared() -> Awaitable[object]:
+            return anext(shared, _DONE)
+
+        return take_shared
     if isinstance(source, AsyncIterable):
         async_items = aiter(source)
         lock = asyncio.Lock()  # an async iterator must not be advanced by two workers at once
