@@ -139,6 +139,19 @@ def _server_reason(error: BadRequestError) -> tuple[str, str]:
 class _BatchPoster:
     """Posts one batch, isolating the events the server rejects."""
 
+    __slots__ = (
+        "batch",
+        "error",
+        "extras",
+        "failed",
+        "fbtrace_id",
+        "max_split",
+        "post_body",
+        "received",
+        "rejected",
+        "requests",
+    )
+
     def __init__(
         self, post: EventsPoster, extras: Mapping[str, str], max_split: int, batch: Batch
     ) -> None:
@@ -189,46 +202,71 @@ class _BatchPoster:
         pending.appendleft(_Segment(events[half:], sibling=first, suspect=error))
         pending.appendleft(first)
 
+    async def _send(self, events: list[Prepared]) -> None:
+        """One request with ``events``; raises what the poster raised."""
+        self.requests += 1
+        # Serialised once per event: the transport's orjson copies the fragments as they are.
+        response = await self.post_body({"data": [e.fragment for e in events], **self.extras})
+        received = response.events_received
+        self.received += len(events) if received is None else received
+        self.fbtrace_id = self.fbtrace_id or response.fbtrace_id
+
     async def post(self) -> BatchResult:
+        events = self.batch.events
+        try:  # the common case: the whole batch in one request
+            await self._send(events)
+        except APIError as exc:
+            await self._isolate(exc)
+        return self._result()
+
+    async def _isolate(self, first: APIError) -> None:
+        """The batch's first request failed with ``first``: reject the events a 400 names (or
+        bisects to) and post the rest again, within ``max_split`` extra requests."""
         budget = 1 + self.max_split
-        pending: deque[_Segment] = deque([_Segment(self.batch.events)])
+        pending: deque[_Segment] = deque()
+        segment = _Segment(self.batch.events)
+        error: APIError | None = first
         last_400: BadRequestError | None = None
-        while pending:
-            segment = pending.popleft()
-            if segment.suspect is not None and segment.sibling is not None and segment.sibling.ok:
-                self._split(pending, segment, segment.suspect)  # known to hold the bad event
-                continue
-            if self.requests >= budget:
-                assert last_400 is not None  # only splits spend the budget
-                self._fail(segment.events, last_400)
-                continue
-            self.requests += 1
-            # Serialised once per event: the transport's orjson copies the fragments as they are.
-            body = {"data": [e.fragment for e in segment.events], **self.extras}
-            try:
-                response = await self.post_body(body)
-            except BadRequestError as exc:
-                position = _event_position(exc, len(segment.events))
+        while True:
+            if error is None:
+                segment.ok = True
+            elif isinstance(error, BadRequestError):
+                position = _event_position(error, len(segment.events))
                 if position == _REQUEST_ERROR:
-                    self._fail(segment.events, exc)
-                    continue
-                last_400 = exc
-                if position is None:
-                    self._split(pending, segment, exc)
+                    self._fail(segment.events, error)
                 else:
-                    events = segment.events
-                    self._reject(events[position], exc)
-                    rest = events[:position] + events[position + 1 :]
-                    if rest:
-                        pending.appendleft(_Segment(rest))
-                continue
+                    last_400 = error
+                    if position is None:
+                        self._split(pending, segment, error)
+                    else:
+                        events = segment.events
+                        self._reject(events[position], error)
+                        rest = events[:position] + events[position + 1 :]
+                        if rest:
+                            pending.appendleft(_Segment(rest))
+            else:
+                self._fail(segment.events, error)
+            while pending:  # the next segment to post
+                segment = pending.popleft()
+                sibling, suspect = segment.sibling, segment.suspect
+                if suspect is not None and sibling is not None and sibling.ok:
+                    self._split(pending, segment, suspect)  # known to hold the bad event
+                    continue
+                if self.requests >= budget:
+                    assert last_400 is not None  # only splits spend the budget
+                    self._fail(segment.events, last_400)
+                    continue
+                break
+            else:
+                return
+            try:
+                await self._send(segment.events)
             except APIError as exc:
-                self._fail(segment.events, exc)
-                continue
-            segment.ok = True
-            received = response.events_received
-            self.received += len(segment.events) if received is None else received
-            self.fbtrace_id = self.fbtrace_id or response.fbtrace_id
+                error = exc
+            else:
+                error = None
+
+    def _result(self) -> BatchResult:
         if self.failed:
             logger.warning(
                 "events batch %d: %d event(s) failed: %s",
@@ -236,18 +274,23 @@ class _BatchPoster:
                 len(self.failed),
                 type(self.error).__name__,
             )
+        batch = self.batch
         return BatchResult(
-            batch_index=self.batch.batch_index,
-            events_sent=len(self.batch.events),
+            batch_index=batch.batch_index,
+            events_sent=len(batch.events),
             events_received=self.received,
             fbtrace_id=self.fbtrace_id,
-            rejected=tuple(sorted(self.rejected, key=lambda r: r.index)),
-            failed=tuple(sorted(self.failed, key=lambda f: f.index)),
+            rejected=tuple(sorted(self.rejected, key=_by_index)) if self.rejected else (),
+            failed=tuple(sorted(self.failed, key=_by_index)) if self.failed else (),
             error=self.error,
             requests=self.requests,
-            dropped=self.batch.dropped,
-            indexes=tuple(e.index for e in self.batch.events),
+            dropped=batch.dropped,
+            indexes=tuple([e.index for e in batch.events]),
         )
+
+
+def _by_index(event: RejectedEvent | FailedEvent) -> int:
+    return event.index
 
 
 # --- the run ----------------------------------------------------------------------------------
