@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import orjson
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from d360_async._events import EventsRun
 from d360_async._events_batch import YIELD_EVERY, Batch, Chunker, Feed, Preparer, Work
-from d360_async._models_events import BatchResult
+from d360_async._models_events import BatchResult, ConversionEventsResponse
 
 BASE = len(orjson.dumps({"data": []}))
 
@@ -100,3 +102,36 @@ async def test_a_closed_feed_reads_no_more_events() -> None:
     work.extend([w async for w in feed])
     assert pulled == [0, 1]
     assert [len(w.events) for w in work if isinstance(w, Batch)] == [2]
+
+
+@pytest.mark.parametrize("mode", ["run", "iterate"])
+async def test_the_workers_are_all_busy_within_a_few_turns_of_the_loop(mode: str) -> None:
+    # Taking work used to go through a lock handed from waiter to waiter, one turn of the
+    # event loop each: 500 workers needed ~500 turns to have their first requests out, and
+    # a loaded loop spent its turns (and a system call each) on that. Now a few turns do.
+    in_flight = 0
+    answer = asyncio.Event()
+
+    async def post(body: Mapping[str, Any]) -> ConversionEventsResponse:
+        nonlocal in_flight
+        in_flight += 1
+        await answer.wait()
+        return ConversionEventsResponse(events_received=len(body["data"]))
+
+    raw = [event(i, True) for i in range(1000)]
+    run = EventsRun(post, "1122334455667788", raw, batch_size=2, concurrency=500)
+    task = asyncio.create_task(run.run() if mode == "run" else _drain(run))
+    turns = 0
+    while in_flight < 500 and turns < 1000:
+        await asyncio.sleep(0)
+        turns += 1
+    assert in_flight == 500
+    assert turns <= 20, turns
+    answer.set()
+    await task
+    assert run.report.received == 1000
+
+
+async def _drain(run: EventsRun) -> None:
+    async for _ in run:
+        pass
