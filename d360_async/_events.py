@@ -136,6 +136,9 @@ def _server_reason(error: BadRequestError) -> tuple[str, str]:
     return field, reason
 
 
+_NONE: Final[list[Any]] = []  # never appended to: _isolate makes a poster's own lists
+
+
 class _BatchPoster:
     """Posts one batch, isolating the events the server rejects."""
 
@@ -162,8 +165,9 @@ class _BatchPoster:
         self.received = 0
         self.requests = 0
         self.fbtrace_id: str | None = None
-        self.rejected: list[RejectedEvent] = []
-        self.failed: list[FailedEvent] = []
+        # made by _isolate: the common case rejects and fails nothing
+        self.rejected: list[RejectedEvent] = _NONE
+        self.failed: list[FailedEvent] = _NONE
         self.error: D360Error | None = None
 
     def _reject(self, event: Prepared, error: BadRequestError) -> None:
@@ -202,11 +206,13 @@ class _BatchPoster:
         pending.appendleft(_Segment(events[half:], sibling=first, suspect=error))
         pending.appendleft(first)
 
-    async def _send(self, events: list[Prepared]) -> None:
-        """One request with ``events``; raises what the poster raised."""
+    def _request(self, events: list[Prepared]) -> Awaitable[ConversionEventsResponse]:
+        """One request with ``events`` (awaited by the caller: no coroutine of its own)."""
         self.requests += 1
         # Serialised once per event: the transport's orjson copies the fragments as they are.
-        response = await self.post_body({"data": [e.fragment for e in events], **self.extras})
+        return self.post_body({"data": [e.fragment for e in events], **self.extras})
+
+    def _answered(self, events: list[Prepared], response: ConversionEventsResponse) -> None:
         received = response.events_received
         self.received += len(events) if received is None else received
         self.fbtrace_id = self.fbtrace_id or response.fbtrace_id
@@ -214,7 +220,7 @@ class _BatchPoster:
     async def post(self) -> BatchResult:
         events = self.batch.events
         try:  # the common case: the whole batch in one request
-            await self._send(events)
+            self._answered(events, await self._request(events))
         except APIError as exc:
             await self._isolate(exc)
         return self._result()
@@ -223,6 +229,7 @@ class _BatchPoster:
         """The batch's first request failed with ``first``: reject the events a 400 names (or
         bisects to) and post the rest again, within ``max_split`` extra requests."""
         budget = 1 + self.max_split
+        self.rejected, self.failed = [], []
         pending: deque[_Segment] = deque()
         segment = _Segment(self.batch.events)
         error: APIError | None = first
@@ -260,7 +267,7 @@ class _BatchPoster:
             else:
                 return
             try:
-                await self._send(segment.events)
+                self._answered(segment.events, await self._request(segment.events))
             except APIError as exc:
                 error = exc
             else:
@@ -287,6 +294,10 @@ class _BatchPoster:
             dropped=batch.dropped,
             indexes=tuple([e.index for e in batch.events]),
         )
+
+
+async def _given(result: BatchResult) -> BatchResult:
+    return result
 
 
 def _by_index(event: RejectedEvent | FailedEvent) -> int:
@@ -499,11 +510,11 @@ class EventsRun:
             self._concurrency, limiter=None, scope=Scope.EVENTS, pool=0, throttled=int
         )
 
-    async def _process(self, work: Work) -> BatchResult:
+    def _process(self, work: Work) -> Awaitable[BatchResult]:
+        """The result of ``work`` (its poster's coroutine: no frame of its own in flight)."""
         if isinstance(work, BatchResult):  # events rejected before sending
-            return work
-        poster = _BatchPoster(self._post, self._extras, self._max_split_requests, work)
-        return await poster.post()
+            return _given(work)
+        return _BatchPoster(self._post, self._extras, self._max_split_requests, work).post()
 
     def _count(self, result: BatchResult) -> None:
         self._counts.add(result)
