@@ -321,6 +321,20 @@ def fake_session(read: bytes, sent: bytes) -> aiohttp.ClientSession:
     return session
 
 
+async def stub_loop(
+    fake: aiohttp.ClientSession, url: str, body: bytes, n: int, workers: int
+) -> None:
+    """The baseline of a python-cost run: ``workers`` tasks awaiting the fake POST ``n`` times."""
+    left = iter(range(n))
+
+    async def worker() -> None:
+        for _ in left:
+            async with fake.request("POST", url, data=body) as response:
+                await response.read()
+
+    await asyncio.gather(*(worker() for _ in range(workers)))
+
+
 async def python_cost(args: argparse.Namespace) -> bool:
     """The CPU time of ``send_bulk(...).run()`` per message over a fake session, and of a bare
     loop over the same fake requests; no target (a diagnostic of the Python work)."""
@@ -341,14 +355,7 @@ async def python_cost(args: argparse.Namespace) -> bool:
     timings: dict[str, list[float]] = {"stub": [], "sdk": []}
 
     async def stub() -> None:  # the baseline: c workers awaiting the fake request n times
-        left = iter(range(n))
-
-        async def worker() -> None:
-            for _ in left:
-                async with fake.request("POST", url, data=first) as response:
-                    await response.read()
-
-        await asyncio.gather(*(worker() for _ in range(c)))
+        await stub_loop(fake, url, first, n, c)
 
     async def bulk(items: list[dict[str, Any]]) -> None:
         async with D360Client(API_KEY, base_url=url, rate_limit=None, session=fake) as client:

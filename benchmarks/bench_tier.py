@@ -52,7 +52,7 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import API_KEY, emulator, pin_client
 from _recording_emulator import Recording, busiest_window, raise_open_files_limit, rate
-from bench_bulk import fake_session, messages
+from bench_bulk import fake_session, messages, stub_loop
 
 from d360_async import D360Client, LocalLimiter, Scope
 from d360_async._payloads import prepare_message
@@ -196,16 +196,6 @@ async def python_cost(args: argparse.Namespace) -> int:
     read, received, sent = answers
     timings: dict[str, list[float]] = {"stub": [], "events": [], "bulk": []}
 
-    async def stub(fake: aiohttp.ClientSession) -> None:
-        left = iter(range(n))
-
-        async def worker() -> None:
-            for _ in left:
-                async with fake.request("POST", url, data=body) as response:
-                    await response.read()
-
-        await asyncio.gather(*(worker() for _ in range(workers)))
-
     async def conversions(fake: aiohttp.ClientSession, items: list[Any]) -> None:
         limiter = LocalLimiter(None, events=1e9)  # an open bucket: acquired, never waited for
         async with D360Client(API_KEY, base_url=url, rate_limit=limiter, session=fake) as client:
@@ -231,7 +221,7 @@ async def python_cost(args: argparse.Namespace) -> int:
             gc.collect()
             cpu = time.process_time()
             if kind == "stub":
-                await stub(fake)
+                await stub_loop(fake, url, body, n, workers)
             elif kind == "events":
                 await conversions(fake, items)
             else:
