@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_events.py"
+TIER = SCRIPT.with_name("bench_tier.py")
 
 
 def test_the_benchmark_runs_on_a_small_load() -> None:
@@ -26,9 +27,8 @@ def test_the_benchmark_runs_on_a_small_load() -> None:
 
 def test_the_python_cost_of_an_events_request_runs_on_a_small_load() -> None:
     # It raises when a run does not deliver every request (events received, sends sent).
-    script = SCRIPT.parent / "bench_tier.py"
     result = subprocess.run(
-        [sys.executable, str(script), "python-cost", "--requests", "300", "--rounds", "1"],
+        [sys.executable, str(TIER), "python-cost", "--requests", "300", "--rounds", "1"],
         capture_output=True,
         text=True,
         timeout=120,
