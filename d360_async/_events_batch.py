@@ -274,7 +274,9 @@ class Feed(SharedSource[Work]):
 
     __slots__ = ("_chunker", "_events", "_lock", "_pending", "_source")
 
-    def __init__(self, events: Iterable[EventInput] | AsyncIterable[EventInput], chunker: Chunker):
+    def __init__(
+        self, events: Iterable[EventInput] | AsyncIterable[EventInput], chunker: Chunker
+    ) -> None:
         self._chunker = chunker
         self._pending: deque[Work] = deque()
         self._events: Iterator[EventInput] | None = None

@@ -53,7 +53,26 @@ class SharedSource(AsyncIterator[T]):
     """An async iterator whose ``__anext__`` may run in several workers at once (it keeps its
     own state consistent): the workers advance it without the lock that any other async
     iterable is given (an async generator must not be advanced by two of them at once, and
-    a lock handed from waiter to waiter costs a turn of the event loop each)."""
+    a lock handed from waiter to waiter costs a turn of the event loop each).
+
+    Example:
+        >>> class Countdown(SharedSource[int]):
+        ...     def __init__(self, n: int) -> None:
+        ...         self.left = iter(range(n, 0, -1))  # next() never yields to the loop
+        ...     async def __anext__(self) -> int:
+        ...         for item in self.left:
+        ...             return item
+        ...         raise StopAsyncIteration
+        >>> async def total() -> int:
+        ...     async def same(x: int) -> int:
+        ...         return x
+        ...     return sum([r async for r in bounded_map(Countdown(3), same, 2)])
+        >>> import asyncio
+        >>> loop = asyncio.new_event_loop()
+        >>> loop.run_until_complete(total())
+        6
+        >>> loop.close()
+    """
 
     __slots__ = ()
 
