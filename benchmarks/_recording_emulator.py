@@ -6,7 +6,9 @@ its URL on the first line like the emulator does, then reads commands on stdin:
 
 ``dump PATH``
     Writes ``{"accepted": [unix times of the accepted sends], "rate_limited": n,
-    "duplicates": n, "requests": {...}}`` to PATH and answers ``ok``.
+    "duplicates": n, "requests": {...}, "stalls": [[unix time, seconds late], ...]}`` to PATH
+    and answers ``ok``. ``stalls`` are the moments the emulator's event loop came back late
+    (``watch_stalls``): a send stamped right after a stall may have arrived during it.
 
 Raises its open-files limit to the hard limit: a pool of 1,250 connections needs it.
 """
@@ -20,6 +22,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -95,13 +98,42 @@ def rate(times: list[float]) -> float:
 
 def busiest_window(times: list[float], width: float = 1.0) -> int:
     """The most of ``times`` inside any window of ``width`` seconds (sliding, not aligned)."""
+    return busiest_span(times, width)[0]
+
+
+def busiest_span(times: list[float], width: float = 1.0) -> tuple[int, float]:
+    """(the most of ``times`` inside any window of ``width`` seconds, where it begins)."""
     ordered = sorted(times)
     most = start = 0
+    begins = ordered[0] if ordered else 0.0
     for end, moment in enumerate(ordered):
         while moment - ordered[start] >= width:
             start += 1
-        most = max(most, end - start + 1)
-    return most
+        if end - start + 1 > most:
+            most, begins = end - start + 1, ordered[start]
+    return most, begins
+
+
+#: A turn of the event loop that comes this late is a stall (``watch_stalls``).
+STALL: float = 0.010
+_TICK = 0.005
+
+
+async def watch_stalls(stalls: list[tuple[float, float]]) -> None:
+    """Note ``(unix time, seconds late)`` each time this task wakes up more than ``STALL``
+    late (the process was starved of CPU or busy, e.g. collecting garbage); until cancelled."""
+    loop = asyncio.get_running_loop()
+    while True:
+        due = loop.time() + _TICK
+        await asyncio.sleep(_TICK)
+        late = loop.time() - due
+        if late > STALL:
+            stalls.append((time.time(), late))
+
+
+def stalled(stalls: list[tuple[float, float]], since: float, until: float) -> float:
+    """Seconds of ``stalls`` that ended between ``since`` and ``until``."""
+    return sum(late for moment, late in stalls if since <= moment < until)
 
 
 def per_second(times: list[float], origin: float, seconds: int) -> list[int]:
@@ -124,24 +156,33 @@ def raise_open_files_limit() -> None:
 async def main() -> None:
     raise_open_files_limit()
     emulator = emulator_from_args(build_parser().parse_args())
+    stalls: list[tuple[float, float]] = []
+    watch = asyncio.create_task(watch_stalls(stalls))
     async with emulator:
         print(f"recording emulator listening on {emulator.url}", flush=True)
-        while True:
-            line = await asyncio.to_thread(sys.stdin.readline)
-            if not line:
-                return
-            command, _, argument = line.strip().partition(" ")
-            if command == "dump":
-                text = json.dumps(
-                    {
-                        "accepted": [message.timestamp for message in emulator.sent_messages],
-                        "rate_limited": emulator.rate_limited,
-                        "duplicates": len(emulator.duplicate_recipients()),
-                        "requests": dict(emulator.requests),
-                    }
-                )
-                await asyncio.to_thread(Path(argument).write_text, text)
-                print("ok", flush=True)
+        await serve(emulator, stalls)
+    watch.cancel()
+
+
+async def serve(emulator: Any, stalls: list[tuple[float, float]]) -> None:
+    """Answer the commands read on stdin until it closes."""
+    while True:
+        line = await asyncio.to_thread(sys.stdin.readline)
+        if not line:
+            return
+        command, _, argument = line.strip().partition(" ")
+        if command == "dump":
+            text = json.dumps(
+                {
+                    "accepted": [message.timestamp for message in emulator.sent_messages],
+                    "rate_limited": emulator.rate_limited,
+                    "duplicates": len(emulator.duplicate_recipients()),
+                    "requests": dict(emulator.requests),
+                    "stalls": stalls,
+                }
+            )
+            await asyncio.to_thread(Path(argument).write_text, text)
+            print("ok", flush=True)
 
 
 if __name__ == "__main__":

@@ -285,7 +285,7 @@ class _FakeRequest:
         return None
 
 
-def _fake_session(read: bytes, sent: bytes) -> aiohttp.ClientSession:
+def fake_session(read: bytes, sent: bytes) -> aiohttp.ClientSession:
     """An aiohttp session without sockets: GETs get ``read``, POSTs get ``sent``; its
     connector is the client's own class (its ``on_wire`` seam included, if this version has
     one) over a pool that hands out a dummy connection."""
@@ -321,6 +321,20 @@ def _fake_session(read: bytes, sent: bytes) -> aiohttp.ClientSession:
     return session
 
 
+async def stub_loop(
+    fake: aiohttp.ClientSession, url: str, body: bytes, n: int, workers: int
+) -> None:
+    """The baseline of a python-cost run: ``workers`` tasks awaiting the fake POST ``n`` times."""
+    left = iter(range(n))
+
+    async def worker() -> None:
+        for _ in left:
+            async with fake.request("POST", url, data=body) as response:
+                await response.read()
+
+    await asyncio.gather(*(worker() for _ in range(workers)))
+
+
 async def python_cost(args: argparse.Namespace) -> bool:
     """The CPU time of ``send_bulk(...).run()`` per message over a fake session, and of a bare
     loop over the same fake requests; no target (a diagnostic of the Python work)."""
@@ -337,18 +351,11 @@ async def python_cost(args: argparse.Namespace) -> bool:
                 headers={"Content-Type": "application/json"},
             ) as r:
                 sent = await r.read()
-    fake = _fake_session(read, sent)
+    fake = fake_session(read, sent)
     timings: dict[str, list[float]] = {"stub": [], "sdk": []}
 
     async def stub() -> None:  # the baseline: c workers awaiting the fake request n times
-        left = iter(range(n))
-
-        async def worker() -> None:
-            for _ in left:
-                async with fake.request("POST", url, data=first) as response:
-                    await response.read()
-
-        await asyncio.gather(*(worker() for _ in range(c)))
+        await stub_loop(fake, url, first, n, c)
 
     async def bulk(items: list[dict[str, Any]]) -> None:
         async with D360Client(API_KEY, base_url=url, rate_limit=None, session=fake) as client:

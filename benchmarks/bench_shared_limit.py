@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import json
 import os
 import signal
@@ -41,10 +42,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import API_KEY, ROOT
 from _recording_emulator import (
     Recording,
-    busiest_window,
+    busiest_span,
     per_second,
     raise_open_files_limit,
     rate,
+    stalled,
+    watch_stalls,
 )
 from bench_bulk import messages
 
@@ -69,6 +72,8 @@ async def worker(args: argparse.Namespace) -> None:
     from d360_async.redis import RedisRateLimiter
 
     raise_open_files_limit()
+    stalls: list[tuple[float, float]] = []
+    watch = asyncio.create_task(watch_stalls(stalls))
     limiter = RedisRateLimiter(args.redis, account=API_KEY, rate=args.rate)
     noted = StartTimes(limiter, Scope.MESSAGES)
     async with limiter, D360Client(API_KEY, base_url=args.url, rate_limit=noted) as client:
@@ -82,6 +87,7 @@ async def worker(args: argparse.Namespace) -> None:
         report = await client.send_bulk(
             until(start + args.seconds, args.index), preflight=False
         ).run()
+    watch.cancel()
     print(
         json.dumps(
             {
@@ -92,6 +98,7 @@ async def worker(args: argparse.Namespace) -> None:
                 "rebooked": limiter.rebooked,
                 "stopped": report.stopped,
                 "starts": noted.starts,
+                "stalls": stalls,
             }
         ),
         flush=True,
@@ -192,14 +199,46 @@ def run_phase(args: argparse.Namespace, redis_url: str, *, kill_at: float | None
         "accepted": dump["accepted"],
         "throttled": dump["rate_limited"],
         "duplicates": dump["duplicates"],
+        "stalls": dump["stalls"],
         "evalsha": calls,
     }
+
+
+def report_stalls(
+    args: argparse.Namespace, phase: dict[str, Any], workers: list[dict[str, Any]], begins: float
+) -> None:
+    """Where the busiest second at the emulator comes from: the event loops' stalls (turns that
+    came more than 10 ms late) of the emulator and the workers. A stall of S seconds in the
+    emulator defers S x R sends into the next second, all stamped at once when it ends; had
+    the senders burst, the busiest second leaving their limiters would show it."""
+    emulator = [tuple(s) for s in phase["stalls"]]
+    clients = [tuple(s) for w in workers for s in w.get("stalls", ())]
+    for name, stalls in (("emulator", emulator), ("workers", clients)):
+        longest = max((late for _, late in stalls), default=0.0)
+        total = sum(late for _, late in stalls)
+        print(
+            f"{name} event loop stalls: {len(stalls)} over 10 ms, longest {longest * 1e3:.0f} ms, "
+            f"{total:.2f} s in all"
+        )
+    accepted: list[float] = sorted(phase["accepted"])
+    ends = [(t, late) for t, late in emulator if begins <= t < begins + 1.0]
+    bunched = sum(_count(accepted, t - 0.002, t + 0.010) for t, _ in ends)
+    lost = stalled(emulator, begins, begins + 1.0)
+    print(
+        f"the busiest second at the emulator: its loop stalled {lost * 1e3:.0f} ms "
+        f"in {len(ends)} stall(s) that ended within it; {bunched} sends were stamped within 10 ms "
+        f"of those ends ({len(ends) * 0.012 * args.rate:.0f} at the rate)"
+    )
+
+
+def _count(ordered: list[float], since: float, until: float) -> int:
+    return bisect.bisect_left(ordered, until) - bisect.bisect_left(ordered, since)
 
 
 def report_steady(args: argparse.Namespace, phase: dict[str, Any]) -> bool:
     accepted: list[float] = phase["accepted"]
     achieved = rate(accepted)
-    busiest = busiest_window(accepted)
+    busiest, begins = busiest_span(accepted)
     workers = [w for w in phase["workers"] if w is not None]
     sent = sum(w["sent"] for w in workers)
     trips = sum(w["round_trips"] for w in workers)
@@ -225,13 +264,14 @@ def report_steady(args: argparse.Namespace, phase: dict[str, Any]) -> bool:
     print(f"accepted by the emulator: {len(accepted):,} ({sent:,} reported sent)")
     print(f"aggregate rate: {achieved:,.1f}/s = {achieved / args.rate:.1%} of {args.rate:g}/s")
     starts = [t for w in workers for t in w["starts"]]
-    leaving = busiest_window(starts)
+    leaving = busiest_span(starts)[0]
     if starts:
         print(f"first request left a limiter {min(starts) - phase['start']:.3f} s after the start")
     print(
         f"busiest 1-second window: {busiest} = {busiest / args.rate:.1%} of the limit at the "
         f"emulator; {leaving} = {leaving / args.rate:.1%} leaving the workers' limiters"
     )
+    report_stalls(args, phase, workers, begins)
     print(f"429s: {phase['throttled']}; duplicate recipients: {phase['duplicates']}")
     print(
         f"Redis round trips per send: {trips / max(1, sent):.3f} (limiters), "

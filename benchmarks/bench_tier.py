@@ -17,28 +17,45 @@ Usage::
 
     python benchmarks/bench_tier.py [bulk|events|all] [--seconds S] [--limits 80,1000]
         [--latencies 50,200,500,1000] [--batch B] [--concurrency auto|N] [--check]
+    python benchmarks/bench_tier.py python-cost [--requests N] [--rounds R]
 
 ``--check`` exits 1 when a cell misses the target.
+
+``python-cost`` (a diagnostic, not among ``all``): the client's Python work per request, with no
+sockets. ``send_conversion_events`` (``--batch`` events per request, ``hash_pii=False`` as in the
+cells) and ``send_bulk`` over the fake aiohttp session of ``bench_bulk.py python-cost`` (answers
+captured once from the emulator, each a turn of the loop later), both through an open
+``LocalLimiter`` bucket, against a bare loop awaiting the same fake request (the baseline, in the
+same run). The minimum and the median of ``--rounds`` repetitions after a warm-up, in CPU
+microseconds per request::
+
+    python benchmarks/bench_tier.py python-cost [--requests 10000] [--rounds 5]
+        [--batch 2] [--concurrency 50]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
+import statistics
 import sys
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import attrs
+import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import API_KEY, pin_client
+from _common import API_KEY, emulator, pin_client
 from _recording_emulator import Recording, busiest_window, raise_open_files_limit, rate
-from bench_bulk import messages
+from bench_bulk import fake_session, messages, stub_loop
 
 from d360_async import D360Client, LocalLimiter, Scope
+from d360_async._payloads import prepare_message
 
 TARGET = 0.95
 NODE = "1122334455667788"
@@ -158,6 +175,79 @@ async def events_cell(
     )
 
 
+async def python_cost(args: argparse.Namespace) -> int:
+    """CPU microseconds per request of ``send_conversion_events`` and ``send_bulk`` over a fake
+    session, and of a bare loop over the same fake requests (see the module's docstring)."""
+    n, batch, reps = args.requests, args.batch, max(args.rounds, 1)
+    workers = 50 if args.concurrency == "auto" else args.concurrency
+    body = orjson.dumps({"data": list(events(batch))})
+    with emulator() as (url, _):  # one real answer of each kind, captured before any timing
+        async with aiohttp.ClientSession(headers={"D360-API-KEY": API_KEY}) as session:
+            answers = []
+            for path, data in (
+                ("/marketing/message_templates?name=welcome_offer&language=en_US", None),
+                (f"/marketing/{NODE}/events", body),
+                ("/marketing_messages", orjson.dumps(prepare_message(next(messages(1, 0))))),
+            ):
+                method = "GET" if data is None else "POST"
+                headers = {"Content-Type": "application/json"}
+                async with session.request(method, url + path, data=data, headers=headers) as r:
+                    answers.append(await r.read())
+    read, received, sent = answers
+    timings: dict[str, list[float]] = {"stub": [], "events": [], "bulk": []}
+
+    async def conversions(fake: aiohttp.ClientSession, items: list[Any]) -> None:
+        limiter = LocalLimiter(None, events=1e9)  # an open bucket: acquired, never waited for
+        async with D360Client(API_KEY, base_url=url, rate_limit=limiter, session=fake) as client:
+            report = await client.send_conversion_events(
+                NODE, items, batch_size=batch, hash_pii=False, concurrency=workers
+            ).run()
+        if report.received != n * batch or report.requests != n:
+            raise RuntimeError(f"send_conversion_events: {report}")
+
+    async def bulk(fake: aiohttp.ClientSession, items: list[Any]) -> None:
+        limiter = LocalLimiter(1e9)
+        async with D360Client(API_KEY, base_url=url, rate_limit=limiter, session=fake) as client:
+            report = await client.send_bulk(items, concurrency=workers).run()
+        if report.sent != n:
+            raise RuntimeError(f"send_bulk: {report}")
+
+    for rep in range(reps + 1):  # repetition 0 warms up
+        for kind in timings:
+            fake = fake_session(read, received if kind == "events" else sent)
+            items: list[Any] = (
+                list(events(n * batch)) if kind == "events" else list(messages(n, rep * n))
+            )
+            gc.collect()
+            cpu = time.process_time()
+            if kind == "stub":
+                await stub_loop(fake, url, body, n, workers)
+            elif kind == "events":
+                await conversions(fake, items)
+            else:
+                await bulk(fake, items)
+            if rep:
+                timings[kind].append(1e6 * (time.process_time() - cpu) / n)
+            await fake.close()
+    print(
+        f"\npython cost: {n:,} requests x {reps} repetitions, {workers} in flight, no sockets, "
+        f"{batch} events per Conversions API request"
+    )
+    print(f"{'CPU us/request':<36}{'min':>8}{'median':>8}")
+    labels = {
+        "stub": "bare loop over the stub",
+        "events": "send_conversion_events(...).run()",
+        "bulk": "send_bulk(...).run()",
+    }
+    for kind, label in labels.items():
+        print(f"{label:<36}{min(timings[kind]):>8.1f}{statistics.median(timings[kind]):>8.1f}")
+    stub_us = min(timings["stub"])
+    for kind in ("events", "bulk"):
+        label = labels[kind].split("(")[0] + " minus the stub"
+        print(f"{label:<36}{min(timings[kind]) - stub_us:>8.1f}")
+    return 0
+
+
 def print_table(title: str, cells: list[Cell]) -> None:
     print(f"\n{title}")
     print("limit/s  latency  achieved/s  of limit  busiest 1 s  429s  failed  requests  CPU us/req")
@@ -171,6 +261,8 @@ def print_table(title: str, cells: list[Cell]) -> None:
 async def bench(args: argparse.Namespace) -> int:
     raise_open_files_limit()
     pin_client()
+    if args.kind == "python-cost":
+        return await python_cost(args)
     cells: list[Cell] = []
     kinds = ("bulk", "events") if args.kind == "all" else (args.kind,)
     for kind in kinds:
@@ -212,11 +304,15 @@ def numbers(text: str) -> list[int]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("kind", nargs="?", choices=("bulk", "events", "all"), default="all")
+    parser.add_argument(
+        "kind", nargs="?", choices=("bulk", "events", "all", "python-cost"), default="all"
+    )
     parser.add_argument("--seconds", type=float, default=20.0, help="campaign length per cell")
     parser.add_argument("--limits", type=numbers, default=[80, 1000])
     parser.add_argument("--latencies", type=numbers, default=[50, 200, 500, 1000])
     parser.add_argument("--batch", type=int, default=2, help="events per request")
+    parser.add_argument("--requests", type=int, default=10_000, help="python-cost: requests")
+    parser.add_argument("--rounds", type=int, default=5, help="python-cost: repetitions")
     parser.add_argument(
         "--concurrency",
         type=lambda text: text if text == "auto" else int(text),

@@ -36,8 +36,8 @@ import orjson
 
 from ._concurrency import Concurrency, auto_concurrency, check_concurrency
 from ._errors import APIError, BadRequestError, D360Error, ValidationError
-from ._events_batch import Batch, Chunker, Prepared, Preparer, Work
-from ._fanout import Gate, bounded_map
+from ._events_batch import Batch, Chunker, Feed, Prepared, Preparer, Work
+from ._fanout import Gate, bounded_each, bounded_map
 from ._limits import Scope
 from ._models_events import (
     BatchResult,
@@ -73,8 +73,6 @@ DEFAULT_MAX_SPLIT_REQUESTS: Final = 64
 
 _INDEX = re.compile(r"\bdata\[(\d+)\]")
 _INDEXED_FIELD = re.compile(r"\bdata\[\d+\]\.(\w+)")
-#: Events prepared between two turns of the event loop.
-_YIELD_EVERY: Final = 100
 #: Words in a 400 that make it about the request, not about one of its events.
 _REQUEST_LEVEL = ("test_event_code", "partner_agent", "access token", "access_token", "api key")
 
@@ -138,8 +136,24 @@ def _server_reason(error: BadRequestError) -> tuple[str, str]:
     return field, reason
 
 
+_NONE: Final[list[Any]] = []  # never appended to: _isolate makes a poster's own lists
+
+
 class _BatchPoster:
     """Posts one batch, isolating the events the server rejects."""
+
+    __slots__ = (
+        "batch",
+        "error",
+        "extras",
+        "failed",
+        "fbtrace_id",
+        "max_split",
+        "post_body",
+        "received",
+        "rejected",
+        "requests",
+    )
 
     def __init__(
         self, post: EventsPoster, extras: Mapping[str, str], max_split: int, batch: Batch
@@ -151,8 +165,9 @@ class _BatchPoster:
         self.received = 0
         self.requests = 0
         self.fbtrace_id: str | None = None
-        self.rejected: list[RejectedEvent] = []
-        self.failed: list[FailedEvent] = []
+        # made by _isolate: the common case rejects and fails nothing
+        self.rejected: list[RejectedEvent] = _NONE
+        self.failed: list[FailedEvent] = _NONE
         self.error: D360Error | None = None
 
     def _reject(self, event: Prepared, error: BadRequestError) -> None:
@@ -191,46 +206,74 @@ class _BatchPoster:
         pending.appendleft(_Segment(events[half:], sibling=first, suspect=error))
         pending.appendleft(first)
 
+    def _request(self, events: list[Prepared]) -> Awaitable[ConversionEventsResponse]:
+        """One request with ``events`` (awaited by the caller: no coroutine of its own)."""
+        self.requests += 1
+        # Serialised once per event: the transport's orjson copies the fragments as they are.
+        return self.post_body({"data": [e.fragment for e in events], **self.extras})
+
+    def _answered(self, events: list[Prepared], response: ConversionEventsResponse) -> None:
+        received = response.events_received
+        self.received += len(events) if received is None else received
+        self.fbtrace_id = self.fbtrace_id or response.fbtrace_id
+
     async def post(self) -> BatchResult:
+        events = self.batch.events
+        try:  # the common case: the whole batch in one request
+            self._answered(events, await self._request(events))
+        except APIError as exc:
+            await self._isolate(exc)
+        return self._result()
+
+    async def _isolate(self, first: APIError) -> None:
+        """The batch's first request failed with ``first``: reject the events a 400 names (or
+        bisects to) and post the rest again, within ``max_split`` extra requests."""
         budget = 1 + self.max_split
-        pending: deque[_Segment] = deque([_Segment(self.batch.events)])
+        self.rejected, self.failed = [], []
+        pending: deque[_Segment] = deque()
+        segment = _Segment(self.batch.events)
+        error: APIError | None = first
         last_400: BadRequestError | None = None
-        while pending:
-            segment = pending.popleft()
-            if segment.suspect is not None and segment.sibling is not None and segment.sibling.ok:
-                self._split(pending, segment, segment.suspect)  # known to hold the bad event
-                continue
-            if self.requests >= budget:
-                assert last_400 is not None  # only splits spend the budget
-                self._fail(segment.events, last_400)
-                continue
-            self.requests += 1
-            # Serialised once per event: the transport's orjson copies the fragments as they are.
-            body = {"data": [e.fragment for e in segment.events], **self.extras}
-            try:
-                response = await self.post_body(body)
-            except BadRequestError as exc:
-                position = _event_position(exc, len(segment.events))
+        while True:
+            if error is None:
+                segment.ok = True
+            elif isinstance(error, BadRequestError):
+                position = _event_position(error, len(segment.events))
                 if position == _REQUEST_ERROR:
-                    self._fail(segment.events, exc)
-                    continue
-                last_400 = exc
-                if position is None:
-                    self._split(pending, segment, exc)
+                    self._fail(segment.events, error)
                 else:
-                    events = segment.events
-                    self._reject(events[position], exc)
-                    rest = events[:position] + events[position + 1 :]
-                    if rest:
-                        pending.appendleft(_Segment(rest))
-                continue
+                    last_400 = error
+                    if position is None:
+                        self._split(pending, segment, error)
+                    else:
+                        events = segment.events
+                        self._reject(events[position], error)
+                        rest = events[:position] + events[position + 1 :]
+                        if rest:
+                            pending.appendleft(_Segment(rest))
+            else:
+                self._fail(segment.events, error)
+            while pending:  # the next segment to post
+                segment = pending.popleft()
+                sibling, suspect = segment.sibling, segment.suspect
+                if suspect is not None and sibling is not None and sibling.ok:
+                    self._split(pending, segment, suspect)  # known to hold the bad event
+                    continue
+                if self.requests >= budget:
+                    assert last_400 is not None  # only splits spend the budget
+                    self._fail(segment.events, last_400)
+                    continue
+                break
+            else:
+                return
+            try:
+                self._answered(segment.events, await self._request(segment.events))
             except APIError as exc:
-                self._fail(segment.events, exc)
-                continue
-            segment.ok = True
-            received = response.events_received
-            self.received += len(segment.events) if received is None else received
-            self.fbtrace_id = self.fbtrace_id or response.fbtrace_id
+                error = exc
+            else:
+                error = None
+
+    def _result(self) -> BatchResult:
         if self.failed:
             logger.warning(
                 "events batch %d: %d event(s) failed: %s",
@@ -238,18 +281,27 @@ class _BatchPoster:
                 len(self.failed),
                 type(self.error).__name__,
             )
+        batch = self.batch
         return BatchResult(
-            batch_index=self.batch.batch_index,
-            events_sent=len(self.batch.events),
+            batch_index=batch.batch_index,
+            events_sent=len(batch.events),
             events_received=self.received,
             fbtrace_id=self.fbtrace_id,
-            rejected=tuple(sorted(self.rejected, key=lambda r: r.index)),
-            failed=tuple(sorted(self.failed, key=lambda f: f.index)),
+            rejected=tuple(sorted(self.rejected, key=_by_index)) if self.rejected else (),
+            failed=tuple(sorted(self.failed, key=_by_index)) if self.failed else (),
             error=self.error,
             requests=self.requests,
-            dropped=self.batch.dropped,
-            indexes=tuple(e.index for e in self.batch.events),
+            dropped=batch.dropped,
+            indexes=tuple([e.index for e in batch.events]),
         )
+
+
+async def _given(result: BatchResult) -> BatchResult:
+    return result
+
+
+def _by_index(event: RejectedEvent | FailedEvent) -> int:
+    return event.index
 
 
 # --- the run ----------------------------------------------------------------------------------
@@ -415,10 +467,15 @@ class EventsRun:
             ...     report = await client.send_conversion_events("1122334455667788", events).run()
             ...     return report.received
         """
-        async with aclosing(self._start()) as results:
-            async for _ in results:
-                pass
-        return self.report
+        self._begin()
+        self._ended = ended = asyncio.Event()
+        feed = Feed(self._events, self._chunker)
+        try:  # no result queue: each worker counts its own result
+            await bounded_each(feed, self._post_and_count, self._gate())
+        finally:
+            self._end(feed, ended)
+        self._report = self.snapshot()
+        return self._report
 
     async def aclose(self) -> None:
         """Stop: cancel the requests in flight and wait for them. Safe to call twice."""
@@ -434,71 +491,62 @@ class EventsRun:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
-    def _start(self) -> AsyncGenerator[BatchResult, None]:
+    def _begin(self) -> None:
         if self._started is not None:
             raise RuntimeError("an EventsRun can be iterated only once")
         self._started = time.perf_counter()
+
+    def _start(self) -> AsyncGenerator[BatchResult, None]:
+        self._begin()
         results = self._iterate()
         self._results = weakref.ref(results)
         return results
 
-    async def _work(self) -> AsyncGenerator[Work, None]:
-        """Batches (and chunks of local rejections) as the input is read. Preparing a batch
-        takes milliseconds of CPU: the event loop gets a turn every ``_YIELD_EVERY`` events
-        so that requests in flight keep streaming their bodies and answers are read."""
-        chunker = self._chunker
-        events = self._events
-        if isinstance(events, AsyncIterable):
-            async for event in events:
-                for work in chunker.add(event):
-                    yield work
-                if chunker.total % _YIELD_EVERY == 0:
-                    await asyncio.sleep(0)
-        else:
-            for event in events:
-                for work in chunker.add(event):
-                    yield work
-                if chunker.total % _YIELD_EVERY == 0:
-                    await asyncio.sleep(0)
-        for work in chunker.flush():
-            yield work
+    def _gate(self) -> int | Gate:
+        """What ``concurrency`` means for this run (see ``pace``)."""
+        if self._pace is not None:
+            return self._pace(self._concurrency)
+        return auto_concurrency(
+            self._concurrency, limiter=None, scope=Scope.EVENTS, pool=0, throttled=int
+        )
 
-    async def _process(self, work: Work) -> BatchResult:
+    def _process(self, work: Work) -> Awaitable[BatchResult]:
+        """The result of ``work`` (its poster's coroutine: no frame of its own in flight)."""
         if isinstance(work, BatchResult):  # events rejected before sending
-            return work
-        poster = _BatchPoster(self._post, self._extras, self._max_split_requests, work)
-        return await poster.post()
+            return _given(work)
+        return _BatchPoster(self._post, self._extras, self._max_split_requests, work).post()
+
+    def _count(self, result: BatchResult) -> None:
+        self._counts.add(result)
+        logger.debug(
+            "events batch %d: %d sent, %d received, %d rejected, %d failed",
+            result.batch_index,
+            result.events_sent,
+            result.events_received,
+            len(result.rejected),
+            len(result.failed),
+        )
+
+    async def _post_and_count(self, work: Work) -> None:
+        self._count(await self._process(work))
 
     async def _iterate(self) -> AsyncGenerator[BatchResult, None]:
         self._ended = ended = asyncio.Event()
-        work = self._work()
+        feed = Feed(self._events, self._chunker)
         try:
-            concurrency = (
-                self._pace(self._concurrency)
-                if self._pace is not None
-                else auto_concurrency(
-                    self._concurrency, limiter=None, scope=Scope.EVENTS, pool=0, throttled=int
-                )
-            )
-            async with aclosing(bounded_map(work, self._process, concurrency)) as results:
+            async with aclosing(bounded_map(feed, self._process, self._gate())) as results:
                 async for result in results:
-                    self._counts.add(result)
-                    logger.debug(
-                        "events batch %d: %d sent, %d received, %d rejected, %d failed",
-                        result.batch_index,
-                        result.events_sent,
-                        result.events_received,
-                        len(result.rejected),
-                        len(result.failed),
-                    )
+                    self._count(result)
                     yield result
         finally:
-            try:
-                await work.aclose()
-            finally:
-                self._release()
-                ended.set()
+            self._end(feed, ended)
         self._report = self.snapshot()
+
+    def _end(self, feed: Feed, ended: asyncio.Event) -> None:
+        """The iteration ended (however): no event is read any more, the input is let go."""
+        feed.close()
+        self._release()
+        ended.set()
 
     def _release(self) -> None:
         """Forget the input and the digests remembered for it: no plaintext outlives the run."""

@@ -10,17 +10,20 @@ information is left once the invalid values are out.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 import time
-from collections.abc import Mapping
-from typing import Any
+from collections import deque
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping
+from typing import Any, Final, cast
 
 import attrs
 import orjson
 
 from ._converter import unstructure
 from ._errors import ValidationError
+from ._fanout import SharedSource
 from ._models_events import (
     BatchResult,
     ConversionEvent,
@@ -32,9 +35,12 @@ from ._models_events import (
 from ._payloads import EventInput
 from ._userdata import UserDataHasher
 
-__all__ = ["Batch", "Chunker", "Prepared", "Preparer", "Work"]
+__all__ = ["Batch", "Chunker", "Feed", "Prepared", "Preparer", "Work"]
 
 logger = logging.getLogger("d360_async.events")
+
+#: Events prepared between two turns of the event loop.
+YIELD_EVERY: Final = 100
 
 
 class Prepared:
@@ -252,3 +258,56 @@ class Chunker:
             dropped=dropped,
             indexes=tuple(r.index for r in rejected),
         )
+
+
+_END: Final = object()
+
+
+class Feed(SharedSource[Work]):
+    """The work of a run, as its workers take it: events read from the input, prepared and
+    cut into batches (``Chunker``) by whichever worker asks, with no lock for a plain
+    iterable (``next()`` never yields to the event loop); an async input is read under a
+    lock. Preparing a batch takes milliseconds of CPU: the event loop gets a turn every
+    ``YIELD_EVERY`` events so that requests in flight keep streaming their bodies and
+    answers are read. Work made beyond what a worker takes waits for the next one, in order.
+    """
+
+    __slots__ = ("_chunker", "_events", "_lock", "_pending", "_source")
+
+    def __init__(
+        self, events: Iterable[EventInput] | AsyncIterable[EventInput], chunker: Chunker
+    ) -> None:
+        self._chunker = chunker
+        self._pending: deque[Work] = deque()
+        self._events: Iterator[EventInput] | None = None
+        self._source: AsyncIterator[EventInput] | None = None
+        self._lock: asyncio.Lock | None = None
+        if isinstance(events, AsyncIterable):
+            self._source, self._lock = aiter(events), asyncio.Lock()
+        else:
+            self._events = iter(events)
+
+    async def __anext__(self) -> Work:
+        pending = self._pending
+        chunker = self._chunker
+        while not pending:
+            event: object
+            if self._events is not None:
+                event = next(self._events, _END)
+            elif self._lock is not None and self._source is not None:
+                async with self._lock:  # another worker may have ended the input meanwhile
+                    event = _END if self._source is None else await anext(self._source, _END)
+            else:  # the input is exhausted (or the feed closed)
+                raise StopAsyncIteration
+            if event is _END:
+                self.close()
+                pending.extend(chunker.flush())
+                continue
+            pending.extend(chunker.add(cast(EventInput, event)))
+            if chunker.total % YIELD_EVERY == 0:
+                await asyncio.sleep(0)
+        return pending.popleft()
+
+    def close(self) -> None:
+        """Let go of the input: no worker reads another event."""
+        self._events = self._source = None

@@ -20,10 +20,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Coroutine, Iterable
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Coroutine,
+    Iterable,
+)
 from typing import Any, Final, Protocol, TypeVar, cast
 
-__all__ = ["Crew", "Gate", "bounded_each", "bounded_map"]
+__all__ = ["Crew", "Gate", "SharedSource", "bounded_each", "bounded_map"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -39,6 +47,34 @@ class Gate(Protocol):
     async def acquire(self) -> float: ...
 
     def release(self, started: float) -> None: ...
+
+
+class SharedSource(AsyncIterator[T]):
+    """An async iterator whose ``__anext__`` may run in several workers at once (it keeps its
+    own state consistent): the workers advance it without the lock that any other async
+    iterable is given (an async generator must not be advanced by two of them at once, and
+    a lock handed from waiter to waiter costs a turn of the event loop each).
+
+    Example:
+        >>> class Countdown(SharedSource[int]):
+        ...     def __init__(self, n: int) -> None:
+        ...         self.left = iter(range(n, 0, -1))  # next() never yields to the loop
+        ...     async def __anext__(self) -> int:
+        ...         for item in self.left:
+        ...             return item
+        ...         raise StopAsyncIteration
+        >>> async def total() -> int:
+        ...     async def same(x: int) -> int:
+        ...         return x
+        ...     return sum([r async for r in bounded_map(Countdown(3), same, 2)])
+        >>> import asyncio
+        >>> loop = asyncio.new_event_loop()
+        >>> loop.run_until_complete(total())
+        6
+        >>> loop.close()
+    """
+
+    __slots__ = ()
 
 
 _DONE = object()
@@ -274,6 +310,13 @@ def _consumer(
 
 def _taker(source: Iterable[T] | AsyncIterable[T]) -> Callable[[], Awaitable[object]]:
     """The next item of ``source`` (``_DONE`` after the last), for workers sharing it."""
+    if isinstance(source, SharedSource):
+        shared: SharedSource[T] = source
+
+        def take_shared() -> Awaitable[object]:
+            return anext(shared, _DONE)
+
+        return take_shared
     if isinstance(source, AsyncIterable):
         async_items = aiter(source)
         lock = asyncio.Lock()  # an async iterator must not be advanced by two workers at once

@@ -17,6 +17,7 @@ import attrs
 import orjson
 
 from ._base import RawResponse
+from ._converter import unstructure
 from ._errors import ValidationError
 from ._models_event_results import (
     BatchResult,
@@ -348,8 +349,6 @@ class ConversionEvent:
             ...     print(exc.field, "-", exc.reason)
             custom_data - currency and value are required for Purchase events
         """
-        from ._converter import unstructure
-
         check_event(unstructure(self), time.time() if now is None else now)
 
 
@@ -477,8 +476,6 @@ def event_payload(
         >>> data["event_time"], data["action_source"], data["messaging_channel"]
         (1767312000, 'business_messaging', 'whatsapp')
     """
-    from ._converter import unstructure
-
     if type(event) is not dict and isinstance(event, ConversionEvent):
         data: dict[str, Any] = unstructure(event)  # the model has its defaults
     elif type(event) is dict or isinstance(event, Mapping):

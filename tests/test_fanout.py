@@ -8,7 +8,7 @@ from contextlib import aclosing
 
 import pytest
 
-from d360_async._fanout import bounded_each, bounded_map
+from d360_async._fanout import SharedSource, bounded_each, bounded_map
 
 pytestmark = pytest.mark.looptime
 
@@ -161,3 +161,41 @@ async def test_workers_grow_up_to_the_concurrency(source: str) -> None:
     items = range(1000) if source == "sync" else _async_range(1000, [])
     assert len([r async for r in bounded_map(items, work, 100)]) == 1000
     assert peak == 100
+
+
+class _Counted(SharedSource[int]):
+    """Hands out 0..n-1, each take a turn of the loop long; notes how many overlap."""
+
+    def __init__(self, n: int) -> None:
+        self.left = iter(range(n))
+        self.inside = self.peak = 0
+
+    async def __anext__(self) -> int:
+        self.inside += 1
+        self.peak = max(self.peak, self.inside)
+        try:
+            await asyncio.sleep(0)
+            return next(self.left)
+        except StopIteration:
+            raise StopAsyncIteration from None
+        finally:
+            self.inside -= 1
+
+
+@pytest.mark.parametrize("kind", ["map", "each"])
+async def test_a_shared_source_is_taken_by_several_workers_at_once(kind: str) -> None:
+    # Any other async iterable is read under a lock: one take at a time, handed from waiter
+    # to waiter a turn of the loop each. A SharedSource guards itself: no lock.
+    source = _Counted(50)
+    seen: list[int] = []
+
+    async def keep(x: int) -> int:
+        seen.append(x)
+        return x
+
+    if kind == "map":
+        await drain(bounded_map(source, keep, 4))
+    else:
+        await bounded_each(source, keep, 4)
+    assert source.peak == 4
+    assert sorted(seen) == list(range(50))
