@@ -63,7 +63,7 @@ from ._errors import (
     WebhookError,
     WebhookSignatureError,
 )
-from ._events import EventsPoster, EventsRun
+from ._events import EventsPoster, EventsRun, EventsRunError
 from ._export import (
     to_dict,
     to_json,
@@ -265,6 +265,7 @@ __all__ = [
     "EventsPoster",
     "EventsReport",
     "EventsRun",
+    "EventsRunError",
     "FailedEvent",
     "HeaderFormat",
     "Hooks",

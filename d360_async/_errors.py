@@ -7,6 +7,11 @@ D360Error
 │   └── WebhookSignatureError                 X-Hub-Signature-256 missing or wrong
 ├── LimiterUnavailableError                   the rate limiter could not decide (nothing sent)
 ├── EventLoopError                            the client is used from another event loop
+├── PreflightError                            a campaign's templates do not fit its messages
+├── BulkRunError, EventsRunError (RuntimeError) a run used out of order, or stopped early
+├── JournalError                              a campaign journal that cannot be used
+│   ├── JournalUnavailableError               its store (Redis) is unreachable or too slow
+│   └── ClaimLostError                        another worker took the message over
 └── APIError
     ├── APIStatusError                        the server answered with an error status
     │   ├── RedirectError            3xx (never followed)

@@ -37,8 +37,9 @@ import orjson
 from ._concurrency import Concurrency, auto_concurrency, check_concurrency
 from ._errors import APIError, BadRequestError, D360Error, ValidationError
 from ._events_batch import Batch, Chunker, Feed, Prepared, Preparer, Work
-from ._fanout import Gate, bounded_each, bounded_map
+from ._fanout import Crew, Gate, bounded_each, bounded_map
 from ._limits import Scope
+from ._models_event_results import EventsRunError
 from ._models_events import (
     BatchResult,
     ConversionEvent,
@@ -60,6 +61,7 @@ __all__ = [
     "EventsPoster",
     "EventsReport",
     "EventsRun",
+    "EventsRunError",
     "FailedEvent",
     "RejectedEvent",
 ]
@@ -427,6 +429,7 @@ class EventsRun:
         # the abandoned generator cancels the posts in flight.
         self._results: weakref.ref[AsyncGenerator[BatchResult, None]] | None = None
         self._ended: asyncio.Event | None = None  # set once a started iteration cleaned up
+        self._crew: Crew | None = None  # the workers of run(), for aclose() to stop
 
     def __repr__(self) -> str:
         state = "finished" if self._report else "new" if self._started is None else "running"
@@ -434,9 +437,9 @@ class EventsRun:
 
     @property
     def report(self) -> EventsReport:
-        """The final totals; raises ``RuntimeError`` until the iteration has finished."""
+        """The final totals; raises ``EventsRunError`` until the iteration has finished."""
         if self._report is None:
-            raise RuntimeError("the run has not finished: iterate it to the end, or await run()")
+            raise EventsRunError("the run has not finished: iterate it to the end, or await run()")
         return self._report
 
     def snapshot(self) -> EventsReport:
@@ -469,11 +472,19 @@ class EventsRun:
         """
         self._begin()
         self._ended = ended = asyncio.Event()
+        self._crew = crew = Crew()
         feed = Feed(self._events, self._chunker)
         try:  # no result queue: each worker counts its own result
-            await bounded_each(feed, self._post_and_count, self._gate())
+            await bounded_each(feed, self._post_and_count, self._gate(), crew=crew)
         finally:
             self._end(feed, ended)
+        if crew.stopped:
+            c = self._counts
+            raise EventsRunError(
+                f"the run was stopped by aclose() before its end: {c.received} events "
+                f"received by the API, {c.rejected} rejected, {c.failed} failed so far "
+                "(see snapshot()); the posts in flight were cancelled"
+            )
         self._report = self.snapshot()
         return self._report
 
@@ -482,7 +493,10 @@ class EventsRun:
         results = self._results() if self._results is not None else None
         if results is not None:
             await results.aclose()
-        elif self._ended is not None:  # abandoned: Python is closing it; wait for the end
+            return
+        if self._crew is not None:  # run() in another task: stop it
+            self._crew.stop()
+        if self._ended is not None:  # (or abandoned: Python is closing it) wait for the end
             await self._ended.wait()
 
     async def __aenter__(self) -> EventsRun:
@@ -493,7 +507,7 @@ class EventsRun:
 
     def _begin(self) -> None:
         if self._started is not None:
-            raise RuntimeError("an EventsRun can be iterated only once")
+            raise EventsRunError("an EventsRun can be iterated only once")
         self._started = time.perf_counter()
 
     def _start(self) -> AsyncGenerator[BatchResult, None]:

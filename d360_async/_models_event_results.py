@@ -10,7 +10,24 @@ import attrs
 from ._errors import D360Error
 from ._userdata import InvalidValue
 
-__all__ = ["BatchResult", "DroppedValue", "EventsReport", "FailedEvent", "RejectedEvent"]
+__all__ = [
+    "BatchResult",
+    "DroppedValue",
+    "EventsReport",
+    "EventsRunError",
+    "FailedEvent",
+    "RejectedEvent",
+]
+
+
+class EventsRunError(D360Error, RuntimeError):
+    """An ``EventsRun`` used out of order (iterated twice, its report asked for before it
+    finished), or stopped by ``aclose()`` before its end.
+
+    Example:
+        >>> isinstance(EventsRunError("x"), D360Error)
+        True
+    """
 
 
 @attrs.frozen(kw_only=True)

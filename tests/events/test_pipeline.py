@@ -20,6 +20,7 @@ from d360_async import (
     ConversionEvent,
     CustomData,
     D360Client,
+    EventsRunError,
     InternalServerError,
     RetryPolicy,
     UserData,
@@ -367,7 +368,7 @@ async def test_leaving_early_cancels_in_flight_posts(
     assert posts.in_flight == 0
     assert posts.cancelled >= 1
     assert posts.started == posts.finished + posts.cancelled
-    with pytest.raises(RuntimeError, match="has not finished"):
+    with pytest.raises(EventsRunError, match="has not finished"):
         _ = run.report
     assert run.snapshot().received >= 10
 
@@ -408,17 +409,42 @@ async def test_cancelling_the_run_cancels_in_flight_posts(
     assert posts.cancelled == 4
 
 
+@pytest.mark.d360_emulator(latency_ms=300)
+async def test_aclose_from_another_task_stops_a_running_run(
+    d360_client: D360Client, posts: PostTracker
+) -> None:
+    """``aclose()`` while ``run()`` runs in another task stops it (as its docstring says): the
+    posts in flight are cancelled, no new one starts, ``run()`` raises a typed error."""
+    run = d360_client.send_conversion_events(
+        NODE, (raw_event(i) for i in range(1000)), batch_size=10, concurrency=4
+    )
+    task = asyncio.ensure_future(run.run())
+    await asyncio.sleep(0.1)
+    assert posts.in_flight == 4
+    async with asyncio.timeout(5):  # not the whole run's 25 s
+        await run.aclose()
+    assert posts.in_flight == 0
+    started = posts.started
+    with pytest.raises(EventsRunError, match="stopped by aclose"):
+        await task
+    await asyncio.sleep(0.05)
+    assert posts.started == started
+    with pytest.raises(EventsRunError, match="has not finished"):
+        _ = run.report
+    assert run.snapshot().received < 1000
+
+
 async def test_a_run_is_iterated_once_and_reports_at_the_end(d360_client: D360Client) -> None:
     run = d360_client.send_conversion_events(NODE, [raw_event(0), raw_event(1)])
     assert "new" in repr(run)
-    with pytest.raises(RuntimeError, match="has not finished"):
+    with pytest.raises(EventsRunError, match="has not finished"):
         _ = run.report
     report = await run.run()
     assert report == run.report and report.received == 2
     assert "finished" in repr(run)
-    with pytest.raises(RuntimeError, match="only once"):
+    with pytest.raises(EventsRunError, match="only once"):
         await collect(run)
-    with pytest.raises(RuntimeError, match="only once"):
+    with pytest.raises(EventsRunError, match="only once"):
         await run.run()
 
 
