@@ -63,18 +63,16 @@ import aiohttp
 import attrs
 import redis.asyncio as aioredis
 import redis.exceptions
-from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import API_KEY, ROOT, emulator, pin_client, reset_emulator
-from bench_crash import Recorder
+from bench_crash import Recorder, receiving
 
 from d360_async import D360Client, DeliveryTracker
 from d360_async.redis import campaign_journal, campaign_report, enqueue_campaign
 from d360_async.redis._journal import LANES
 from d360_async.redis._layout import campaign_keys
 from d360_async.testing import Emulator, WebhookSettings
-from d360_async.webhooks import WebhookReceiver
 
 CAMPAIGN = "bench"
 #: A worker process: sends its share of the campaign, prints what it did as JSON.
@@ -323,19 +321,6 @@ WEBHOOKS = WebhookSettings(
 )  # fmt: skip  (Meta retries for days: a Redis restart must not lose a status)
 #: Seconds after which an unknown message no status settled is sent again (``--webhooks``).
 RESEND_AFTER = 3.0
-
-
-@asynccontextmanager
-async def receiving(tracker: DeliveryTracker) -> AsyncIterator[str]:
-    """A webhook receiver on loopback handing every webhook to ``tracker``; yields its URL."""
-    runner = web.AppRunner(WebhookReceiver(tracker.handle).app(), access_log=None)
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
-    finally:
-        await runner.cleanup()
 
 
 @asynccontextmanager
