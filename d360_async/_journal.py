@@ -4,12 +4,13 @@ The rows of the run are committed by the event loop itself, on a connection of i
 ``pending`` row (with every outcome recorded since the last commit) in one transaction inside
 ``mark_pending``, which returns without giving the loop a turn, so the request's last byte
 (held back until then, see ``_wire``) goes microseconds after the row is durable; a row put
-back after a refusal (``restore``) at once too; other outcomes once per turn of the loop, all
-in one transaction. A WAL commit with ``synchronous=NORMAL`` writes to the operating system's
-cache and waits for no disk (about 20 us here), and it survives a killed process (not a power
-cut). Committed from a thread instead, the row's hand-back through the interpreter lock to a
-busy loop took 0.7-5 ms (``benchmarks/bench_crash.py gap``), and a kill in that window left a
-message ``pending`` whose request the server never got in full: a recipient never messaged.
+back after a refusal (``restore``) at once too; other outcomes with the next ``pending`` row,
+or on their own within 10 ms (``flush`` and ``close`` commit them at once). A WAL commit with
+``synchronous=NORMAL`` writes to the operating system's cache and waits for no disk (about 20
+us here), and it survives a killed process (not a power cut). Committed from a thread instead,
+the row's hand-back through the interpreter lock to a busy loop took 0.7-5 ms
+(``benchmarks/bench_crash.py gap``), and a kill in that window left a message ``pending`` whose
+request the server never got in full: a recipient never messaged.
 
 A thread does what may wait longer or read much: it opens the file (the lease, schema and
 identity), reads earlier outcomes ahead in index order, records status webhooks, answers
@@ -82,6 +83,9 @@ _DELETE = "DELETE FROM messages WHERE idx = ?"
 _COLUMNS = "idx, recipient, fingerprint, status, message_id, error, written, settled"
 _READ_AHEAD = 2000
 _MAX_BATCH = 20000
+#: Seconds an outcome waits for the next ``pending`` commit to take it along before it is
+#: committed on its own (a run sending a message commits one every few milliseconds).
+_OUTCOMES_WAIT = 0.01
 #: Rows written between two checkpoints of the WAL into the database file.
 _CHECKPOINT_ROWS = 4000
 _DIGEST_BYTES = 16
@@ -306,9 +310,9 @@ class SQLiteJournal:
         """Record an outcome (committed with the next batch; never blocks, never raises)."""
         row = (index, recipient, fingerprint, status, message_id, error, time.time(), None, 0)
         self._rows.append(("row", row, None))
-        if not self._soon and self._loop is not None:
+        if not self._soon and self._loop is not None:  # else the next pending commit takes it
             self._soon = True
-            self._loop.call_soon(self._commit_soon)
+            self._loop.call_later(_OUTCOMES_WAIT, self._commit_soon)
 
     def restore(self, index: int, prior: JournalRow | None) -> None:
         """Put message ``index`` back as ``prior`` recorded it (None: no row), committed
