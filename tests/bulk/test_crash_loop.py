@@ -35,10 +35,10 @@ async def test_sigkilled_campaign_loses_nobody_and_doubles_nobody(tmp_path: Path
     assert figures.duplicates == 0
     assert figures.pending_left == 0
     # Every recipient was messaged, except those a kill caught pending with no request
-    # accepted: between the pending commit landing and its request's last byte (the commit's
-    # hand-back to the event loop; the request is written but that byte before the commit),
-    # or just after a refusal, before the row was put back. Not asserted to be empty: that
-    # would make the test depend on the machine's speed. What is certain: every request
+    # accepted: written in full and refused (503), the kill coming before the answer was read,
+    # or (rarely) between the pending commit and its request's last byte (a few microseconds:
+    # the event loop commits and writes that byte in the same step). Not asserted to be
+    # empty: that would make the test depend on the machine's speed. What is certain: every request
     # pending at a kill that the server did not get in full, it got cut short (written but
     # its last byte): never acted upon. The server's 503s are Meta's own refusal (code 2):
     # retried, never left unknown nor unsent.
