@@ -185,7 +185,7 @@ class SQLiteJournal:
         self._queue: queue.SimpleQueue[_Op] = queue.SimpleQueue()
         self._writer: sqlite3.Connection | None = None  # the event loop's own connection
         self._rows: list[_Op] = []  # row changes waiting for the loop's next commit
-        self._soon = False  # a commit is scheduled for the loop's next turn
+        self._soon = False  # a commit of the outcomes is due within _OUTCOMES_WAIT
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._salt = b""
@@ -307,19 +307,20 @@ class SQLiteJournal:
         message_id: str | None = None,
         error: str | None = None,
     ) -> None:
-        """Record an outcome (committed with the next batch; never blocks, never raises)."""
+        """Record an outcome (committed with the next ``pending`` row, or on its own within
+        10 ms; never blocks, never raises)."""
         row = (index, recipient, fingerprint, status, message_id, error, time.time(), None, 0)
         self._rows.append(("row", row, None))
         if not self._soon and self._loop is not None:  # else the next pending commit takes it
             self._soon = True
-            self._loop.call_later(_OUTCOMES_WAIT, self._commit_soon)
+            self._loop.call_later(_OUTCOMES_WAIT, self._outcomes_due)
 
     def restore(self, index: int, prior: JournalRow | None) -> None:
         """Put message ``index`` back as ``prior`` recorded it (None: no row), committed
         before this returns (a failure is the next ``mark_pending``'s or ``flush``'s)."""
         if prior is None:
             self._rows.append(("delete", index, None))
-            self._commit_soon()
+            self._commit_quietly()
             return
         row = (
             index,
@@ -333,7 +334,7 @@ class SQLiteJournal:
             int(prior.settled),
         )
         self._rows.append(("row", row, None))
-        self._commit_soon()
+        self._commit_quietly()
 
     def _commit(self) -> None:
         """Commit the rows waiting, on the event loop's connection, now.
@@ -354,12 +355,16 @@ class SQLiteJournal:
         if self._error is not None:
             raise JournalError(str(self._error))
 
-    def _commit_soon(self) -> None:
+    def _commit_quietly(self) -> None:
         """Commit the rows waiting (a failure is kept for the next ``mark_pending``)."""
-        self._soon = False
         if self._writer is not None:
             with contextlib.suppress(JournalError):
                 self._commit()
+
+    def _outcomes_due(self) -> None:
+        """No ``pending`` commit took the outcomes along in time: commit them now."""
+        self._soon = False
+        self._commit_quietly()
 
     async def flush(self) -> None:
         """Wait until everything recorded so far is committed.
@@ -400,7 +405,7 @@ class SQLiteJournal:
         if self._thread is None or self._loop is None:
             self._closed = True
             return
-        self._commit_soon()
+        self._commit_quietly()
         writer, self._writer = self._writer, None
         if writer is not None:
             with contextlib.suppress(sqlite3.Error):
@@ -417,7 +422,7 @@ class SQLiteJournal:
 
     async def _ask(self, kind: str, payload: Any) -> Any:
         future = self._future()
-        self._commit_soon()  # the thread sees every row recorded before the request
+        self._commit_quietly()  # the thread sees every row recorded before the request
         self._queue.put((kind, payload, future))
         return await future
 
@@ -457,7 +462,7 @@ class SQLiteJournal:
     def _handle(
         self, conn: sqlite3.Connection | None, batch: list[_Op]
     ) -> tuple[sqlite3.Connection | None, list[tuple[_Future, Any, BaseException | None]]]:
-        """Do one batch: open first, then every row change in one transaction, then answer."""
+        """Do one batch: open first, then every status in one transaction, then answer."""
         settle: list[tuple[_Future, Any, BaseException | None]] = []
         for kind, payload, future in batch:
             if kind != "open" or future is None:
